@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.js';
+import { openDb, type Db } from './db/open.js';
+import { migrate } from './db/migrate.js';
+import { prepareReads } from './db/reads.js';
+import { WorkerWriter } from './db/writer.js';
+import { Checkpointer } from './db/checkpointer.js';
+import { OrderIdGenerator } from './domain/ids.js';
+import { ChannelRegistry } from './channels/registry.js';
+import { supportedCells } from './channels/matrix.js';
+import { sandboxDriver } from './channels/sandbox/driver.js';
+import type { Services } from './services/context.js';
+import { OrderCreator } from './services/create-order.js';
+import { SandboxPayments } from './services/sandbox-payment.js';
+import { installErrorHandling } from './api/error-handler.js';
+import { installFormParser } from './api/form-parser.js';
+import { payRoute } from './api/pay-route.js';
+import { channelRoutes } from './api/channel-routes.js';
+import { pageRoutes } from './api/page-routes.js';
+import { sandboxRoutes } from './api/sandbox-routes.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  now?: () => number;
+  /** Called when the writer thread dies; the server exits, since no order can be stored. */
+  onFatal?: (err: Error) => void;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  services: Services;
+  db: Db;
+  writer: WorkerWriter;
+  close(): Promise<void>;
+}
+
+/** The one place things are wired, in a fixed order: storage, channels, services, HTTP. */
+export async function buildGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
+  const log = opts.logger ?? pino({ level: config.LOG_LEVEL });
+  const now = opts.now ?? Date.now;
+
+  const db = openDb(config.DATABASE_PATH);
+  migrate(db);
+  const reads = prepareReads(db);
+  const writer = await WorkerWriter.start(config.DATABASE_PATH, opts.onFatal ?? ((err) => log.fatal({ err }, 'database writer failed')));
+  const checkpointer = Checkpointer.start(config.DATABASE_PATH);
+
+  const sandboxSecret = await writer.run('ensureSetting', { name: 'sandbox_secret', value: randomBytes(32).toString('hex') });
+  const registry = new ChannelRegistry(supportedCells().map((cell) => ({ mode: 'sandbox' as const, cell, driver: sandboxDriver })));
+
+  const ids = new OrderIdGenerator(now);
+  ids.seedAfter(reads.maxOrderId());
+
+  const services: Services = {
+    config,
+    reads,
+    writer,
+    registry,
+    ids,
+    now,
+    log,
+    credentialsFor: (_merchant, driverName) => {
+      if (driverName === 'sandbox') return { secret: sandboxSecret };
+      throw new Error(`no credentials for channel ${driverName}`);
+    },
+  };
+
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 10_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance; // pino's Logger is wider than Fastify's base logger type
+  installErrorHandling(app, config.BODY_LIMIT_BYTES);
+  installFormParser(app);
+
+  const creator = new OrderCreator(services);
+  const sandbox = new SandboxPayments(services, async (payload, headers) => {
+    // The sandbox channel reports to the same callback route a real channel uses.
+    const res = await app.inject({ method: 'POST', url: '/channel/sandbox/notify', payload, headers });
+    return { status: res.statusCode, body: res.body };
+  });
+
+  payRoute(app, reads, creator);
+  pageRoutes(app, reads);
+  sandboxRoutes(app, sandbox);
+  await app.register(channelRoutes, { services });
+
+  return {
+    app,
+    services,
+    db,
+    writer,
+    async close() {
+      await app.close();
+      await writer.close();
+      await checkpointer.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import {
+  CallbackRejected,
+  type Ack,
+  type CallbackOutcome,
+  type ChannelDriver,
+  type CreateResult,
+  type RawCallback,
+} from '../types.js';
+import { sandboxAction } from './actions.js';
+import { SANDBOX_MAGIC_FEN } from './magic.js';
+
+/** The sandbox channel's one secret: it signs the callbacks the sandbox sends the gateway. */
+export interface SandboxCredentials {
+  secret: string;
+}
+
+export const SANDBOX_SIGNATURE_HEADER = 'x-sandbox-signature';
+
+/** The sandbox channel's asynchronous result, as it travels to /channel/sandbox/notify. */
+export interface SandboxCallbackBody {
+  orderId: string;
+  tradeNo: string;
+  result: 'paid' | 'failed';
+  /** fen, as a decimal string */
+  amount: string;
+  paidAt: string;
+  bankType: string;
+}
+
+export function signSandboxBody(rawBody: string | Buffer, secret: string): string {
+  return createHmac('sha256', secret).update(rawBody).digest('hex');
+}
+
+export const sandboxTradeNo = (orderId: string) => `S${orderId}`;
+
+const BANK_TYPE: Record<string, string> = { alipay: 'ALIPAYACCOUNT', wxpay: 'OTHERS', unionpay: 'UNIONPAY' };
+export const sandboxBankType = (payway: string) => BANK_TYPE[payway] ?? 'SANDBOX';
+
+export const sandboxDriver: ChannelDriver<SandboxCredentials> = {
+  name: 'sandbox',
+
+  async createPayment(input, credentials, ctx): Promise<CreateResult> {
+    if (input.amountFen === SANDBOX_MAGIC_FEN.REFUSE) {
+      return { outcome: 'refused', code: 'SANDBOX_REFUSED', message: 'the sandbox refuses 0.91 by design' };
+    }
+    if (input.amountFen === SANDBOX_MAGIC_FEN.TIMEOUT) {
+      return { outcome: 'unknown', reason: 'the sandbox does not answer 0.92 in time, by design' };
+    }
+    const channelTradeNo = sandboxTradeNo(input.orderId);
+    const action = sandboxAction(input, credentials.secret, ctx.publicBaseUrl, channelTradeNo);
+    return { outcome: 'accepted', action, channelTradeNo };
+  },
+
+  parseCallback(raw: RawCallback, credentials): CallbackOutcome {
+    const header = raw.headers[SANDBOX_SIGNATURE_HEADER];
+    const given = Buffer.from(typeof header === 'string' ? header : '', 'utf8');
+    const expected = Buffer.from(signSandboxBody(raw.rawBody, credentials.secret), 'utf8');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new CallbackRejected('sandbox callback signature does not verify');
+    }
+    let body: SandboxCallbackBody;
+    try {
+      body = JSON.parse(raw.rawBody.toString('utf8')) as SandboxCallbackBody;
+    } catch {
+      throw new CallbackRejected('sandbox callback body is not JSON');
+    }
+    if (
+      typeof body.orderId !== 'string' ||
+      (body.result !== 'paid' && body.result !== 'failed') ||
+      typeof body.amount !== 'string' ||
+      !/^[0-9]{1,19}$/.test(body.amount)
+    ) {
+      throw new CallbackRejected('sandbox callback body is missing fields');
+    }
+    return {
+      orderId: body.orderId,
+      result: body.result,
+      amountFen: BigInt(body.amount),
+      channelTradeNo: body.tradeNo,
+      paidAt: body.paidAt,
+      bankType: body.bankType,
+    };
+  },
+
+  acknowledge(accepted: boolean): Ack {
+    return { status: accepted ? 200 : 400, contentType: 'text/plain; charset=utf-8', body: accepted ? 'success' : 'fail' };
+  },
+};

@@ -1,0 +1,87 @@
+// The contract between the gateway and a channel driver. A driver is thin: it never touches the
+// database; it gets one object in and returns one object out. HTTP and the clock come in through
+// the context, so drivers can be exercised offline.
+
+export const PAYWAYS = ['alipay', 'wxpay', 'unionpay'] as const;
+export type Payway = (typeof PAYWAYS)[number];
+export const SCENES = ['scan', 'h5', 'app', 'jspay', 'gateway', 'ebank'] as const;
+export type Scene = (typeof SCENES)[number];
+
+export interface PaymentInput {
+  orderId: string;
+  payway: Payway;
+  scene: Scene;
+  amountFen: bigint;
+  subject: string;
+  body: string;
+  ip: string;
+  termType: string;
+  createdAt: number;
+  expireAt: number;
+  /** Where the channel should send its asynchronous result. */
+  callbackUrl: string;
+  /** Where the payer's browser goes after paying, if the merchant gave one. */
+  returnUrl?: string;
+  openId?: string;
+  deviceInfo?: string;
+  mchAppName?: string;
+  mchAppId?: string;
+  bankCode?: string;
+  payType?: string;
+  attach?: string;
+}
+
+/** What the payer does next. */
+export type PayAction =
+  | { kind: 'qrCode'; content: string }
+  | { kind: 'redirect'; url: string }
+  | { kind: 'form'; html: string }
+  | { kind: 'sdkParams'; payInfo: string };
+
+/** Errors sort three ways: the channel said no, the call never reached it, or nobody knows. */
+export type CreateResult =
+  | { outcome: 'accepted'; action: PayAction; channelTradeNo?: string; raw?: unknown }
+  | { outcome: 'refused'; code: string; message: string; raw?: unknown }
+  | { outcome: 'unreached'; reason: string }
+  | { outcome: 'unknown'; reason: string };
+
+export interface ChannelContext {
+  now(): number;
+  publicBaseUrl: string;
+  signal?: AbortSignal;
+}
+
+export interface RawCallback {
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+}
+
+/** A verified channel callback, normalized. */
+export interface CallbackOutcome {
+  orderId: string;
+  result: 'paid' | 'failed';
+  amountFen: bigint;
+  channelTradeNo?: string;
+  /** yyyyMMddHHmmss, Beijing time. */
+  paidAt?: string;
+  bankType?: string;
+}
+
+export interface Ack {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export interface ChannelDriver<Credentials = unknown> {
+  /** The key callbacks arrive under: /channel/{name}/notify. */
+  readonly name: string;
+  createPayment(input: PaymentInput, credentials: Credentials, ctx: ChannelContext): Promise<CreateResult>;
+  /** Verifies the channel's signature on the raw bytes first; throws CallbackRejected if it fails. */
+  parseCallback(raw: RawCallback, credentials: Credentials): CallbackOutcome;
+  acknowledge(accepted: boolean): Ack;
+}
+
+export class CallbackRejected extends Error {
+  override name = 'CallbackRejected';
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { runMerchant } from './merchant.js';
+import { runSign } from './sign.js';
+import { runMigrate } from './migrate.js';
+import { CliError, type Io } from './io.js';
+
+const USAGE = `usage: dtpay <command> [options]
+
+  serve                                   start the gateway (same as npm start)
+  migrate [--json]                        apply database migrations
+  merchant create --name NAME --mode sandbox|live [--json]
+  merchant list [--json]
+  merchant rotate-key MERCNO [--json]
+  merchant disable MERCNO [--json]
+  sign --key KEY [--sign-type MD5|HMAC-SHA256]
+                                          sign the JSON object on stdin; print it with "signature"
+`;
+
+function config(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve': {
+        const { serve } = await import('../server.js');
+        await serve(config());
+        return -1; // keeps running
+      }
+      case 'migrate':
+        return runMigrate(config(), rest, io);
+      case 'merchant':
+        return await runMerchant(config(), rest, io);
+      case 'sign':
+        return await runSign(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out(USAGE);
+        return command === undefined ? 1 : 0;
+      default:
+        throw new CliError(`unknown command ${command}\n\n${USAGE}`);
+    }
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(`dtpay: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`dtpay: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+export { parseArgs };
+
+const isMain = process.argv[1] && import.meta.url === `file://${(await import('node:fs')).realpathSync(process.argv[1])}`;
+if (isMain) {
+  const code = await run(process.argv.slice(2), {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    stdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  });
+  if (code >= 0) process.exitCode = code;
+}

@@ -1,0 +1,76 @@
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+
+// Every setting the gateway reads, with its default. `.env.example` mirrors this list.
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const retrySchedule = z
+  .string()
+  .regex(/^\s*[0-9]+(\s*,\s*[0-9]+)*\s*$/, 'must be comma-separated whole seconds, e.g. 10,10,10,10,10')
+  .transform((s) => s.split(',').map((x) => Number(x.trim())));
+
+const httpUrl = z
+  .string()
+  .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be an http(s) URL such as https://pay.example.com')
+  .transform((s) => s.replace(/\/+$/, ''));
+
+const schema = z.object({
+  PORT: integer(0, 65535).default(8080),
+  HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
+  DATABASE_PATH: z.string().min(1, 'must not be empty').default('./data/dtpay.sqlite'),
+  PUBLIC_BASE_URL: httpUrl.optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NOTIFY_RETRY_SCHEDULE: retrySchedule.default([10, 10, 10, 10, 10]),
+  NOTIFY_TIMEOUT_MS: integer(100, 60_000).default(5000),
+  MASTER_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/=_-]{32,}$/, 'must be at least 32 characters of base64 or hex (openssl rand -base64 32)')
+    .optional(),
+  BODY_LIMIT_BYTES: integer(1024, 1_048_576).default(65_536),
+  CHANNEL_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+  SHUTDOWN_TIMEOUT_MS: integer(0, 120_000).default(10_000),
+});
+
+export type Config = Readonly<
+  Omit<z.infer<typeof schema>, 'PUBLIC_BASE_URL'> & { PUBLIC_BASE_URL: string }
+>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Validates the whole environment at once so the operator sees every problem in one message. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const present: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') present[key] = value;
+  }
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const shown = name === 'MASTER_KEY' ? '(hidden)' : JSON.stringify(present[name]);
+      return `${name}=${shown}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const c = result.data;
+  return Object.freeze({
+    ...c,
+    PUBLIC_BASE_URL: c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`,
+  });
+}
+
+/** Reads `.env` (the process environment wins over it) and validates. */
+export function loadConfig(envFile = '.env'): Config {
+  if (existsSync(envFile)) process.loadEnvFile(envFile);
+  return parseConfig(process.env);
+}

@@ -1,0 +1,67 @@
+import pino from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { buildGateway } from './app.js';
+import { ensureFirstMerchant, firstBootMessage } from './services/first-boot.js';
+
+/** load config → build the gateway → listen; SIGTERM/SIGINT close it within SHUTDOWN_TIMEOUT_MS. */
+export async function serve(config: Config): Promise<void> {
+  const log = pino({ level: config.LOG_LEVEL });
+  const gateway = await buildGateway(config, {
+    logger: log,
+    onFatal: (err) => {
+      log.fatal({ err }, 'database writer failed; exiting');
+      process.exit(1);
+    },
+  });
+  const first = await ensureFirstMerchant(gateway.services);
+  await gateway.app.listen({ port: config.PORT, host: config.HOST });
+  // The one time a key is written to the log: a sandbox key, on first start, so that a new user
+  // can try the gateway at once. Live keys are only ever printed by the CLI that makes them.
+  if (first) {
+    log.info({ mercNo: first.mercNo }, 'first start: created a sandbox merchant');
+    process.stdout.write(`\n${firstBootMessage(first, config.PUBLIC_BASE_URL)}\n\n`);
+  }
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    gateway.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+export async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dtpay: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  await serve(config);
+}
+
+// Run when executed directly (npm start), not when imported by the CLI.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    process.stderr.write(`dtpay: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,47 @@
+import { CallbackRejected, type Ack, type RawCallback } from '../channels/types.js';
+import { fenToYuan } from '../domain/money.js';
+import type { Services } from './context.js';
+
+export type CallbackHandling = { found: false } | { found: true; ack: Ack };
+
+/**
+ * One path for every channel's asynchronous result: verify the channel's signature on the raw
+ * bytes, check it against the stored order, apply it as a conditional state change, and answer
+ * with the ack that channel expects. A duplicate changes nothing and is still acknowledged.
+ */
+export async function handleChannelCallback(s: Services, driverName: string, raw: RawCallback): Promise<CallbackHandling> {
+  const driver = s.registry.driverNamed(driverName);
+  if (!driver) return { found: false };
+  const log = s.log.child({ channel: driverName });
+  let outcome;
+  try {
+    outcome = driver.parseCallback(raw, s.credentialsFor({ mode: 'sandbox', merc_no: '' }, driverName));
+  } catch (err) {
+    if (!(err instanceof CallbackRejected)) throw err;
+    log.warn({ reason: err.message }, 'channel callback rejected');
+    return { found: true, ack: driver.acknowledge(false) };
+  }
+  const order = s.reads.order(outcome.orderId);
+  if (!order) {
+    log.warn({ orderId: outcome.orderId }, 'channel callback for an unknown order');
+    return { found: true, ack: driver.acknowledge(false) };
+  }
+  if (outcome.amountFen !== order.amount_fen) {
+    log.error(
+      { orderId: order.order_id, expected: fenToYuan(order.amount_fen), got: outcome.amountFen.toString() },
+      'channel callback amount does not match the order; not applied',
+    );
+    return { found: true, ack: driver.acknowledge(false) };
+  }
+  const result = await s.writer.run('transitionOrder', {
+    orderId: order.order_id,
+    event: outcome.result === 'paid' ? 'channel_paid' : 'channel_failed',
+    source: `${driverName} callback`,
+    at: s.now(),
+    tradeEndTime: outcome.paidAt,
+    bankType: outcome.bankType,
+    channelTradeNo: outcome.channelTradeNo,
+  });
+  if (result.changed) log.info({ orderId: order.order_id, from: result.from, to: result.to }, 'order state changed');
+  return { found: true, ack: driver.acknowledge(true) };
+}

@@ -1,0 +1,20 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Reads } from '../db/reads.js';
+import type { Writer } from '../db/writer.js';
+import type { ChannelRegistry } from '../channels/registry.js';
+import type { OrderIdGenerator } from '../domain/ids.js';
+import type { MerchantRow } from '../db/rows.js';
+
+/** What the use cases need from the outside world; app.ts builds it once. */
+export interface Services {
+  config: Config;
+  reads: Reads;
+  writer: Writer;
+  registry: ChannelRegistry;
+  ids: OrderIdGenerator;
+  now: () => number;
+  log: Logger;
+  /** The credentials a driver gets for this merchant; the sandbox's come from the settings table. */
+  credentialsFor(merchant: Pick<MerchantRow, 'mode' | 'merc_no'>, driverName: string): unknown;
+}

@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto';
+import { ApiError, RESP, SUCCESS_DESC, type RespCode } from '../errors.js';
+import { fenToYuan, yuanToFen } from '../domain/money.js';
+import { formatBeijing } from '../domain/time.js';
+import { PAY_STATUS, type PayStatus } from '../domain/order-states.js';
+import { SCENE_MATRIX } from '../channels/matrix.js';
+import type { ChannelDriver, CreateResult, PayAction, PaymentInput } from '../channels/types.js';
+import type { MerchantRow, OrderRow, ChannelState } from '../db/rows.js';
+import type { PayRequest } from '../api/pay-schema.js';
+import type { Services } from './context.js';
+
+/** The answer to a unified order: the unsigned fields, which the HTTP layer signs. */
+export interface PayAnswer {
+  respCode: RespCode;
+  respDesc: string;
+  fields: Record<string, string>;
+}
+
+// Fields that do not change what the order is: a replay may differ in them and still be the same.
+const NOT_PART_OF_THE_ORDER = new Set(['signature', 'signType', 'version', 'charset']);
+
+/** A digest of what the merchant asked for, to tell an identical replay from a conflicting one. */
+export function requestHash(req: Record<string, string | undefined>): string {
+  const parts = Object.keys(req)
+    .filter((k) => !NOT_PART_OF_THE_ORDER.has(k) && req[k] !== undefined && req[k] !== '')
+    .sort()
+    .map((k) => [k, req[k]]);
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+export function callbackUrl(publicBaseUrl: string, driverName: string): string {
+  return `${publicBaseUrl}/channel/${driverName}/notify`;
+}
+
+export const qrImageUrl = (publicBaseUrl: string, orderId: string) => `${publicBaseUrl}/qr/${orderId}.png`;
+export const cashierUrl = (publicBaseUrl: string, orderId: string) => `${publicBaseUrl}/cashier/${orderId}`;
+
+function actionFields(action: PayAction, publicBaseUrl: string, orderId: string): Record<string, string> {
+  switch (action.kind) {
+    case 'qrCode':
+      return { codeUrl: action.content, imgUrl: qrImageUrl(publicBaseUrl, orderId) };
+    case 'redirect':
+      return { mwebUrl: action.url };
+    case 'form':
+      return { resultHtml: action.html };
+    case 'sdkParams':
+      return { payInfo: action.payInfo };
+  }
+}
+
+function withTimeout(p: Promise<CreateResult>, ms: number, controller: AbortController): Promise<CreateResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<CreateResult>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      resolve({ outcome: 'unknown', reason: `no answer within ${ms} ms` });
+    }, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface Inflight {
+  hash: string;
+  answer: Promise<PayAnswer>;
+}
+
+/**
+ * The unified order. Idempotent on (mercNo, mercOrderNo): concurrent identical requests in this
+ * process share one creation; a request whose order is already stored gets the stored answer.
+ * The order is committed durably before the answer is returned.
+ */
+export class OrderCreator {
+  private readonly inflight = new Map<string, Inflight>();
+
+  constructor(private readonly s: Services) {}
+
+  async create(merchant: MerchantRow, req: PayRequest): Promise<PayAnswer> {
+    if (req.tradeType !== '01') {
+      throw new ApiError(RESP.UNSUPPORTED, `tradeType ${req.tradeType} is not served yet; supported: 01 (payment)`);
+    }
+    const route = this.s.registry.resolve(merchant.mode, req.paywayCode, req.sceneCode);
+    if (!route.ok) {
+      const list = route.supported.length ? route.supported.join(', ') : 'none configured';
+      throw new ApiError(
+        RESP.UNSUPPORTED,
+        `${req.paywayCode}.${req.sceneCode} is not supported for this ${merchant.mode} merchant; supported: ${list}`,
+      );
+    }
+    const hash = requestHash(req as Record<string, string | undefined>);
+    const key = `${merchant.merc_no}\u0000${req.mercOrderNo}`;
+
+    const running = this.inflight.get(key);
+    if (running) return this.replay(running.hash, hash, await running.answer, req.mercOrderNo);
+
+    const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
+    if (stored) return this.replay(stored.request_hash, hash, storedAnswer(stored), req.mercOrderNo);
+
+    const answer = this.createNew(merchant, req, hash, route.driver);
+    this.inflight.set(key, { hash, answer });
+    try {
+      return await answer;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+
+  private replay(storedHash: string, hash: string, answer: PayAnswer, mercOrderNo: string): PayAnswer {
+    if (storedHash !== hash) {
+      throw new ApiError(RESP.DUPLICATE, `mercOrderNo ${mercOrderNo} was already used with different parameters`);
+    }
+    return answer;
+  }
+
+  private async createNew(
+    merchant: MerchantRow,
+    req: PayRequest,
+    hash: string,
+    driver: ChannelDriver<any>,
+  ): Promise<PayAnswer> {
+    const { config, ids, now } = this.s;
+    const orderId = ids.next();
+    const createdAt = now();
+    const expireAt = createdAt + Number(req.orderPeriod) * 60_000;
+    const amountFen = yuanToFen(req.tradeAmt);
+    const input: PaymentInput = {
+      orderId,
+      payway: req.paywayCode,
+      scene: req.sceneCode,
+      amountFen,
+      subject: req.subject ?? '',
+      body: req.body ?? '',
+      ip: req.ip,
+      termType: req.termType,
+      createdAt,
+      expireAt,
+      callbackUrl: callbackUrl(config.PUBLIC_BASE_URL, driver.name),
+      returnUrl: req.returnUrl || undefined,
+      openId: req.openId || undefined,
+      deviceInfo: req.deviceInfo || undefined,
+      mchAppName: req.mchAppName || undefined,
+      mchAppId: req.mchAppId || undefined,
+      bankCode: req.bankCode || undefined,
+      payType: req.payType || (req.sceneCode === 'ebank' ? '1' : undefined),
+      attach: req.attach || undefined,
+    };
+    const result = await this.callChannel(input, driver, merchant);
+
+    let payStatus: PayStatus = PAY_STATUS.SUBMITTED;
+    let channelState: ChannelState;
+    let respCode: RespCode = RESP.OK;
+    let respDesc = SUCCESS_DESC;
+    let extra: Record<string, string> = {};
+    switch (result.outcome) {
+      case 'accepted':
+        channelState = 'accepted';
+        extra = actionFields(result.action, config.PUBLIC_BASE_URL, orderId);
+        break;
+      case 'refused':
+        channelState = 'refused';
+        payStatus = PAY_STATUS.FAILED;
+        respCode = RESP.CHANNEL_REFUSED;
+        respDesc = `the channel refused the order: ${result.code} ${result.message}`;
+        break;
+      case 'unreached':
+        // Nothing reached the channel even after a retry, so nothing can be paid: a final failure.
+        channelState = 'refused';
+        payStatus = PAY_STATUS.FAILED;
+        respCode = RESP.CHANNEL_REFUSED;
+        respDesc = `the channel could not be reached: ${result.reason}`;
+        break;
+      case 'unknown':
+        channelState = 'unknown';
+        respCode = RESP.CHANNEL_TIMEOUT;
+        respDesc = `the channel did not answer in time (${result.reason}); query the order later, do not send it again`;
+        break;
+    }
+
+    const fields: Record<string, string> = {
+      mercOrderNo: req.mercOrderNo,
+      orderId,
+      tradeType: req.tradeType,
+      tradeAmt: fenToYuan(amountFen),
+      tradeTime: req.tradeTime,
+      feeType: req.feeType || 'CNY',
+      termType: req.termType,
+      ...extra,
+      payStatus,
+      expireTime: formatBeijing(expireAt),
+      cashierUrl: cashierUrl(config.PUBLIC_BASE_URL, orderId),
+    };
+    const answer: PayAnswer = { respCode, respDesc, fields };
+    const { signature: _sig, ...requestFields } = req;
+    const row: OrderRow = {
+      order_id: orderId,
+      merc_no: merchant.merc_no,
+      merc_order_no: req.mercOrderNo,
+      request_hash: hash,
+      payway: req.paywayCode,
+      scene: req.sceneCode,
+      trade_type: req.tradeType,
+      amount_fen: amountFen,
+      fee_type: req.feeType || 'CNY',
+      trade_time: req.tradeTime,
+      order_period: Number(req.orderPeriod),
+      term_type: req.termType,
+      notify_url: req.notifyUrl,
+      return_url: req.returnUrl || null,
+      request_json: JSON.stringify(requestFields),
+      pay_status: payStatus,
+      channel_state: channelState,
+      channel_trade_no: result.outcome === 'accepted' ? (result.channelTradeNo ?? null) : null,
+      channel_code: result.outcome === 'refused' ? result.code : null,
+      channel_msg: result.outcome === 'refused' ? result.message : result.outcome === 'accepted' ? null : result.reason,
+      response_json: JSON.stringify(answer),
+      created_at: createdAt,
+      expire_at: expireAt,
+      trade_end_time: null,
+      bank_type: null,
+      late_payment: 0,
+      updated_at: createdAt,
+    };
+    const inserted = await this.s.writer.run('insertOrder', row);
+    if (!inserted) {
+      // Another process (a second gateway on the same file) stored this mercOrderNo first.
+      const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo)!;
+      return this.replay(stored.request_hash, hash, storedAnswer(stored), req.mercOrderNo);
+    }
+    return answer;
+  }
+
+  private async callChannel(
+    input: PaymentInput,
+    driver: ChannelDriver<any>,
+    merchant: MerchantRow,
+  ): Promise<CreateResult> {
+    const credentials = this.s.credentialsFor(merchant, driver.name);
+    let result: CreateResult = { outcome: 'unreached', reason: 'not attempted' };
+    // A call that never reached the channel is safe to repeat once; anything else is not.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const controller = new AbortController();
+      const ctx = { now: this.s.now, publicBaseUrl: this.s.config.PUBLIC_BASE_URL, signal: controller.signal };
+      try {
+        result = await withTimeout(driver.createPayment(input, credentials, ctx), this.s.config.CHANNEL_TIMEOUT_MS, controller);
+      } catch (err) {
+        this.s.log.error({ err, orderId: input.orderId }, 'channel driver threw; treating the outcome as unknown');
+        result = { outcome: 'unknown', reason: 'the channel driver failed' };
+      }
+      if (result.outcome !== 'unreached') break;
+    }
+    if (result.outcome === 'accepted' && !SCENE_MATRIX[input.payway][input.scene]) {
+      throw new Error(`driver answered for a cell outside the matrix: ${input.payway}.${input.scene}`);
+    }
+    return result;
+  }
+}
+
+/** The answer given when the order was created, with the order's current status. */
+export function storedAnswer(row: OrderRow): PayAnswer {
+  const answer = JSON.parse(row.response_json) as PayAnswer;
+  answer.fields.payStatus = row.pay_status;
+  return answer;
+}
