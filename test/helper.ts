@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { parseConfig, type Config } from '../src/config.js';
+import { buildGateway, type Gateway } from '../src/app.js';
+import { createMerchant, type NewMerchant } from '../src/services/merchants.js';
+import { sign, type SignType } from '../src/domain/sign.js';
+
+/** The public base URL tests give the gateway; pages and links are built from it. */
+export const TEST_PUBLIC_BASE_URL = 'http://dtpay.test';
+
+export interface TestGateway {
+  gateway: Gateway;
+  config: Config;
+  /** http://127.0.0.1:PORT, where the real server listens */
+  url: string;
+  dir: string;
+  merchant: NewMerchant;
+  /** Signs `fields` with the merchant's key (or `key`) and POSTs them as JSON. */
+  post(path: string, fields: Record<string, string>, opts?: { key?: string; signType?: SignType }): Promise<ApiAnswer>;
+  /** POSTs a raw body with a content type, no signing. */
+  raw(path: string, body: string | Buffer, contentType?: string): Promise<ApiAnswer>;
+  close(): Promise<void>;
+}
+
+export interface ApiAnswer {
+  status: number;
+  body: Record<string, string>;
+  text: string;
+  headers: Headers;
+}
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export function tempDir(t: Teardown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dtpay-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A real gateway on an ephemeral 127.0.0.1 port over a fresh database, closed in teardown. */
+export async function startGateway(
+  t: Teardown,
+  env: Record<string, string> = {},
+  opts: { now?: () => number; dir?: string } = {},
+): Promise<TestGateway> {
+  const dir = opts.dir ?? tempDir(t);
+  const config = parseConfig({
+    DATABASE_PATH: join(dir, 'dtpay.sqlite'),
+    PORT: '0',
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: TEST_PUBLIC_BASE_URL,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const gateway = await buildGateway(config, { logger: pino({ level: 'silent' }), now: opts.now });
+  const merchant = await createMerchant(gateway.services.writer, 'Test shop', 'sandbox');
+  const address = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await gateway.close();
+  };
+  t.teardown(close);
+
+  const raw = async (path: string, body: string | Buffer, contentType = 'application/json'): Promise<ApiAnswer> => {
+    const res = await fetch(address + path, { method: 'POST', headers: { 'content-type': contentType }, body });
+    const text = await res.text();
+    let parsed: Record<string, string> = {};
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: callers look at text
+    }
+    return { status: res.status, body: parsed, text, headers: res.headers };
+  };
+
+  return {
+    gateway,
+    config,
+    url: address,
+    dir,
+    merchant,
+    raw,
+    post: (path, fields, o = {}) => {
+      const signType = o.signType ?? (fields.signType as SignType | undefined) ?? 'MD5';
+      const body = { ...fields, signature: sign(fields, o.key ?? merchant.key, signType) };
+      return raw(path, JSON.stringify(body));
+    },
+    close,
+  };
+}
+
+let seq = 0;
+/** A valid unified-order request for `mercNo`; override any field. */
+export function payFields(mercNo: string, over: Record<string, string> = {}): Record<string, string> {
+  seq += 1;
+  return {
+    mercNo,
+    mercOrderNo: `T${process.pid}${Date.now()}${seq}`,
+    subject: 'Test item',
+    tradeType: '01',
+    tradeAmt: '12.34',
+    tradeTime: '20240618125826',
+    orderPeriod: '30',
+    notifyUrl: 'http://127.0.0.1:9/notify',
+    termType: 'pc',
+    paywayCode: 'alipay',
+    sceneCode: 'scan',
+    ip: '203.0.113.7',
+    ...over,
+  };
+}
+
+/** Checks a response signature the way a merchant would. */
+export function responseVerifies(body: Record<string, string>, key: string): boolean {
+  const signType = (body.signType ?? 'MD5') as SignType;
+  return typeof body.signature === 'string' && sign(body, key, signType) === body.signature;
+}
