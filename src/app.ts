@@ -17,6 +17,7 @@ import { SandboxPayments } from './services/sandbox-payment.js';
 import { installErrorHandling } from './api/error-handler.js';
 import { installFormParser } from './api/form-parser.js';
 import { payRoute } from './api/pay-route.js';
+import { queryRoute } from './api/query-route.js';
 import { channelRoutes } from './api/channel-routes.js';
 import { pageRoutes } from './api/page-routes.js';
 import { sandboxRoutes } from './api/sandbox-routes.js';
@@ -87,6 +88,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   });
 
   payRoute(app, reads, creator);
+  queryRoute(app, reads);
   pageRoutes(app, reads);
   sandboxRoutes(app, sandbox);
   await app.register(channelRoutes, { services });
