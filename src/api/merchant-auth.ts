@@ -33,10 +33,9 @@ export function authenticate(request: FastifyRequest, reads: Reads): void {
   if (typeof mercNo !== 'string') throw invalid('mercNo: must be a string');
   const merchant = mercNo.length <= 32 ? reads.merchant(mercNo) : undefined;
   if (!merchant) throw new ApiError(RESP.MERCHANT_REFUSED, `mercNo: unknown merchant ${mercNo.slice(0, 32)}`);
-  if (merchant.status !== 'active') throw new ApiError(RESP.MERCHANT_REFUSED, `mercNo: merchant ${mercNo} is disabled`);
-
   const signType: SignType = isSignType(input.signType) ? input.signType : 'MD5';
   request.signer = { merchant, signType };
+  if (merchant.status !== 'active') throw new ApiError(RESP.MERCHANT_REFUSED, `mercNo: merchant ${mercNo} is disabled`);
 
   const fields: Record<string, string> = {};
   for (const [name, value] of Object.entries(input)) {
@@ -44,7 +43,8 @@ export function authenticate(request: FastifyRequest, reads: Reads): void {
     if (!value.isWellFormed() || !WELL_FORMED.test(value)) {
       throw invalid(`${name}: must be text without control characters or broken Unicode`);
     }
-    fields[name] = value;
+    // defineProperty, so that a field named __proto__ stays a field (and is rejected as unknown).
+    Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true });
   }
   if (input.signType !== undefined && input.signType !== '' && !isSignType(input.signType)) {
     throw invalid('signType: must be one of MD5, HMAC-SHA256');

@@ -15,7 +15,7 @@ const chars = (s: string) => {
 const required = (max: number) =>
   z
     .string({ error: 'is required' })
-    .min(1, 'is required')
+    .min(1, { error: 'is required', abort: true })
     .refine((s) => chars(s) <= max, `must be at most ${max} characters`);
 
 const optional = (max: number) =>
@@ -27,7 +27,7 @@ const optional = (max: number) =>
 const enumError = (values: readonly string[]) => ({ error: `must be one of ${values.join(', ')}` });
 
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
-  z.string({ error: 'is required' }).min(1, 'is required').pipe(z.enum(values, enumError(values)));
+  z.string({ error: 'is required' }).min(1, { error: 'is required', abort: true }).pipe(z.enum(values, enumError(values)));
 
 const optionalOneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.union([z.literal(''), z.enum(values, enumError(values))], enumError(values)).optional();
@@ -72,9 +72,10 @@ export const payRequestSchema = z
         .refine((s) => /[1-9]/.test(s), 'must be greater than zero'),
       feeType: optionalOneOf(['CNY']),
       tradeTime: required(14).refine(isCompactDateTime, 'must be a real date-time as yyyyMMddHHmmss'),
-      orderPeriod: required(5)
-        .regex(/^[1-9][0-9]*$/, 'must be whole minutes from 1 to 43200')
-        .refine((s) => Number(s) <= 43_200, 'must be whole minutes from 1 to 43200'),
+      orderPeriod: z
+        .string({ error: 'is required' })
+        .min(1, { error: 'is required', abort: true })
+        .refine((s) => /^[1-9][0-9]{0,4}$/.test(s) && Number(s) <= 43_200, 'must be whole minutes from 1 to 43200'),
       notifyUrl: requiredUrl(200),
       returnUrl: optionalUrl(200),
       refererUrl: optionalUrl(200),
