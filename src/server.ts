@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildGateway } from './app.js';
@@ -13,8 +15,14 @@ export async function serve(config: Config): Promise<void> {
       process.exit(1);
     },
   });
+  try {
+    await gateway.app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    await gateway.close();
+    throw new Error(`cannot listen on ${config.HOST}:${config.PORT}: ${(err as Error).message}`);
+  }
+  // Only once the gateway serves, so that the key is never made without being shown.
   const first = await ensureFirstMerchant(gateway.services);
-  await gateway.app.listen({ port: config.PORT, host: config.HOST });
   // The one time a key is written to the log: a sandbox key, on first start, so that a new user
   // can try the gateway at once. Live keys are only ever printed by the CLI that makes them.
   if (first) {
@@ -59,9 +67,9 @@ export async function main(): Promise<void> {
 }
 
 // Run when executed directly (npm start), not when imported by the CLI.
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   main().catch((err) => {
-    process.stderr.write(`dtpay: ${(err as Error).stack ?? err}\n`);
+    process.stderr.write(`dtpay: ${(err as Error).message ?? err}\n`);
     process.exit(1);
   });
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { runMerchant } from './merchant.js';
 import { runSign } from './sign.js';
@@ -64,9 +65,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export { parseArgs };
-
-const isMain = process.argv[1] && import.meta.url === `file://${(await import('node:fs')).realpathSync(process.argv[1])}`;
+const isMain = process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
 if (isMain) {
   const code = await run(process.argv.slice(2), {
     out: (s) => process.stdout.write(s),

@@ -13,9 +13,11 @@ export class OrderIdGenerator {
   seedAfter(id: string | undefined): void {
     if (!id || !/^\d{22}$/.test(id)) return;
     const ms = idTimeMs(id);
-    if (ms !== undefined && ms >= this.lastMs) {
+    if (ms === undefined) return;
+    const counter = Number(id.slice(17)) + 1;
+    if (ms > this.lastMs || (ms === this.lastMs && counter > this.counter)) {
       this.lastMs = ms;
-      this.counter = Number(id.slice(17)) + 1;
+      this.counter = counter;
     }
   }
 

@@ -1,0 +1,493 @@
+import t from 'tap';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sign } from '../../src/domain/sign.js';
+import { payFields, tempDir } from '../helper.js';
+
+// The compiled entry points next to this compiled test, whatever the outDir is.
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const SERVER = fileURLToPath(new URL('../../src/server.js', import.meta.url));
+
+type Teardown = Parameters<typeof tempDir>[0];
+
+/** Only what node needs from the parent environment: no dtpay variable or test-runner hook leaks in. */
+function baseEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'SYSTEMROOT']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  return { ...env, ...extra };
+}
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI as a child process, in `cwd` (a temp dir: no .env is read). */
+function cli(cwd: string, dbPath: string, args: string[], stdin = ''): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: baseEnv({ DATABASE_PATH: dbPath }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: 15_000,
+      killSignal: 'SIGKILL',
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (signal) reject(new Error(`dtpay ${args.join(' ')} was killed (${signal}); stderr: ${stderr}`));
+      else resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+/** Parses stdout as exactly one JSON document. */
+function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
+  try {
+    return JSON.parse(r.stdout);
+  } catch (err) {
+    t.fail(`stdout is not one JSON document: ${(err as Error).message}\n${r.stdout}\nstderr: ${r.stderr}`);
+    return undefined;
+  }
+}
+
+// CONTRACT §2.1 test vector.
+const VECTOR_KEY = 'k3y-For-Tests-0123456789abcdefXYZ';
+const VECTOR_BODY: Record<string, string> = {
+  mercNo: 'M100000000000001', mercOrderNo: 'D20180315125826', subject: '测试商品 A&B=C', body: '',
+  tradeType: '01', tradeAmt: '0.01', tradeTime: '20240618125826', orderPeriod: '30',
+  notifyUrl: 'https://shop.example.com/pay/notify', returnUrl: 'https://shop.example.com/pay/done',
+  termType: 'wap', paywayCode: 'wxpay', sceneCode: 'scan', ip: '203.0.113.7', signType: 'MD5',
+};
+
+t.test('merchant commands', async (t) => {
+  const cwd = tempDir(t);
+  const db = join(cwd, 'data', 'dtpay.sqlite');
+
+  const mig = await cli(cwd, db, ['migrate', '--json']);
+  t.equal(mig.code, 0, `migrate exits 0 ${mig.stderr}`);
+  const m1 = oneJson(t, mig);
+  t.ok(Array.isArray(m1.applied) && m1.applied.includes('0001_create_core_tables.sql'), 'migrate --json lists 0001 as applied');
+  t.equal(typeof m1.current, 'string');
+  const mig2 = await cli(cwd, db, ['migrate', '--json']);
+  t.equal(mig2.code, 0);
+  t.same(oneJson(t, mig2), { applied: [], current: m1.current }, 'second migrate applies nothing');
+
+  // Steps that do not depend on each other run side by side, to keep the file quick.
+  const [created, live] = await Promise.all([
+    cli(cwd, db, ['merchant', 'create', '--name', 'Shop', '--mode', 'sandbox', '--json']),
+    cli(cwd, db, ['merchant', 'create', '--name', 'Live shop', '--mode', 'live', '--json']),
+  ]);
+  t.equal(created.code, 0, `create exits 0 ${created.stderr}`);
+  const m = oneJson(t, created);
+  t.same(Object.keys(m).sort(), ['key', 'mercNo', 'mode'], 'exactly {mercNo, key, mode}');
+  t.match(m.mercNo, /^M\d{15}$/);
+  t.equal(m.mode, 'sandbox');
+  t.type(m.key, 'string');
+  t.ok(m.key.length >= 32, `key has ${m.key.length} characters`);
+
+  t.equal(live.code, 0, `create --mode live exits 0 ${live.stderr}`);
+  const l = oneJson(t, live);
+  t.equal(l.mode, 'live');
+  t.not(l.key, m.key, 'every merchant has its own key');
+  t.not(l.mercNo, m.mercNo);
+
+  const [list, rotated] = await Promise.all([
+    cli(cwd, db, ['merchant', 'list', '--json']),
+    cli(cwd, db, ['merchant', 'rotate-key', m.mercNo, '--json']),
+  ]);
+  t.equal(list.code, 0);
+  const rows = oneJson(t, list) as { mercNo: string; name: string; mode: string; status: string }[];
+  t.ok(Array.isArray(rows));
+  t.equal(rows.length, 2);
+  t.match(rows.find((r) => r.mercNo === m.mercNo), { name: 'Shop', mode: 'sandbox', status: 'active' });
+  t.match(rows.find((r) => r.mercNo === l.mercNo), { name: 'Live shop', mode: 'live', status: 'active' });
+  t.notOk(list.stdout.includes(m.key), 'list never shows a key');
+
+  t.equal(rotated.code, 0, `rotate-key exits 0 ${rotated.stderr}`);
+  const r = oneJson(t, rotated);
+  t.equal(r.mercNo, m.mercNo);
+  t.type(r.key, 'string');
+  t.ok(r.key.length >= 32);
+  t.not(r.key, m.key, 'a different key');
+
+  const disabled = await cli(cwd, db, ['merchant', 'disable', m.mercNo]);
+  t.equal(disabled.code, 0, `disable exits 0 ${disabled.stderr}`);
+  // The failures do not depend on each other: run them side by side.
+  const notFound = [
+    ['merchant', 'rotate-key', 'M999999999999999', '--json'],
+    ['merchant', 'disable', 'M999999999999999'],
+    ['merchant', 'enable', 'M999999999999999'],
+  ];
+  const [listDisabled, bogus, noName, unknownFlag, unknownCmd, ...missing] = await Promise.all([
+    cli(cwd, db, ['merchant', 'list', '--json']),
+    cli(cwd, db, ['merchant', 'create', '--name', 'X', '--mode', 'bogus', '--json']),
+    cli(cwd, db, ['merchant', 'create', '--mode', 'sandbox']),
+    cli(cwd, db, ['merchant', 'list', '--frobnicate']),
+    cli(cwd, db, ['frobnicate']),
+    ...notFound.map((args) => cli(cwd, db, args)),
+  ]);
+  const after = oneJson(t, listDisabled!) as typeof rows;
+  t.equal(after.find((x) => x.mercNo === m.mercNo)?.status, 'disabled', 'list shows it disabled');
+  t.equal(after.find((x) => x.mercNo === l.mercNo)?.status, 'active', 'the other merchant is untouched');
+
+  notFound.forEach((args, i) => {
+    const res = missing[i]!;
+    t.not(res.code, 0, `${args.join(' ')}: non-zero exit`);
+    t.match(res.stderr, 'M999999999999999', `${args.join(' ')}: stderr names the merchant`);
+    t.equal(res.stdout, '', 'nothing on stdout');
+  });
+
+  t.not(bogus!.code, 0, '--mode bogus: non-zero exit');
+  t.match(bogus!.stderr, /mode/, '--mode bogus: the message names --mode');
+  t.equal(bogus!.stdout, '');
+
+  t.not(noName!.code, 0, 'missing --name: non-zero exit');
+  t.match(noName!.stderr, /name/);
+
+  t.not(unknownFlag!.code, 0, 'unknown option: non-zero exit');
+  t.notMatch(unknownFlag!.stderr, /\n\s+at /, 'a message, not a stack trace');
+
+  t.not(unknownCmd!.code, 0, 'unknown command: non-zero exit');
+  t.match(unknownCmd!.stderr, /frobnicate/);
+
+  const enabled = await cli(cwd, db, ['merchant', 'enable', m.mercNo, '--json']);
+  t.equal(enabled.code, 0);
+  t.same(oneJson(t, enabled), { mercNo: m.mercNo, status: 'active' });
+
+  const still = oneJson(t, await cli(cwd, db, ['merchant', 'list', '--json'])) as typeof rows;
+  t.equal(still.length, 2, 'failed commands created nothing');
+  t.equal(still.find((x) => x.mercNo === m.mercNo)?.status, 'active', 'enable makes it active again');
+});
+
+t.test('sign', async (t) => {
+  const cwd = tempDir(t);
+  const db = join(cwd, 'unused.sqlite');
+
+  const noType = { ...VECTOR_BODY };
+  delete noType.signType;
+  const failures = [
+    ['non-JSON stdin', 'mercNo=M1&x=y', []],
+    ['empty stdin', '', []],
+    ['a JSON array', '["a"]', []],
+    ['a non-string field', '{"mercNo":"M1","tradeAmt":1}', []],
+    ['a bad --sign-type', JSON.stringify(VECTOR_BODY), ['--sign-type', 'SHA1']],
+    ['a bad signType field', JSON.stringify({ ...VECTOR_BODY, signType: 'RSA' }), []],
+  ] as const;
+  // Independent invocations: run them side by side.
+  const [md5, hmac, explicitMd5, resigned, dflt, noKey, ...failed] = await Promise.all([
+    cli(cwd, db, ['sign', '--key', VECTOR_KEY], JSON.stringify(VECTOR_BODY)),
+    cli(cwd, db, ['sign', '--key', VECTOR_KEY, '--sign-type', 'HMAC-SHA256'], JSON.stringify(VECTOR_BODY)),
+    cli(cwd, db, ['sign', '--key', VECTOR_KEY, '--sign-type', 'MD5'], JSON.stringify({ ...VECTOR_BODY, signType: 'HMAC-SHA256' })),
+    cli(cwd, db, ['sign', '--key', VECTOR_KEY], JSON.stringify({ ...VECTOR_BODY, signature: 'stale' })),
+    cli(cwd, db, ['sign', '--key', VECTOR_KEY], JSON.stringify(noType)),
+    cli(cwd, db, ['sign'], JSON.stringify(VECTOR_BODY)),
+    ...failures.map(([, stdin, args]) => cli(cwd, db, ['sign', '--key', VECTOR_KEY, ...args], stdin)),
+  ]);
+
+  t.equal(md5!.code, 0, `sign exits 0 ${md5!.stderr}`);
+  const out = oneJson(t, md5!);
+  t.equal(out.signature, '53E6F56EFB2874CBBD3C914E7506F214', 'the MD5 vector');
+  const { signature: _s, ...rest } = out;
+  t.same(rest, VECTOR_BODY, 'the body is printed unchanged besides the signature');
+
+  t.equal(hmac!.code, 0, `sign --sign-type exits 0 ${hmac!.stderr}`);
+  const h = oneJson(t, hmac!);
+  t.equal(h.signType, 'HMAC-SHA256', 'the output signType is the one asked for');
+  t.equal(h.signature, 'A8C7203E7EFBB05EB1E26A5132260B248FB75EA04DA33A081EABF203B17F5EB0', 'the HMAC-SHA256 vector');
+
+  t.equal(explicitMd5!.code, 0);
+  t.match(oneJson(t, explicitMd5!), { signType: 'MD5', signature: '53E6F56EFB2874CBBD3C914E7506F214' }, '--sign-type MD5 overrides the field');
+
+  t.equal(resigned!.code, 0);
+  t.equal(oneJson(t, resigned!).signature, '53E6F56EFB2874CBBD3C914E7506F214', 'an old signature is replaced, not signed over');
+
+  t.equal(dflt!.code, 0);
+  t.equal(oneJson(t, dflt!).signature, sign(noType, VECTOR_KEY, 'MD5'), 'MD5 when no signType is given');
+
+  t.not(noKey!.code, 0, 'sign without --key: non-zero exit');
+  t.match(noKey!.stderr, /key/);
+
+  failures.forEach(([what], i) => {
+    const res = failed[i]!;
+    t.not(res.code, 0, `${what}: non-zero exit`);
+    t.equal(res.stdout, '', `${what}: nothing on stdout`);
+    t.ok(res.stderr.length > 0, `${what}: a message on stderr`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// End to end with `npm start`'s entry point.
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Served {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  out(): string;
+  err(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function startServer(t: Teardown, cwd: string, dbPath: string, port?: number): Promise<Served> {
+  port ??= await freePort();
+  const child = spawn(process.execPath, [SERVER], {
+    cwd,
+    env: baseEnv({ PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: dbPath, LOG_LEVEL: 'info' }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before serving; stderr: ${stderr}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200 && ((await res.json()) as { status?: string }).status === 'ok') break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server did not serve /healthz within 15 s; stderr: ${stderr}`);
+    await sleep(50);
+  }
+  return { child, url, out: () => stdout, err: () => stderr, exited };
+}
+
+/** Waits (bounded) for the child to have printed what `re` matches. */
+async function waitFor(s: Served, re: RegExp, ms = 5000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const m = re.exec(s.out());
+    if (m) return m;
+    if (Date.now() > deadline) throw new Error(`no ${re} on stdout within ${ms} ms; stdout: ${s.out()}`);
+    await sleep(20);
+  }
+}
+
+async function stop(s: Served): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+  const started = Date.now();
+  s.child.kill('SIGTERM');
+  const ac = new AbortController();
+  const timeout = sleep(10_000, 'timeout' as const, { signal: ac.signal }).catch(() => 'timeout' as const);
+  const r = await Promise.race([s.exited, timeout]);
+  ac.abort(); // no timer left behind to hold the test process open
+  if (r === 'timeout') {
+    s.child.kill('SIGKILL');
+    return { code: null, signal: 'SIGKILL', ms: Date.now() - started };
+  }
+  return { ...r, ms: Date.now() - started };
+}
+
+async function post(url: string, fields: Record<string, string>, key: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${url}/api/pay`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...fields, signature: sign(fields, key, 'MD5') }),
+    signal: AbortSignal.timeout(5000),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+t.test('npm start: first boot, orders, CLI beside a running server, clean shutdown, restart', async (t) => {
+  const cwd = tempDir(t);
+  const db = join(cwd, 'data', 'dtpay.sqlite');
+
+  // First boot on an empty database.
+  const s1 = await startServer(t, cwd, db);
+  const [, mercNo] = await waitFor(s1, /mercNo:\s+(M\d{15})/);
+  const [, key] = await waitFor(s1, /key:\s+(\S+)/);
+  t.ok(mercNo, `first boot printed mercNo ${mercNo}`);
+  t.ok(key!.length >= 32, 'first boot printed a key of at least 32 characters');
+  t.match(s1.out(), /curl .*\/api\/pay/, 'and a curl example');
+  t.match(s1.out(), 'npx dtpay sign', 'that signs with the CLI');
+
+  const listed = oneJson(t, await cli(cwd, db, ['merchant', 'list', '--json'])) as { mercNo: string; mode: string }[];
+  t.equal(listed.length, 1, 'exactly one merchant after first boot');
+  t.match(listed[0], { mercNo, mode: 'sandbox', status: 'active' }, 'the first-boot merchant is a sandbox merchant');
+
+  // An order with the printed key.
+  const order = payFields(mercNo!);
+  const paid = await post(s1.url, order, key!);
+  t.equal(paid.status, 200, `pay: HTTP 200 ${JSON.stringify(paid.body)}`);
+  t.equal(paid.body.respCode, '000000');
+  t.match(paid.body.orderId, /^\d{22}$/);
+  t.equal(paid.body.signature, sign(paid.body, key!, 'MD5'), 'the response is signed with the merchant key');
+  const orderId = paid.body.orderId as string;
+
+  // A merchant made by the CLI while the server runs is served at once; disabled, it is refused at once.
+  const made = await cli(cwd, db, ['merchant', 'create', '--name', 'Second', '--mode', 'sandbox', '--json']);
+  t.equal(made.code, 0, `merchant create beside the running server ${made.stderr}`);
+  const second = oneJson(t, made);
+  const ok2 = await post(s1.url, payFields(second.mercNo), second.key);
+  t.equal(ok2.body.respCode, '000000', 'the new merchant can order');
+  const dis = await cli(cwd, db, ['merchant', 'disable', second.mercNo]);
+  t.equal(dis.code, 0, `merchant disable beside the running server ${dis.stderr}`);
+  const refused = await post(s1.url, payFields(second.mercNo), second.key);
+  t.equal(refused.status, 403, 'a disabled merchant gets HTTP 403');
+  t.equal(refused.body.respCode, '100003');
+
+  // A rotated key takes effect at once too: the old one no longer verifies.
+  const [reenabled, rotatedKey] = await Promise.all([
+    cli(cwd, db, ['merchant', 'enable', second.mercNo, '--json']),
+    cli(cwd, db, ['merchant', 'rotate-key', second.mercNo, '--json']),
+  ]);
+  t.equal(oneJson(t, reenabled!).status, 'active');
+  const newKey = oneJson(t, rotatedKey!).key as string;
+  t.equal((await post(s1.url, payFields(second.mercNo), second.key)).body.respCode, '100002', 'the old key is refused');
+  t.equal((await post(s1.url, payFields(second.mercNo), newKey)).body.respCode, '000000', 'the new key works');
+
+  // SIGTERM: a clean exit, quickly.
+  const stopped = await stop(s1);
+  t.equal(stopped.signal, null, 'not killed');
+  t.equal(stopped.code, 0, `exit code 0 after SIGTERM (took ${stopped.ms} ms); stderr: ${s1.err()}`);
+  t.ok(stopped.ms < 10_000, 'within 10 s');
+  t.equal(s1.out().match(/First start/g)?.length, 1, 'the first-boot message was printed once');
+
+  // Restart on the same database: no new merchant, the order is still there.
+  const s2 = await startServer(t, cwd, db);
+  const replay = await post(s2.url, order, key!);
+  t.equal(replay.status, 200, 'replaying the same order after a restart');
+  t.equal(replay.body.respCode, '000000');
+  t.equal(replay.body.orderId, orderId, 'the same orderId: the order survived the restart');
+  const changed = await post(s2.url, { ...order, tradeAmt: '99.99' }, key!);
+  t.equal(changed.body.respCode, '100004', 'the same mercOrderNo with other parameters is a conflict');
+  const fresh = await post(s2.url, payFields(mercNo!), key!);
+  t.equal(fresh.body.respCode, '000000');
+  t.ok(fresh.body.orderId > orderId, 'new order ids sort after those stored before the restart');
+
+  const stopped2 = await stop(s2);
+  t.equal(stopped2.code, 0, `second server exits 0 on SIGTERM; stderr: ${s2.err()}`);
+  t.notMatch(s2.out(), /First start/, 'no first-boot merchant on restart');
+  t.notOk(s2.out().includes(key!), 'the key is not printed again');
+  const finalList = oneJson(t, await cli(cwd, db, ['merchant', 'list', '--json'])) as unknown[];
+  t.equal(finalList.length, 2, 'still only the first-boot merchant and the CLI one');
+});
+
+t.test('first boot whose listen fails still shows the sandbox key on the next start', async (t) => {
+  const cwd = tempDir(t);
+  const db = join(cwd, 'data', 'dtpay.sqlite');
+  // Something else already holds the port (a common first-run mistake: 8080 is busy).
+  const blocker = createServer();
+  await new Promise<void>((resolve, reject) => {
+    blocker.once('error', reject);
+    blocker.listen(0, '127.0.0.1', () => resolve());
+  });
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const busyPort = (blocker.address() as { port: number }).port;
+
+  const failed = spawn(process.execPath, [SERVER], {
+    cwd,
+    env: baseEnv({ PORT: String(busyPort), HOST: '127.0.0.1', DATABASE_PATH: db, LOG_LEVEL: 'warn' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 15_000,
+    killSignal: 'SIGKILL',
+  });
+  let failedErr = '';
+  let failedOut = '';
+  failed.stderr.setEncoding('utf8').on('data', (d) => (failedErr += d));
+  failed.stdout.setEncoding('utf8').on('data', (d) => (failedOut += d));
+  const code = await new Promise<number | null>((resolve) => failed.on('close', (c) => resolve(c)));
+  t.not(code, 0, 'a start whose port is taken fails');
+  t.match(failedErr, /EADDRINUSE|in use/, 'and says why');
+
+  const s = await startServer(t, cwd, db);
+  // Either the failed start or the next one may show it, but the operator must see a working key.
+  // The merchant is made only once the gateway listens, so a failed first start loses no key.
+  const re = /mercNo:\s+(M\d{15})\s+key:\s+(\S+)/;
+  const shown = re.exec(failedOut) ?? (await waitFor(s, re, 3000).catch(() => null));
+  t.ok(shown, 'a sandbox mercNo and key were printed by one of the two starts');
+  if (shown) {
+    const res = await post(s.url, payFields(shown[1]!), shown[2]!);
+    t.equal(res.body.respCode, '000000', 'and that key works');
+  }
+  const stopped = await stop(s);
+  t.equal(stopped.code, 0);
+});
+
+t.test('the entry points run when reached through a symlink or a path with a space', async (t) => {
+  // The compiled tree this test belongs to: <outDir>/src, and the package root above <outDir>.
+  const compiledSrc = fileURLToPath(new URL('../../src/', import.meta.url));
+  const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'dtpay test '));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+  // A symlink to the compiled sources (what npm's node_modules/.bin and many deploy layouts do).
+  symlinkSync(compiledSrc, join(dir, 'linked-src'), 'dir');
+  // A real copy under a directory whose name has a space, with the package's modules and migrations beside it.
+  const spaced = join(dir, 'my app');
+  cpSync(compiledSrc, join(spaced, 'src'), { recursive: true });
+  symlinkSync(join(packageRoot, 'node_modules'), join(spaced, 'node_modules'), 'dir');
+  symlinkSync(join(packageRoot, 'migrations'), join(spaced, 'migrations'), 'dir');
+  symlinkSync(join(packageRoot, 'package.json'), join(spaced, 'package.json'));
+
+  const runEntry = (entry: string, args: string[], env: Record<string, string>, stdin = '') =>
+    new Promise<CliResult>((resolve, reject) => {
+      const child = spawn(process.execPath, [entry, ...args], {
+        cwd: dir,
+        env: baseEnv(env),
+        stdio: ['pipe', 'pipe', 'pipe'],
+        timeout: 15_000,
+        killSignal: 'SIGKILL',
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(stdin);
+    });
+
+  const body = JSON.stringify(VECTOR_BODY);
+  const bad = { PORT: 'abc', DATABASE_PATH: join(dir, 'db.sqlite') };
+  const [cliLinked, cliSpaced, serverLinked, serverSpaced] = await Promise.all([
+    runEntry(join(dir, 'linked-src', 'cli', 'main.js'), ['sign', '--key', VECTOR_KEY], {}, body),
+    runEntry(join(spaced, 'src', 'cli', 'main.js'), ['sign', '--key', VECTOR_KEY], {}, body),
+    // A bad PORT makes the server exit 1 at once if (and only if) it runs at all.
+    runEntry(join(dir, 'linked-src', 'server.js'), [], bad),
+    runEntry(join(spaced, 'src', 'server.js'), [], bad),
+  ]);
+
+  t.equal(cliLinked.code, 0, 'the CLI through a symlink');
+  t.match(cliLinked.stdout, '53E6F56EFB2874CBBD3C914E7506F214');
+  // The entry check compares file URLs, so a path with a space (escaped in a URL) still runs.
+  t.match(cliSpaced.stdout, '53E6F56EFB2874CBBD3C914E7506F214', 'the CLI under a path with a space signs');
+  // The server's entry check resolves symlinks, so `node <symlink>/server.js` serves too.
+  t.equal(serverLinked.code, 1, 'the server through a symlink runs (and rejects PORT=abc)');
+  t.match(serverLinked.stderr, 'PORT');
+  t.equal(serverSpaced.code, 1, 'the server under a path with a space runs (and rejects PORT=abc)');
+  t.match(serverSpaced.stderr, 'PORT');
+});
