@@ -7,7 +7,8 @@ const ORDER_ID = /^\d{22}$/;
 
 /** The sandbox channel's payer side: GET shows the page, POST result=success|fail pays or fails. */
 export function sandboxRoutes(app: FastifyInstance, sandbox: SandboxPayments): void {
-  app.get<{ Params: { orderId: string } }>('/sandbox/pay/:orderId', async (request, reply) => {
+  // No HEAD twin: only a payer actually opening the page moves the order to p0002.
+  app.get<{ Params: { orderId: string } }>('/sandbox/pay/:orderId', { exposeHeadRoute: false }, async (request, reply) => {
     const found = ORDER_ID.test(request.params.orderId) ? sandbox.find(request.params.orderId) : undefined;
     if (!found) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage());
     const order = await sandbox.open(found);

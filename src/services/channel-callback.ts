@@ -26,6 +26,16 @@ export async function handleChannelCallback(s: Services, driverName: string, raw
     log.warn({ orderId: outcome.orderId }, 'channel callback for an unknown order');
     return { found: true, ack: driver.acknowledge(false) };
   }
+  const merchant = s.reads.merchant(order.merc_no);
+  const route = merchant ? s.registry.resolve(merchant.mode, order.payway, order.scene) : undefined;
+  if (!route?.ok || route.driver.name !== driverName) {
+    log.error({ orderId: order.order_id }, 'channel callback for an order of another channel; not applied');
+    return { found: true, ack: driver.acknowledge(false) };
+  }
+  if (order.channel_trade_no && outcome.channelTradeNo && outcome.channelTradeNo !== order.channel_trade_no) {
+    log.error({ orderId: order.order_id }, 'channel callback trade number does not match the order; not applied');
+    return { found: true, ack: driver.acknowledge(false) };
+  }
   if (outcome.amountFen !== order.amount_fen) {
     log.error(
       { orderId: order.order_id, expected: fenToYuan(order.amount_fen), got: outcome.amountFen.toString() },

@@ -9,6 +9,7 @@ import {
 } from '../types.js';
 import { sandboxAction } from './actions.js';
 import { SANDBOX_MAGIC_FEN } from './magic.js';
+import { isCompactDateTime } from '../../domain/time.js';
 
 /** The sandbox channel's one secret: it signs the callbacks the sandbox sends the gateway. */
 export interface SandboxCredentials {
@@ -59,19 +60,27 @@ export const sandboxDriver: ChannelDriver<SandboxCredentials> = {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new CallbackRejected('sandbox callback signature does not verify');
     }
-    let body: SandboxCallbackBody;
+    let parsed: unknown;
     try {
-      body = JSON.parse(raw.rawBody.toString('utf8')) as SandboxCallbackBody;
+      parsed = JSON.parse(raw.rawBody.toString('utf8'));
     } catch {
       throw new CallbackRejected('sandbox callback body is not JSON');
     }
+    const body = parsed as Partial<Record<keyof SandboxCallbackBody, unknown>> | null;
     if (
+      body === null ||
+      typeof body !== 'object' ||
       typeof body.orderId !== 'string' ||
+      typeof body.tradeNo !== 'string' ||
       (body.result !== 'paid' && body.result !== 'failed') ||
       typeof body.amount !== 'string' ||
-      !/^[0-9]{1,19}$/.test(body.amount)
+      !/^[0-9]{1,19}$/.test(body.amount) ||
+      typeof body.paidAt !== 'string' ||
+      !isCompactDateTime(body.paidAt) ||
+      typeof body.bankType !== 'string' ||
+      body.bankType.length > 16
     ) {
-      throw new CallbackRejected('sandbox callback body is missing fields');
+      throw new CallbackRejected('sandbox callback body does not have the expected fields');
     }
     return {
       orderId: body.orderId,
