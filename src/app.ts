@@ -6,7 +6,7 @@ import { openDb, type Db } from './db/open.js';
 import { migrate } from './db/migrate.js';
 import { prepareReads } from './db/reads.js';
 import { WorkerWriter } from './db/writer.js';
-import { Checkpointer } from './db/checkpointer.js';
+import { Checkpointer, newWalSignal } from './db/checkpointer.js';
 import { OrderIdGenerator } from './domain/ids.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { supportedCells } from './channels/matrix.js';
@@ -45,8 +45,13 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const db = openDb(config.DATABASE_PATH);
   migrate(db);
   const reads = prepareReads(db);
-  const writer = await WorkerWriter.start(config.DATABASE_PATH, opts.onFatal ?? ((err) => log.fatal({ err }, 'database writer failed')));
-  const checkpointer = Checkpointer.start(config.DATABASE_PATH);
+  const walSignal = newWalSignal();
+  const writer = await WorkerWriter.start(
+    config.DATABASE_PATH,
+    opts.onFatal ?? ((err) => log.fatal({ err }, 'database writer failed')),
+    walSignal,
+  );
+  const checkpointer = Checkpointer.start(config.DATABASE_PATH, walSignal);
 
   const sandboxSecret = await writer.run('ensureSetting', { name: 'sandbox_secret', value: randomBytes(32).toString('hex') });
   const registry = new ChannelRegistry(supportedCells().map((cell) => ({ mode: 'sandbox' as const, cell, driver: sandboxDriver })));

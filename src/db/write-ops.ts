@@ -107,26 +107,39 @@ export const ORDER_COLUMNS: readonly (keyof OrderRow)[] = [
   'created_at', 'expire_at', 'trade_end_time', 'bank_type', 'late_payment', 'updated_at',
 ];
 
-/** Binds the operations to a connection and returns a function that runs a batch in one transaction. */
+/**
+ * Binds the operations to a connection and returns a function that runs a batch in one
+ * transaction. The batch first runs plainly; only if an operation throws is it rolled back and
+ * run again with a savepoint around each operation, so that the others still commit.
+ */
 export function batchRunner(db: Db): (calls: OpCall[]) => OpOutcome[] {
   const ops = prepareOps(db);
-  const run = db.transaction((calls: OpCall[]) =>
-    calls.map((c, i): OpOutcome => {
-      const sp = `op${i}`;
-      db.exec(`SAVEPOINT ${sp}`);
+  const call = (c: OpCall): unknown => {
+    const fn = ops[c.op] as ((a: unknown) => unknown) | undefined;
+    if (typeof fn !== 'function') throw new Error(`unknown write operation ${String(c.op)}`);
+    return fn(c.args);
+  };
+  const plain = db.transaction((calls: OpCall[]) => calls.map((c): OpOutcome => ({ ok: true, value: call(c) })));
+  const isolated = db.transaction((calls: OpCall[]) =>
+    calls.map((c): OpOutcome => {
+      db.exec('SAVEPOINT op');
       try {
-        const fn = ops[c.op] as (a: unknown) => unknown;
-        if (typeof fn !== 'function') throw new Error(`unknown write operation ${String(c.op)}`);
-        const value = fn(c.args);
-        db.exec(`RELEASE ${sp}`);
+        const value = call(c);
+        db.exec('RELEASE op');
         return { ok: true, value };
       } catch (err) {
-        db.exec(`ROLLBACK TO ${sp}`);
-        db.exec(`RELEASE ${sp}`);
+        db.exec('ROLLBACK TO op');
+        db.exec('RELEASE op');
         const e = err as { message?: string; code?: string };
         return { ok: false, message: String(e.message ?? err), code: e.code };
       }
     }),
   );
-  return (calls) => run.immediate(calls);
+  return (calls) => {
+    try {
+      return plain.immediate(calls);
+    } catch {
+      return isolated.immediate(calls);
+    }
+  };
 }

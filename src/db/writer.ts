@@ -35,30 +35,42 @@ interface Pending {
 }
 
 export interface WriterStats {
+  /** transactions committed */
   batches: number;
   operations: number;
 }
 
+/** A packet of operations posted to the writer thread; the thread commits whatever packets are queued together. */
+export interface Packet {
+  seq: number;
+  calls: OpCall[];
+}
+
+export type WriterReply = { seqs: number[]; outcomes: OpOutcome[][] } | { seqs: number[]; error: string };
+
 export class WorkerWriter implements Writer {
   private readonly worker: Worker;
   private queue: Pending[] = [];
-  private inFlight: Pending[] | undefined;
+  private readonly posted = new Map<number, Pending[]>();
+  private seq = 0;
   private scheduled = false;
   private closed = false;
   private failure: Error | undefined;
+  private drained: (() => void) | undefined;
   readonly stats: WriterStats = { batches: 0, operations: 0 };
 
   private constructor(worker: Worker, private readonly onFatal: (err: Error) => void) {
     this.worker = worker;
-    worker.on('message', (msg: { outcomes: OpOutcome[] } | { error: string }) => this.onReply(msg));
+    worker.on('message', (msg: WriterReply) => this.onReply(msg));
     worker.on('error', (err) => this.fail(err));
     worker.on('exit', (code) => {
       if (!this.closed) this.fail(new Error(`database writer thread exited with code ${code}`));
     });
   }
 
-  static async start(dbPath: string, onFatal: (err: Error) => void = () => {}): Promise<WorkerWriter> {
-    const worker = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dbPath } });
+  /** `walSignal` is shared with the checkpoint thread (see checkpointer.ts). */
+  static async start(dbPath: string, onFatal: (err: Error) => void = () => {}, walSignal?: SharedArrayBuffer): Promise<WorkerWriter> {
+    const worker = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dbPath, walSignal } });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: { ready?: true; error?: string }) => {
         worker.off('error', reject);
@@ -76,49 +88,49 @@ export class WorkerWriter implements Writer {
     if (this.closed) return Promise.reject(new Error('database writer is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ call: { op, args }, resolve, reject });
-      this.schedule();
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // Operations issued in the same synchronous stretch travel in one packet.
+        queueMicrotask(() => this.post());
+      }
     });
   }
 
-  private schedule() {
-    if (this.scheduled || this.inFlight) return;
-    this.scheduled = true;
-    // Let every request that is ready in this turn of the event loop join the batch.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flush();
-    });
-  }
-
-  private flush() {
-    if (this.inFlight || this.queue.length === 0 || this.failure) return;
-    this.inFlight = this.queue;
+  private post() {
+    this.scheduled = false;
+    // One transaction at a time: what arrives meanwhile waits and goes in the next, larger one.
+    if (this.queue.length === 0 || this.failure || this.posted.size > 0) return;
+    const seq = ++this.seq;
+    this.posted.set(seq, this.queue);
+    this.stats.operations += this.queue.length;
+    const packet: Packet = { seq, calls: this.queue.map((p) => p.call) };
     this.queue = [];
+    this.worker.postMessage(packet);
+  }
+
+  private onReply(msg: WriterReply) {
     this.stats.batches += 1;
-    this.stats.operations += this.inFlight.length;
-    this.worker.postMessage(this.inFlight.map((p) => p.call));
+    msg.seqs.forEach((seq, i) => {
+      const batch = this.posted.get(seq) ?? [];
+      this.posted.delete(seq);
+      if ('error' in msg) {
+        // The transaction as a whole failed (disk full, I/O error): nothing in it was written.
+        for (const p of batch) p.reject(new WriteError(msg.error));
+      } else {
+        const outcomes = msg.outcomes[i]!;
+        batch.forEach((p, j) => settle(outcomes[j]!, p.resolve, p.reject));
+      }
+    });
+    this.post();
+    if (this.closed && this.posted.size === 0) this.drained?.();
   }
-
-  private onReply(msg: { outcomes: OpOutcome[] } | { error: string }) {
-    const batch = this.inFlight ?? [];
-    this.inFlight = undefined;
-    if ('error' in msg) {
-      // The transaction as a whole failed (disk full, I/O error): nothing in it was written.
-      for (const p of batch) p.reject(new WriteError(msg.error));
-    } else {
-      batch.forEach((p, i) => settle(msg.outcomes[i]!, p.resolve, p.reject));
-    }
-    if (this.queue.length > 0) this.flush();
-    else if (this.closed) this.drained?.();
-  }
-
-  private drained: (() => void) | undefined;
 
   private fail(err: Error) {
     if (this.failure) return;
     this.failure = err;
-    for (const p of [...(this.inFlight ?? []), ...this.queue]) p.reject(err);
-    this.inFlight = undefined;
+    for (const batch of this.posted.values()) for (const p of batch) p.reject(err);
+    for (const p of this.queue) p.reject(err);
+    this.posted.clear();
     this.queue = [];
     this.onFatal(err);
   }
@@ -127,10 +139,10 @@ export class WorkerWriter implements Writer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.inFlight || this.queue.length > 0) {
+    this.post();
+    if (this.posted.size > 0 && !this.failure) {
       await new Promise<void>((resolve) => {
         this.drained = resolve;
-        this.flush();
       });
     }
     await this.worker.terminate();

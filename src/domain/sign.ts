@@ -26,10 +26,13 @@ function byteOrder(a: string, b: string): number {
   }
 }
 
+const BEYOND_PLAIN_ORDER = /[\uD800-\uFFFF]/;
+
 export function stringToSign(fields: Record<string, string | undefined>, key: string): string {
-  const names = Object.keys(fields)
-    .filter((n) => n !== 'signature' && fields[n] !== undefined && fields[n] !== '')
-    .sort(byteOrder);
+  const names = Object.keys(fields).filter((n) => n !== 'signature' && fields[n] !== undefined && fields[n] !== '');
+  // The default sort compares UTF-16 units, which agrees with byte order below U+D800: the usual case.
+  if (names.some((n) => BEYOND_PLAIN_ORDER.test(n))) names.sort(byteOrder);
+  else names.sort();
   let s = '';
   for (const n of names) s += `${n}=${fields[n]}&`;
   return `${s}key=${key}`;
