@@ -23,8 +23,5 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
   db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
   db.pragma('wal_autocheckpoint = 0');
   db.pragma('journal_size_limit = 67108864');
-  // Reads through a memory map skip copying pages into SQLite's cache, which every commit of
-  // another connection invalidates.
-  // db.pragma('mmap_size = 268435456');
   return db;
 }
