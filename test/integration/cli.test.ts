@@ -8,19 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sign } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
+import { baseEnv, startServer, waitFor, type Served } from '../processes.js';
 
 // The compiled entry points next to this compiled test, whatever the outDir is.
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const SERVER = fileURLToPath(new URL('../../src/server.js', import.meta.url));
 
 type Teardown = Parameters<typeof tempDir>[0];
-
-/** Only what node needs from the parent environment: no dtpay variable or test-runner hook leaks in. */
-function baseEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ['PATH', 'HOME', 'TMPDIR', 'SYSTEMROOT']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-  return { ...env, ...extra };
-}
 
 interface CliResult {
   code: number | null;
@@ -228,74 +222,6 @@ t.test('sign', async (t) => {
 
 // ---------------------------------------------------------------------------------------------
 // End to end with `npm start`'s entry point.
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Served {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  out(): string;
-  err(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function startServer(t: Teardown, cwd: string, dbPath: string, port?: number): Promise<Served> {
-  port ??= await freePort();
-  const child = spawn(process.execPath, [SERVER], {
-    cwd,
-    env: baseEnv({ PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: dbPath, LOG_LEVEL: 'info' }),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before serving; stderr: ${stderr}`);
-    }
-    try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200 && ((await res.json()) as { status?: string }).status === 'ok') break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`server did not serve /healthz within 15 s; stderr: ${stderr}`);
-    await sleep(50);
-  }
-  return { child, url, out: () => stdout, err: () => stderr, exited };
-}
-
-/** Waits (bounded) for the child to have printed what `re` matches. */
-async function waitFor(s: Served, re: RegExp, ms = 5000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = re.exec(s.out());
-    if (m) return m;
-    if (Date.now() > deadline) throw new Error(`no ${re} on stdout within ${ms} ms; stdout: ${s.out()}`);
-    await sleep(20);
-  }
-}
 
 async function stop(s: Served): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
   const started = Date.now();
