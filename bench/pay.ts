@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sign } from '../src/domain/sign.js';
+import { orderFields } from '../test/fixtures/orders.js';
 
 // `npm run bench`: POST /api/pay of a real gateway (its own process, a fresh database, a sandbox
 // merchant, MD5-signed orders with unique mercOrderNo built before each run) against a bare Fastify
@@ -155,20 +156,7 @@ interface Merchant {
 }
 
 function orderBody(m: Merchant, mercOrderNo: string): Buffer {
-  const fields: Record<string, string> = {
-    mercNo: m.mercNo,
-    mercOrderNo,
-    subject: 'Test item',
-    tradeType: '01',
-    tradeAmt: '12.34',
-    tradeTime: '20240618125826',
-    orderPeriod: '30',
-    notifyUrl: 'http://127.0.0.1:9/notify',
-    termType: 'pc',
-    paywayCode: 'alipay',
-    sceneCode: 'scan',
-    ip: '203.0.113.7',
-  };
+  const fields = orderFields(m.mercNo, mercOrderNo);
   fields.signature = sign(fields, m.key, 'MD5');
   return Buffer.from(JSON.stringify(fields));
 }

@@ -6,6 +6,7 @@ import { parseConfig, type Config } from '../src/config.js';
 import { buildGateway, type Gateway } from '../src/app.js';
 import { createMerchant, type NewMerchant } from '../src/services/merchants.js';
 import { sign, type SignType } from '../src/domain/sign.js';
+import { orderFields } from './fixtures/orders.js';
 
 /** The public base URL tests give the gateway; pages and links are built from it. */
 export const TEST_PUBLIC_BASE_URL = 'http://dtpay.test';
@@ -99,21 +100,7 @@ let seq = 0;
 /** A valid unified-order request for `mercNo`; override any field. */
 export function payFields(mercNo: string, over: Record<string, string> = {}): Record<string, string> {
   seq += 1;
-  return {
-    mercNo,
-    mercOrderNo: `T${process.pid}${Date.now()}${seq}`,
-    subject: 'Test item',
-    tradeType: '01',
-    tradeAmt: '12.34',
-    tradeTime: '20240618125826',
-    orderPeriod: '30',
-    notifyUrl: 'http://127.0.0.1:9/notify',
-    termType: 'pc',
-    paywayCode: 'alipay',
-    sceneCode: 'scan',
-    ip: '203.0.113.7',
-    ...over,
-  };
+  return orderFields(mercNo, `T${process.pid}${Date.now()}${seq}`, over);
 }
 
 /** Checks a response signature the way a merchant would. */

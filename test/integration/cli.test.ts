@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sign } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { baseEnv, startServer, waitFor, type Served } from '../processes.js';
+import { VECTOR_BODY, VECTOR_KEY } from '../fixtures/contract-vector.js';
 
 // The compiled entry points next to this compiled test, whatever the outDir is.
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -55,14 +56,6 @@ function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
   }
 }
 
-// CONTRACT §2.1 test vector.
-const VECTOR_KEY = 'k3y-For-Tests-0123456789abcdefXYZ';
-const VECTOR_BODY: Record<string, string> = {
-  mercNo: 'M100000000000001', mercOrderNo: 'D20180315125826', subject: '测试商品 A&B=C', body: '',
-  tradeType: '01', tradeAmt: '0.01', tradeTime: '20240618125826', orderPeriod: '30',
-  notifyUrl: 'https://shop.example.com/pay/notify', returnUrl: 'https://shop.example.com/pay/done',
-  termType: 'wap', paywayCode: 'wxpay', sceneCode: 'scan', ip: '203.0.113.7', signType: 'MD5',
-};
 
 t.test('merchant commands', async (t) => {
   const cwd = tempDir(t);
