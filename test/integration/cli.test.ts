@@ -23,12 +23,12 @@ interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI as a child process, in `cwd` (a temp dir: no .env is read). */
-function cli(cwd: string, dbPath: string, args: string[], stdin = ''): Promise<CliResult> {
+/** Runs a compiled entry point as a child process in `cwd`, bounded to 15 s. */
+function runNode(entry: string, args: string[], cwd: string, env: Record<string, string>, stdin = ''): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [entry, ...args], {
       cwd,
-      env: baseEnv({ DATABASE_PATH: dbPath }),
+      env: baseEnv(env),
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: 15_000,
       killSignal: 'SIGKILL',
@@ -39,12 +39,15 @@ function cli(cwd: string, dbPath: string, args: string[], stdin = ''): Promise<C
     child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      if (signal) reject(new Error(`dtpay ${args.join(' ')} was killed (${signal}); stderr: ${stderr}`));
+      if (signal) reject(new Error(`${entry} ${args.join(' ')} was killed (${signal}); stderr: ${stderr}`));
       else resolve({ code, stdout, stderr });
     });
     child.stdin.end(stdin);
   });
 }
+
+/** Runs the real CLI in `cwd` (a temp dir: no .env is read). */
+const cli = (cwd: string, dbPath: string, args: string[], stdin = '') => runNode(CLI, args, cwd, { DATABASE_PATH: dbPath }, stdin);
 
 /** Parses stdout as exactly one JSON document. */
 function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
@@ -373,22 +376,7 @@ t.test('the entry points run when reached through a symlink or a path with a spa
   symlinkSync(join(packageRoot, 'package.json'), join(spaced, 'package.json'));
 
   const runEntry = (entry: string, args: string[], env: Record<string, string>, stdin = '') =>
-    new Promise<CliResult>((resolve, reject) => {
-      const child = spawn(process.execPath, [entry, ...args], {
-        cwd: dir,
-        env: baseEnv(env),
-        stdio: ['pipe', 'pipe', 'pipe'],
-        timeout: 15_000,
-        killSignal: 'SIGKILL',
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(stdin);
-    });
+    runNode(entry, args, dir, env, stdin);
 
   const body = JSON.stringify(VECTOR_BODY);
   const bad = { PORT: 'abc', DATABASE_PATH: join(dir, 'db.sqlite') };
