@@ -1,19 +1,20 @@
 import type { FastifyInstance } from 'fastify';
+import { isOrderId } from '../domain/ids.js';
 import QRCode from 'qrcode';
 import type { Reads } from '../db/reads.js';
 import { storedAnswer } from '../services/create-order.js';
 import { cashierPage } from '../pages/cashier-page.js';
 import { notFoundPage, page } from '../pages/html.js';
 
-const ORDER_ID = /^\d{22}$/;
-
 /** Public pages: the QR image of an order's codeUrl, the hosted cashier, and health. */
 export function pageRoutes(app: FastifyInstance, reads: Reads): void {
+  const findOrder = (id: string) => (isOrderId(id) ? reads.order(id) : undefined);
+
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get<{ Params: { file: string } }>('/qr/:file', async (request, reply) => {
     const orderId = request.params.file.replace(/\.png$/, '');
-    const order = ORDER_ID.test(orderId) ? reads.order(orderId) : undefined;
+    const order = findOrder(orderId);
     const codeUrl = order ? storedAnswer(order).fields.codeUrl : undefined;
     if (!codeUrl) return reply.code(404).type('text/plain; charset=utf-8').send('no QR code for this order');
     const png = await QRCode.toBuffer(codeUrl, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: 300 });
@@ -21,7 +22,7 @@ export function pageRoutes(app: FastifyInstance, reads: Reads): void {
   });
 
   app.get<{ Params: { orderId: string } }>('/cashier/:orderId', async (request, reply) => {
-    const order = ORDER_ID.test(request.params.orderId) ? reads.order(request.params.orderId) : undefined;
+    const order = findOrder(request.params.orderId);
     if (!order) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage());
     return reply.type('text/html; charset=utf-8').send(cashierPage(order, storedAnswer(order)));
   });
@@ -29,7 +30,7 @@ export function pageRoutes(app: FastifyInstance, reads: Reads): void {
   // The channel's form (gateway, WAP, online banking) is served as a page of its own, so the
   // cashier can link to it and the browser submits it to the channel.
   app.get<{ Params: { orderId: string } }>('/cashier/:orderId/form', async (request, reply) => {
-    const order = ORDER_ID.test(request.params.orderId) ? reads.order(request.params.orderId) : undefined;
+    const order = findOrder(request.params.orderId);
     const html = order ? storedAnswer(order).fields.resultHtml : undefined;
     if (!html) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage());
     return reply.type('text/html; charset=utf-8').send(page('Redirecting to the bank…', html));

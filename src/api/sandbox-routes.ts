@@ -1,15 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import { isOrderId } from '../domain/ids.js';
 import type { SandboxPayments } from '../services/sandbox-payment.js';
 import { notFoundPage, page, escapeHtml } from '../pages/html.js';
 import { sandboxPayPage, sandboxResultPage } from '../pages/sandbox-page.js';
-
-const ORDER_ID = /^\d{22}$/;
 
 /** The sandbox channel's payer side: GET shows the page, POST result=success|fail pays or fails. */
 export function sandboxRoutes(app: FastifyInstance, sandbox: SandboxPayments): void {
   // No HEAD twin: only a payer actually opening the page moves the order to p0002.
   app.get<{ Params: { orderId: string } }>('/sandbox/pay/:orderId', { exposeHeadRoute: false }, async (request, reply) => {
-    const found = ORDER_ID.test(request.params.orderId) ? sandbox.find(request.params.orderId) : undefined;
+    const found = isOrderId(request.params.orderId) ? sandbox.find(request.params.orderId) : undefined;
     if (!found) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage());
     const order = await sandbox.open(found);
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(sandboxPayPage(order));
@@ -22,7 +21,7 @@ export function sandboxRoutes(app: FastifyInstance, sandbox: SandboxPayments): v
         ? reply.code(status).type('text/html; charset=utf-8').send(page('dtpay sandbox', `<h1>${escapeHtml(message)}</h1>`))
         : reply.code(status).send({ error: message });
 
-    const found = ORDER_ID.test(request.params.orderId) ? sandbox.find(request.params.orderId) : undefined;
+    const found = isOrderId(request.params.orderId) ? sandbox.find(request.params.orderId) : undefined;
     if (!found) return wantsHtml ? reply.code(404).type('text/html; charset=utf-8').send(notFoundPage()) : fail(404, 'no such sandbox order');
     const body = request.body as Record<string, unknown> | undefined;
     const result = body && typeof body === 'object' ? body.result : undefined;

@@ -3,6 +3,9 @@ import { formatBeijing } from './time.js';
 // Platform order numbers: 22 digits, yyyyMMddHHmmss (Beijing) + milliseconds (3) + a counter (5).
 // Strictly increasing within a process even if the wall clock steps back, and seeded above the
 // largest stored id at start-up, so a restart inside the same millisecond cannot repeat one.
+/** The shape of a platform order number; anything else cannot name an order. */
+export const isOrderId = (s: string): boolean => /^\d{22}$/.test(s);
+
 export class OrderIdGenerator {
   private lastMs = 0;
   private counter = 0;
@@ -11,7 +14,7 @@ export class OrderIdGenerator {
 
   /** Makes every later id sort after `id` (an id read back from the database). */
   seedAfter(id: string | undefined): void {
-    if (!id || !/^\d{22}$/.test(id)) return;
+    if (!id || !isOrderId(id)) return;
     const ms = idTimeMs(id);
     if (ms === undefined) return;
     const counter = Number(id.slice(17)) + 1;

@@ -1,7 +1,8 @@
+import { escapeHtml } from '../domain/escape-html.js';
+
 // The little HTML the gateway serves itself: no template engine, everything escaped.
 
-export const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export { escapeHtml };
 
 const STYLE = `body{font-family:system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.3rem}.amount{font-size:2rem;font-weight:600;margin:.5rem 0}

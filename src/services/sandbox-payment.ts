@@ -1,4 +1,4 @@
-import { signSandboxBody, sandboxBankType, SANDBOX_SIGNATURE_HEADER, type SandboxCallbackBody } from '../channels/sandbox/driver.js';
+import { signSandboxBody, sandboxBankType, sandboxTradeNo, SANDBOX_SIGNATURE_HEADER, type SandboxCallbackBody } from '../channels/sandbox/driver.js';
 import { formatBeijing } from '../domain/time.js';
 import type { OrderRow } from '../db/rows.js';
 import type { Services } from './context.js';
@@ -47,7 +47,7 @@ export class SandboxPayments {
     if (order.channel_state === 'refused') return { ok: false, reason: 'the sandbox channel refused this order, so it cannot be paid' };
     const body: SandboxCallbackBody = {
       orderId: order.order_id,
-      tradeNo: order.channel_trade_no ?? `S${order.order_id}`,
+      tradeNo: order.channel_trade_no ?? sandboxTradeNo(order.order_id),
       result: result === 'success' ? 'paid' : 'failed',
       amount: order.amount_fen.toString(),
       paidAt: formatBeijing(this.s.now()),

@@ -3,6 +3,7 @@ import type { PayAction, PaymentInput } from '../types.js';
 import { SCENE_MATRIX } from '../matrix.js';
 import { formatBeijing } from '../../domain/time.js';
 import { fenToYuan } from '../../domain/money.js';
+import { escapeHtml } from '../../domain/escape-html.js';
 
 // What the sandbox hands the payer, cell by cell, in the same shape the live channel would:
 // a QR payload, a redirect URL, an auto-submitting form, or the parameters an SDK consumes.
@@ -11,9 +12,6 @@ import { fenToYuan } from '../../domain/money.js';
 export function sandboxPayUrl(publicBaseUrl: string, orderId: string): string {
   return `${publicBaseUrl}/sandbox/pay/${orderId}`;
 }
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function autoSubmitForm(action: string, fields: Record<string, string>): string {
   const inputs = Object.entries(fields)
