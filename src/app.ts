@@ -21,12 +21,19 @@ import { queryRoute } from './api/query-route.js';
 import { channelRoutes } from './api/channel-routes.js';
 import { pageRoutes } from './api/page-routes.js';
 import { sandboxRoutes } from './api/sandbox-routes.js';
+import { notifyRoutes } from './api/notify-routes.js';
+import { Dispatcher } from './notify/dispatcher.js';
+import { realClock, type Clock } from './notify/clock.js';
 
 export interface GatewayOptions {
   logger?: Logger;
   now?: () => number;
   /** Called when the writer thread dies; the server exits, since no order can be stored. */
   onFatal?: (err: Error) => void;
+  /** The notification dispatcher's clock (tests move it by hand); `now` defaults to it. */
+  clock?: Clock;
+  /** DNS for notification targets (tests map names to addresses). */
+  resolve?: (host: string) => Promise<string[]>;
 }
 
 export interface Gateway {
@@ -34,13 +41,15 @@ export interface Gateway {
   services: Services;
   db: Db;
   writer: WorkerWriter;
+  dispatcher: Dispatcher;
   close(): Promise<void>;
 }
 
 /** The one place things are wired, in a fixed order: storage, channels, services, HTTP. */
 export async function buildGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
   const log = opts.logger ?? pino({ level: config.LOG_LEVEL });
-  const now = opts.now ?? Date.now;
+  const clock = opts.clock ?? realClock;
+  const now = opts.now ?? clock.now;
 
   const db = openDb(config.DATABASE_PATH);
   migrate(db);
@@ -59,6 +68,20 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const ids = new OrderIdGenerator(now);
   ids.seedAfter(reads.maxOrderId());
 
+  const dispatcher = new Dispatcher({
+    reads,
+    writer,
+    log: log.child({ part: 'notify' }),
+    clock,
+    schedule: config.NOTIFY_RETRY_SCHEDULE,
+    timeoutMs: config.NOTIFY_TIMEOUT_MS,
+    concurrency: config.NOTIFY_CONCURRENCY,
+    hostConcurrency: config.NOTIFY_HOST_CONCURRENCY,
+    allowPrivate: config.NOTIFY_ALLOW_PRIVATE,
+    allowHosts: config.NOTIFY_ALLOW_HOSTS,
+    ...(opts.resolve ? { resolve: opts.resolve } : {}),
+  });
+
   const services: Services = {
     config,
     reads,
@@ -67,6 +90,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     ids,
     now,
     log,
+    notifier: dispatcher,
     credentialsFor: (_merchant, driverName) => {
       if (driverName === 'sandbox') return { secret: sandboxSecret };
       throw new Error(`no credentials for channel ${driverName}`);
@@ -96,15 +120,22 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   queryRoute(app, reads);
   pageRoutes(app, reads);
   sandboxRoutes(app, sandbox);
+  notifyRoutes(app, services);
   await app.register(channelRoutes, { services });
+
+  // Pending notifications from before a restart (or a crash) go out from here on.
+  dispatcher.start();
 
   return {
     app,
     services,
     db,
     writer,
+    dispatcher,
     async close() {
       await app.close();
+      // Attempts in flight get part of the shutdown budget; the rest go out on the next start.
+      await dispatcher.stop(Math.min(config.NOTIFY_TIMEOUT_MS, config.SHUTDOWN_TIMEOUT_MS / 2));
       await writer.close();
       await checkpointer.close();
       db.close();

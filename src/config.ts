@@ -14,6 +14,15 @@ const retrySchedule = z
   .regex(/^\s*[0-9]+(\s*,\s*[0-9]+)*\s*$/, 'must be comma-separated whole seconds, e.g. 10,10,10,10,10')
   .transform((s) => s.split(',').map((x) => Number(x.trim())));
 
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((s) => s === 'true' || s === '1' || s === 'yes');
+
+const hostList = z
+  .string()
+  .regex(/^\s*[^\s,/]+(\s*,\s*[^\s,/]+)*\s*$/, 'must be comma-separated host names or IP addresses, e.g. shop.internal,10.0.0.5')
+  .transform((s) => s.split(',').map((x) => x.trim().toLowerCase()));
+
 const httpUrl = z
   .string()
   .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be an http(s) URL such as https://pay.example.com')
@@ -27,6 +36,10 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NOTIFY_RETRY_SCHEDULE: retrySchedule.default([10, 10, 10, 10, 10]),
   NOTIFY_TIMEOUT_MS: integer(100, 60_000).default(5000),
+  NOTIFY_CONCURRENCY: integer(1, 10_000).default(64),
+  NOTIFY_HOST_CONCURRENCY: integer(1, 10_000).default(16),
+  NOTIFY_ALLOW_PRIVATE: flag.default(false),
+  NOTIFY_ALLOW_HOSTS: hostList.default([]),
   MASTER_KEY: z
     .string()
     .regex(/^[A-Za-z0-9+/=_-]{32,}$/, 'must be at least 32 characters of base64 or hex (openssl rand -base64 32)')

@@ -7,6 +7,13 @@ import { buildGateway, type Gateway } from '../src/app.js';
 import { createMerchant, type NewMerchant } from '../src/services/merchants.js';
 import { sign, type SignType } from '../src/domain/sign.js';
 import { orderFields } from './fixtures/orders.js';
+import type { Clock } from '../src/notify/clock.js';
+
+// Tests never ask the real DNS: notification targets named in fixtures (shop.example.com) fail
+// at once, as an unknown name does, unless a test maps them.
+const noDns = async (host: string): Promise<string[]> => {
+  throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+};
 
 /** The public base URL tests give the gateway; pages and links are built from it. */
 export const TEST_PUBLIC_BASE_URL = 'http://dtpay.test';
@@ -46,7 +53,7 @@ export function tempDir(t: Teardown): string {
 export async function startGateway(
   t: Teardown,
   env: Record<string, string> = {},
-  opts: { now?: () => number; dir?: string } = {},
+  opts: { now?: () => number; dir?: string; clock?: Clock; resolve?: (host: string) => Promise<string[]> } = {},
 ): Promise<TestGateway> {
   const dir = opts.dir ?? tempDir(t);
   const config = parseConfig({
@@ -57,7 +64,12 @@ export async function startGateway(
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const gateway = await buildGateway(config, { logger: pino({ level: 'silent' }), now: opts.now });
+  const gateway = await buildGateway(config, {
+    logger: pino({ level: 'silent' }),
+    now: opts.now,
+    clock: opts.clock,
+    resolve: opts.resolve ?? noDns,
+  });
   const merchant = await createMerchant(gateway.services.writer, 'Test shop', 'sandbox');
   const address = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   let closed = false;

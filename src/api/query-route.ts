@@ -1,28 +1,18 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { ApiError, RESP, SUCCESS_DESC, invalid } from '../errors.js';
+import { RESP, SUCCESS_DESC } from '../errors.js';
 import { fenToYuan } from '../domain/money.js';
 import { formatBeijing } from '../domain/time.js';
 import type { Reads } from '../db/reads.js';
 import type { OrderRow } from '../db/rows.js';
 import { authenticate } from './merchant-auth.js';
-import { commonFields, describeIssues } from './pay-schema.js';
+import { findOwnOrder } from './order-ref.js';
 import { sendEnvelope } from './respond.js';
 
-const queryRequestSchema = z
-  .strictObject(
-    {
-      ...commonFields,
-      orderId: z.string().max(32, 'must be at most 32 characters').optional(),
-      mercOrderNo: z.string().max(32, 'must be at most 32 characters').optional(),
-    },
-    { error: (iss) => (iss.code === 'unrecognized_keys' ? 'unknown field' : undefined) },
-  )
-  .refine((r) => r.orderId || r.mercOrderNo, { message: 'orderId or mercOrderNo is required', path: ['orderId'] });
-
-/** An order as the merchant sees it: §4.2.1's fields plus where it stands. */
-export function orderView(order: OrderRow): Record<string, string> {
+/** An order as the merchant sees it: §4.2.1's fields, where it stands, and where its notification stands. */
+export function orderView(order: OrderRow, reads: Reads): Record<string, string> {
   const req = JSON.parse(order.request_json) as Record<string, string>;
+  // The latest notification speaks for the order; older ones were superseded by it.
+  const notification = reads.latestNotification(order.order_id);
   return {
     mercOrderNo: order.merc_order_no,
     orderId: order.order_id,
@@ -38,6 +28,8 @@ export function orderView(order: OrderRow): Record<string, string> {
     bankType: order.bank_type ?? '',
     expireTime: formatBeijing(order.expire_at),
     attach: req.attach ?? '',
+    notifyStatus: notification?.status ?? '',
+    notifyAttempts: notification ? String(notification.attempts) : '',
   };
 }
 
@@ -45,13 +37,7 @@ export function orderView(order: OrderRow): Record<string, string> {
 export function queryRoute(app: FastifyInstance, reads: Reads): void {
   app.post('/api/query', { config: { interfaceCode: 'query' } }, async (request, reply) => {
     authenticate(request, reads);
-    const parsed = queryRequestSchema.safeParse(request.fields);
-    if (!parsed.success) throw invalid(describeIssues(parsed.error));
-    const { orderId, mercOrderNo } = parsed.data;
-    const mercNo = request.signer!.merchant.merc_no;
-    const order = orderId ? reads.order(orderId) : reads.orderByMercNo(mercNo, mercOrderNo!);
-    const mine = order && order.merc_no === mercNo && (!mercOrderNo || order.merc_order_no === mercOrderNo) ? order : undefined;
-    if (!mine) throw new ApiError(RESP.NOT_FOUND, `no order ${orderId ? `orderId ${orderId}` : `mercOrderNo ${mercOrderNo}`}`);
-    return sendEnvelope(reply, { interfaceCode: 'query', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields: orderView(mine) }, request.signer);
+    const order = findOwnOrder(reads, request.signer!.merchant.merc_no, request.fields);
+    return sendEnvelope(reply, { interfaceCode: 'query', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields: orderView(order, reads) }, request.signer);
   });
 }

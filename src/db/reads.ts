@@ -1,5 +1,5 @@
 import type { Db } from './open.js';
-import type { MerchantRow, OrderRow } from './rows.js';
+import type { AttemptRow, MerchantRow, NotificationRow, NotifyStatus, OrderRow } from './rows.js';
 
 /** The queries the request path makes, prepared once on the reading connection. */
 export function prepareReads(db: Db) {
@@ -11,6 +11,18 @@ export function prepareReads(db: Db) {
   const orderByMercNo = db.prepare('SELECT * FROM orders WHERE merc_no = ? AND merc_order_no = ?').safeIntegers(true);
   const maxOrderId = db.prepare('SELECT max(order_id) FROM orders').pluck();
   const setting = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
+  // A row still leased by an attempt in flight (or by a process that died) is ready when the lease
+  // runs out; the range scan stays on the partial index whatever else is pending.
+  const dueNotifications = db.prepare(`SELECT id, url, max(due_at, coalesce(lease_until, 0)) AS readyAt FROM notifications
+    WHERE status = 'pending' AND due_at <= @until AND coalesce(lease_until, 0) <= @until
+    ORDER BY due_at LIMIT @limit`);
+  const latestNotification = db.prepare(
+    'SELECT status, attempts FROM notifications WHERE order_id = ? ORDER BY id DESC LIMIT 1',
+  );
+  const notificationsAll = db.prepare('SELECT * FROM notifications ORDER BY id DESC LIMIT ?');
+  const notificationsByStatus = db.prepare('SELECT * FROM notifications WHERE status = ? ORDER BY id DESC LIMIT ?');
+  const notificationsOfOrder = db.prepare('SELECT * FROM notifications WHERE order_id = ? ORDER BY id');
+  const attempts = db.prepare('SELECT * FROM notification_attempts WHERE notification_id = ? ORDER BY attempt, id');
 
   const orderRow = (r: unknown): OrderRow | undefined => {
     if (!r) return undefined;
@@ -28,6 +40,15 @@ export function prepareReads(db: Db) {
     orderByMercNo: (mercNo: string, mercOrderNo: string) => orderRow(orderByMercNo.get(mercNo, mercOrderNo)),
     maxOrderId: () => (maxOrderId.get() as string | null) ?? undefined,
     setting: (name: string) => (setting.get(name) as string | null | undefined) ?? undefined,
+    /** Pending notifications ready by `until`, earliest due first, at most `limit`. */
+    dueNotifications: (until: number, limit: number) =>
+      dueNotifications.all({ until, limit }) as { id: number; url: string; readyAt: number }[],
+    latestNotification: (orderId: string) =>
+      latestNotification.get(orderId) as { status: NotifyStatus; attempts: number } | undefined,
+    notifications: (opts: { status?: NotifyStatus; limit: number }) =>
+      (opts.status ? notificationsByStatus.all(opts.status, opts.limit) : notificationsAll.all(opts.limit)) as NotificationRow[],
+    notificationsOfOrder: (orderId: string) => notificationsOfOrder.all(orderId) as NotificationRow[],
+    attempts: (notificationId: number) => attempts.all(notificationId) as AttemptRow[],
   };
 }
 

@@ -43,3 +43,77 @@ export interface OrderRow {
   late_payment: number;
   updated_at: number;
 }
+
+export type NotifyStatus = 'pending' | 'delivered' | 'failed' | 'superseded';
+
+/** What queuing a notification tells the dispatcher, so it can send the first attempt at once. */
+export interface QueuedNotification {
+  id: number;
+  webhookId: string;
+  url: string;
+  dueAt: number;
+  payStatus: PayStatus;
+}
+
+/** A notification the dispatcher holds the lease on, with what it needs to send it. */
+export interface ClaimedNotification {
+  id: number;
+  webhookId: string;
+  orderId: string;
+  mercNo: string;
+  url: string;
+  fieldsJson: string;
+  signType: 'MD5' | 'HMAC-SHA256';
+  /** attempts made before this one */
+  attempts: number;
+  dueAt: number;
+}
+
+export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
+
+export interface AttemptRecord {
+  id: number;
+  owner: string;
+  /** 1 for the first attempt */
+  attempt: number;
+  dueAt: number;
+  at: number;
+  httpStatus?: number;
+  latencyMs: number;
+  outcome: AttemptOutcome;
+  error?: string;
+  answer?: string;
+  /** when outcome is retry */
+  nextDueAt?: number;
+}
+
+export interface NotificationRow {
+  id: number;
+  webhook_id: string;
+  order_id: string;
+  merc_no: string;
+  url: string;
+  fields_json: string;
+  sign_type: string;
+  reason: string;
+  status: NotifyStatus;
+  attempts: number;
+  due_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AttemptRow {
+  id: number;
+  notification_id: number;
+  attempt: number;
+  due_at: number;
+  at: number;
+  http_status: number | null;
+  latency_ms: number;
+  outcome: AttemptOutcome;
+  error: string | null;
+  answer: string | null;
+}

@@ -1,6 +1,9 @@
 import type { Db } from './open.js';
 import type { MerchantRow, OrderRow } from './rows.js';
-import { TRANSITIONS, type OrderEvent, type PayStatus } from '../domain/order-states.js';
+import { randomBytes } from 'node:crypto';
+import { NOTIFYING_STATES, TRANSITIONS, type OrderEvent, type PayStatus } from '../domain/order-states.js';
+import { notificationFields } from '../notify/notification-body.js';
+import type { AttemptRecord, ClaimedNotification, QueuedNotification } from './rows.js';
 
 // Every write the gateway makes is one of these named operations. They run inside the group
 // commit transaction of the writer thread (or inline for the CLI), each under its own savepoint,
@@ -18,8 +21,11 @@ export interface TransitionArgs {
 }
 
 export type TransitionResult =
-  | { changed: true; from: PayStatus; to: PayStatus }
+  | { changed: true; from: PayStatus; to: PayStatus; notification?: QueuedNotification }
   | { changed: false; status: PayStatus | undefined };
+
+// Standard Webhooks message ids look like this: a prefix and a random token.
+const newWebhookId = () => `msg_${randomBytes(15).toString('base64url')}`;
 
 function prepareOps(db: Db) {
   const insertOrder = db.prepare(`INSERT INTO orders (${ORDER_COLUMNS.join(', ')})
@@ -37,6 +43,53 @@ function prepareOps(db: Db) {
       late_payment = late_payment OR (@to = 'p0000' AND @from IN ('p0004', 'p0005', 'p0006')),
       updated_at = @at
     WHERE order_id = @orderId AND pay_status = @from`);
+  const orderRow = db.prepare('SELECT * FROM orders WHERE order_id = ?').safeIntegers(true);
+  // A newer notification replaces the order's undelivered ones: an old state is never announced
+  // after a new one. One already in flight still finishes; its outcome no longer counts.
+  const supersede = db.prepare(`UPDATE notifications SET status = 'superseded', due_at = NULL, updated_at = @at
+    WHERE order_id = @orderId AND status = 'pending'`);
+  const insertNotification = db.prepare(`INSERT INTO notifications
+      (webhook_id, order_id, merc_no, url, fields_json, sign_type, reason, status, attempts, due_at, created_at, updated_at)
+    VALUES (@webhookId, @orderId, @mercNo, @url, @fieldsJson, @signType, @reason, 'pending', 0, @at, @at, @at)`);
+  // Only a due, pending row that nobody holds can be claimed; the lease keeps a second dispatcher
+  // (or this one, after reloading) from sending it again while the attempt is in flight.
+  const claim = db.prepare(`UPDATE notifications SET lease_owner = @owner, lease_until = @leaseUntil, updated_at = @now
+    WHERE id = @id AND status = 'pending' AND due_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
+    RETURNING id, webhook_id AS webhookId, order_id AS orderId, merc_no AS mercNo, url, fields_json AS fieldsJson,
+      sign_type AS signType, attempts, due_at AS dueAt`);
+  const insertAttempt = db.prepare(`INSERT INTO notification_attempts
+      (notification_id, attempt, due_at, at, http_status, latency_ms, outcome, error, answer)
+    VALUES (@id, @attempt, @dueAt, @at, @httpStatus, @latencyMs, @outcome, @error, @answer)`);
+  // A superseded row keeps its status whatever this attempt's outcome: it no longer speaks for the order.
+  const settleAttempt = db.prepare(`UPDATE notifications SET attempts = @attempt,
+      status = CASE WHEN status = 'pending' THEN @status ELSE status END,
+      due_at = CASE WHEN status = 'pending' AND @status = 'pending' THEN @nextDueAt ELSE NULL END,
+      lease_owner = NULL, lease_until = NULL, updated_at = @at
+    WHERE id = @id AND lease_owner = @owner`);
+  const release = db.prepare(`UPDATE notifications SET lease_owner = NULL, lease_until = NULL
+    WHERE id = @id AND lease_owner = @owner`);
+
+  const queueNotification = (orderId: string, at: number, reason: string): QueuedNotification | undefined => {
+    const order = orderRow.get(orderId) as OrderRow | undefined;
+    if (!order) return undefined;
+    const { fields, signType } = notificationFields(order, at);
+    supersede.run({ orderId, at });
+    const webhookId = newWebhookId();
+    const id = Number(
+      insertNotification.run({
+        webhookId,
+        orderId,
+        mercNo: order.merc_no,
+        url: order.notify_url,
+        fieldsJson: JSON.stringify(fields),
+        signType,
+        reason,
+        at,
+      }).lastInsertRowid,
+    );
+    return { id, webhookId, url: order.notify_url, dueAt: at, payStatus: order.pay_status };
+  };
+
   const insertMerchant = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key, status, created_at, updated_at)
     VALUES (@merc_no, @name, @mode, @key, @status, @created_at, @updated_at)`);
   const setKey = db.prepare('UPDATE merchants SET key = ?, updated_at = ? WHERE merc_no = ?');
@@ -66,7 +119,43 @@ function prepareOps(db: Db) {
       }).changes;
       if (changes !== 1) return { changed: false, status: statusOf.get(a.orderId) as PayStatus | undefined };
       insertEvent.run(a.orderId, from, to, a.source, a.detail ?? null, a.at);
-      return { changed: true, from, to };
+      // The outbox row commits with the change or not at all (CONTRACT §2.5).
+      if (!NOTIFYING_STATES.includes(to)) return { changed: true, from, to };
+      return { changed: true, from, to, notification: queueNotification(a.orderId, a.at, `state change to ${to}`) };
+    },
+
+    /** A fresh notification of the order's current state (resend); undefined for an unknown order. */
+    queueNotification(a: { orderId: string; at: number; reason: string }): QueuedNotification | undefined {
+      return queueNotification(a.orderId, a.at, a.reason);
+    },
+
+    claimNotification(a: { id: number; owner: string; now: number; leaseUntil: number }): ClaimedNotification | undefined {
+      return claim.get(a) as ClaimedNotification | undefined;
+    },
+
+    /** Logs an attempt and moves the notification on: delivered, due again later, or failed. */
+    recordAttempt(a: AttemptRecord): boolean {
+      insertAttempt.run({
+        id: a.id,
+        attempt: a.attempt,
+        dueAt: a.dueAt,
+        at: a.at,
+        httpStatus: a.httpStatus ?? null,
+        latencyMs: a.latencyMs,
+        outcome: a.outcome,
+        error: a.error ?? null,
+        answer: a.answer ?? null,
+      });
+      const status = a.outcome === 'retry' ? 'pending' : a.outcome;
+      return (
+        settleAttempt.run({ id: a.id, owner: a.owner, attempt: a.attempt, status, nextDueAt: a.nextDueAt ?? null, at: a.at })
+          .changes === 1
+      );
+    },
+
+    /** Gives a claimed notification back untried (shutdown), so that the next start sends it at once. */
+    releaseNotification(a: { id: number; owner: string }): boolean {
+      return release.run(a).changes === 1;
     },
 
     insertMerchant(row: MerchantRow): true {

@@ -1,6 +1,7 @@
 import { CallbackRejected, type Ack, type RawCallback } from '../channels/types.js';
 import { fenToYuan } from '../domain/money.js';
 import type { Services } from './context.js';
+import { applyTransition } from './transitions.js';
 
 export type CallbackHandling = { found: false } | { found: true; ack: Ack };
 
@@ -43,7 +44,7 @@ export async function handleChannelCallback(s: Services, driverName: string, raw
     );
     return { found: true, ack: driver.acknowledge(false) };
   }
-  const result = await s.writer.run('transitionOrder', {
+  await applyTransition(s, {
     orderId: order.order_id,
     event: outcome.result === 'paid' ? 'channel_paid' : 'channel_failed',
     source: `${driverName} callback`,
@@ -52,6 +53,5 @@ export async function handleChannelCallback(s: Services, driverName: string, raw
     bankType: outcome.bankType,
     channelTradeNo: outcome.channelTradeNo,
   });
-  if (result.changed) log.info({ orderId: order.order_id, from: result.from, to: result.to }, 'order state changed');
   return { found: true, ack: driver.acknowledge(true) };
 }

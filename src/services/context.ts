@@ -4,7 +4,7 @@ import type { Reads } from '../db/reads.js';
 import type { Writer } from '../db/writer.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { OrderIdGenerator } from '../domain/ids.js';
-import type { MerchantRow } from '../db/rows.js';
+import type { MerchantRow, QueuedNotification } from '../db/rows.js';
 
 /** What the use cases need from the outside world; app.ts builds it once. */
 export interface Services {
@@ -15,6 +15,8 @@ export interface Services {
   ids: OrderIdGenerator;
   now: () => number;
   log: Logger;
+  /** Told of every notification that has just committed (the dispatcher, in the server). */
+  notifier: { queued(n: QueuedNotification | undefined): void };
   /** The credentials a driver gets for this merchant; the sandbox's come from the settings table. */
   credentialsFor(merchant: Pick<MerchantRow, 'mode' | 'merc_no'>, driverName: string): unknown;
 }

@@ -2,6 +2,7 @@ import { signSandboxBody, sandboxBankType, sandboxTradeNo, SANDBOX_SIGNATURE_HEA
 import { formatBeijing } from '../domain/time.js';
 import type { OrderRow } from '../db/rows.js';
 import type { Services } from './context.js';
+import { applyTransition } from './transitions.js';
 
 // The payer's side of the sandbox channel: the page a QR code or redirect leads to, and the
 // Pay / Fail decision, which the sandbox reports to the gateway as a signed callback.
@@ -28,7 +29,7 @@ export class SandboxPayments {
   /** The payer opened the page: submitted → paying. */
   async open(order: OrderRow): Promise<OrderRow> {
     if (order.pay_status === 'p0001' && order.channel_state !== 'refused') {
-      await this.s.writer.run('transitionOrder', {
+      await applyTransition(this.s, {
         orderId: order.order_id,
         event: 'payer_opened',
         source: 'payer opened the sandbox page',

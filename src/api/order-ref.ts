@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { ApiError, RESP, invalid } from '../errors.js';
+import type { Reads } from '../db/reads.js';
+import type { OrderRow } from '../db/rows.js';
+import { commonFields, describeIssues } from './pay-schema.js';
+
+// The interfaces that act on one existing order name it by orderId or by mercOrderNo.
+const orderRefSchema = z
+  .strictObject(
+    {
+      ...commonFields,
+      orderId: z.string().max(32, 'must be at most 32 characters').optional(),
+      mercOrderNo: z.string().max(32, 'must be at most 32 characters').optional(),
+    },
+    { error: (iss) => (iss.code === 'unrecognized_keys' ? 'unknown field' : undefined) },
+  )
+  .refine((r) => r.orderId || r.mercOrderNo, { message: 'orderId or mercOrderNo is required', path: ['orderId'] });
+
+/** The merchant's own order the request names, or 100001/100005. Another merchant's order is "not found". */
+export function findOwnOrder(reads: Reads, mercNo: string, fields: Record<string, string> | undefined): OrderRow {
+  const parsed = orderRefSchema.safeParse(fields);
+  if (!parsed.success) throw invalid(describeIssues(parsed.error));
+  const { orderId, mercOrderNo } = parsed.data;
+  const order = orderId ? reads.order(orderId) : reads.orderByMercNo(mercNo, mercOrderNo!);
+  const mine = order && order.merc_no === mercNo && (!mercOrderNo || order.merc_order_no === mercOrderNo) ? order : undefined;
+  if (!mine) throw new ApiError(RESP.NOT_FOUND, `no order ${orderId ? `orderId ${orderId}` : `mercOrderNo ${mercOrderNo}`}`);
+  return mine;
+}

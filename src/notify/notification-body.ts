@@ -1,0 +1,47 @@
+// The body of a merchant notification (seed §4.2.1/§4.2.2, CONTRACT §2.5). Pure: the write
+// operation that queues a notification calls it inside the state change's transaction, and the
+// dispatcher signs the result at send time with the merchant's current key.
+
+import { fenToYuan } from '../domain/money.js';
+import { formatBeijing } from '../domain/time.js';
+import { isSignType, sign, type SignType } from '../domain/sign.js';
+import type { OrderRow } from '../db/rows.js';
+
+export type NotificationFields = Record<string, string>;
+
+/**
+ * The fields announcing `order` as it stands, in §4.2.2's order, empty ones left out.
+ * `at` stands in for tradeEndTime when the channel gave none (a failure or an expiry).
+ */
+export function notificationFields(order: OrderRow, at: number): { fields: NotificationFields; signType: SignType } {
+  const req = JSON.parse(order.request_json) as Record<string, string | undefined>;
+  const signType: SignType = isSignType(req.signType) ? req.signType : 'MD5';
+  const all: Record<string, string | undefined> = {
+    mercNo: order.merc_no,
+    mercOrderNo: order.merc_order_no,
+    orderId: order.order_id,
+    tradeType: order.trade_type,
+    tradeAmt: fenToYuan(BigInt(order.amount_fen)),
+    feeType: order.fee_type,
+    tradeTime: order.trade_time,
+    tradeEndTime: order.trade_end_time ?? (isFinal(order.pay_status) ? formatBeijing(at) : undefined),
+    termType: order.term_type,
+    payStatus: order.pay_status,
+    bankType: order.bank_type ?? undefined,
+    attach: req.attach,
+    charset: req.charset || 'UTF-8',
+    locale: 'CN',
+    version: req.version || '1.0',
+    signType,
+  };
+  const fields: NotificationFields = {};
+  for (const [k, v] of Object.entries(all)) if (v !== undefined && v !== '') fields[k] = v;
+  return { fields, signType };
+}
+
+const isFinal = (s: string) => s === 'p0000' || s === 'p0004' || s === 'p0005' || s === 'p0006';
+
+/** The exact bytes POSTed: the stored fields plus a signature made with the merchant's current key. */
+export function signedBody(fields: NotificationFields, key: string, signType: SignType): string {
+  return JSON.stringify({ ...fields, signature: sign(fields, key, signType) });
+}
