@@ -120,3 +120,31 @@ export function responseVerifies(body: Record<string, string>, key: string): boo
   const signType = (body.signType ?? 'MD5') as SignType;
   return typeof body.signature === 'string' && sign(body, key, signType) === body.signature;
 }
+
+/** Creates a sandbox order through POST /api/pay and returns its orderId. */
+export async function createOrder(gw: TestGateway, over: Record<string, string> = {}, opts: { key?: string } = {}): Promise<string> {
+  const fields = payFields(over.mercNo ?? gw.merchant.mercNo, over);
+  const a = await gw.post('/api/pay', fields, opts);
+  if (a.body.respCode !== '000000') throw new Error(`order not created: ${a.text}`);
+  return a.body.orderId!;
+}
+
+/** The payer presses Pay (or Fail) on the sandbox page; resolves once the gateway has committed it. */
+export async function sandboxPay(gw: TestGateway, orderId: string, result: 'success' | 'fail' = 'success'): Promise<void> {
+  const res = await fetch(`${gw.url}/sandbox/pay/${orderId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams({ result }).toString(),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`sandbox payment failed: ${res.status} ${text}`);
+}
+
+/** Polls `pred` every few ms of real time until it holds; fails after `timeoutMs`. */
+export async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

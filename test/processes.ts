@@ -38,11 +38,18 @@ export interface Served {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startServer(t: Teardown, cwd: string, dbPath: string, port?: number): Promise<Served> {
+/** `env` adds to (or overrides) the variables the server is given, e.g. NOTIFY_TIMEOUT_MS. */
+export async function startServer(
+  t: Teardown,
+  cwd: string,
+  dbPath: string,
+  port?: number,
+  env: Record<string, string> = {},
+): Promise<Served> {
   port ??= await freePort();
   const child = spawn(process.execPath, [SERVER], {
     cwd,
-    env: baseEnv({ PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: dbPath, LOG_LEVEL: 'info' }),
+    env: baseEnv({ PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: dbPath, LOG_LEVEL: 'info', ...env }),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { runMerchant } from './merchant.js';
 import { runSign } from './sign.js';
 import { runMigrate } from './migrate.js';
+import { runNotify } from './notify.js';
 import { CliError, type Io } from './io.js';
 
 const USAGE = `usage: dtpay <command> [options]
@@ -15,6 +16,8 @@ const USAGE = `usage: dtpay <command> [options]
   merchant list [--json]
   merchant rotate-key MERCNO [--json]
   merchant disable MERCNO [--json]
+  notify list [--status pending|delivered|failed|superseded] [--limit N] [--json]
+  notify resend ORDERID [--json]           queue a fresh notification of the order's current state
   sign --key KEY [--sign-type MD5|HMAC-SHA256]
                                           sign the JSON object on stdin; print it with "signature"
 `;
@@ -41,6 +44,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return runMigrate(config(), rest, io);
       case 'merchant':
         return await runMerchant(config(), rest, io);
+      case 'notify':
+        return await runNotify(config(), rest, io);
       case 'sign':
         return await runSign(rest, io);
       case undefined:

@@ -227,7 +227,11 @@ export class Dispatcher {
       }
       const at = this.o.clock.now();
       const attemptNo = claimed.attempts + 1;
-      const exchange = await this.exchange(claimed, at);
+      const exchange = await this.exchange(claimed, at).catch((err: unknown): Exchange => {
+        // A bug here must not strand the row under its lease: it is recorded like any failure.
+        this.o.log.error({ err, notificationId: claimed.id }, 'notification attempt broke');
+        return { answer: '', error: 'internal', latencyMs: 0 };
+      });
       freeHost();
       this.pump();
       if (this.shutdown.signal.aborted) {
@@ -292,7 +296,7 @@ export class Dispatcher {
     }
     const body = signedBody(JSON.parse(c.fieldsJson) as Record<string, string>, merchant.key, c.signType as SignType);
     const headers = webhookHeaders({ id: c.webhookId, timestampSec: Math.floor(at / 1000), body, key: merchant.key });
-    const remaining = Math.max(1, this.o.timeoutMs - (performance.now() - started));
+    const remaining = Math.max(1, Math.ceil(this.o.timeoutMs - (performance.now() - started)));
     const target = { url: c.url, address: check.address, family: check.family };
     const result = await this.sender.post(target, headers, body, remaining, this.shutdown.signal);
     return { ...result, latencyMs: Math.round(performance.now() - started) };
