@@ -13,7 +13,7 @@ export function prepareReads(db: Db) {
   const setting = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
   // A row still leased by an attempt in flight (or by a process that died) is ready when the lease
   // runs out; the range scan stays on the partial index whatever else is pending.
-  const dueNotifications = db.prepare(`SELECT id, url, max(due_at, coalesce(lease_until, 0)) AS readyAt FROM notifications
+  const dueNotifications = db.prepare(`SELECT id, url, max(due_at, coalesce(lease_until, 0)) AS readyAt FROM notifications INDEXED BY notifications_pending_due
     WHERE status = 'pending' AND due_at <= @until AND coalesce(lease_until, 0) <= @until
     ORDER BY due_at LIMIT @limit`);
   const latestNotification = db.prepare(
@@ -41,6 +41,7 @@ export function prepareReads(db: Db) {
     maxOrderId: () => (maxOrderId.get() as string | null) ?? undefined,
     setting: (name: string) => (setting.get(name) as string | null | undefined) ?? undefined,
     /** Pending notifications ready by `until`, earliest due first, at most `limit`. */
+    dueNotificationsSql: dueNotifications.source,
     dueNotifications: (until: number, limit: number) =>
       dueNotifications.all({ until, limit }) as { id: number; url: string; readyAt: number }[],
     latestNotification: (orderId: string) =>

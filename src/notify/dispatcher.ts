@@ -88,6 +88,7 @@ export class Dispatcher {
   private nextLoadAt = 0;
   private started = false;
   private stopping = false;
+  private backlog = false;
 
   constructor(opts: DispatcherOptions) {
     this.o = { resolve: defaultResolve, capacity: 10_000, loadEveryMs: 1_000, ...opts };
@@ -154,13 +155,18 @@ export class Dispatcher {
     if (this.stopping) return;
     const now = this.o.clock.now();
     this.enqueueDue(now);
-    // A queue that ran low is refilled at once rather than at the next periodic load.
-    if (now >= this.nextLoadAt || this.held.size < this.o.capacity / 4) {
+    if (now >= this.nextLoadAt || this.refillNow()) {
       this.load(now);
       this.enqueueDue(now);
     }
     this.pump();
     this.arm();
+  }
+
+  // With more due than memory holds, a queue that ran low is refilled at once rather than at the
+  // next periodic load.
+  private refillNow(): boolean {
+    return this.backlog && this.held.size < this.o.capacity / 4;
   }
 
   private enqueueDue(now: number): void {
@@ -179,6 +185,8 @@ export class Dispatcher {
       this.o.log.error({ err }, 'cannot read the notification outbox');
       return;
     }
+    // A full page means the table may hold more than was read.
+    this.backlog = rows.length >= this.o.capacity;
     for (const r of rows) {
       if (this.held.size >= this.o.capacity) break;
       if (this.hold(r.id, r.url, r.readyAt)) this.stats.loaded++;
@@ -187,7 +195,7 @@ export class Dispatcher {
 
   private arm(): void {
     if (this.stopping) return;
-    const at = Math.min(this.wheel.nextDueAt() ?? Infinity, this.nextLoadAt);
+    const at = Math.min(this.wheel.nextDueAt() ?? Infinity, this.refillNow() ? this.o.clock.now() : this.nextLoadAt);
     if (this.timer !== undefined && this.timerAt <= at) return;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     this.timerAt = at;

@@ -1,0 +1,173 @@
+import t from 'tap';
+import { join } from 'node:path';
+import pino from 'pino';
+import { openDb, type Db } from '../../src/db/open.js';
+import { migrate } from '../../src/db/migrate.js';
+import { InlineWriter } from '../../src/db/writer.js';
+import { prepareReads } from '../../src/db/reads.js';
+import type { AttemptRow, MerchantMode, NotificationRow } from '../../src/db/rows.js';
+import { createMerchant, type NewMerchant } from '../../src/services/merchants.js';
+import { Dispatcher, type DispatcherOptions } from '../../src/notify/dispatcher.js';
+import { realClock } from '../../src/notify/clock.js';
+import { tempDir, until } from '../helper.js';
+import { orderRow } from '../fixtures/orders.js';
+import { startReceiver } from '../receiver.js';
+
+// The dispatcher over a real database and a real receiver, without the HTTP API: live merchants
+// (which cannot take sandbox orders), DNS answers chosen by the test, and a million rows.
+
+interface Rig {
+  db: Db;
+  w: InlineWriter;
+  start(opts?: Partial<DispatcherOptions>): Dispatcher;
+  /** a paid order of a new merchant in `mode`, notifying `url`; returns the notification id */
+  paid(mode: MerchantMode, url: string): Promise<{ id: number; merchant: NewMerchant }>;
+  row(id: number): NotificationRow;
+  attempts(id: number): AttemptRow[];
+}
+
+function rig(t: { teardown(fn: () => unknown): void }): Rig {
+  const db = openDb(join(tempDir(t), 'd.sqlite'));
+  migrate(db);
+  const w = new InlineWriter(db);
+  const reads = prepareReads(db);
+  const dispatchers: Dispatcher[] = [];
+  t.teardown(async () => {
+    for (const d of dispatchers) await d.stop(100);
+    db.close();
+  });
+  return {
+    db,
+    w,
+    start(opts = {}) {
+      const d = new Dispatcher({
+        reads,
+        writer: w,
+        log: pino({ level: 'silent' }),
+        clock: realClock,
+        schedule: [600],
+        timeoutMs: 2_000,
+        concurrency: 8,
+        hostConcurrency: 4,
+        allowPrivate: false,
+        allowHosts: [],
+        resolve: async (h) => {
+          throw new Error(`unexpected lookup of ${h}`);
+        },
+        ...opts,
+      });
+      dispatchers.push(d);
+      d.start();
+      return d;
+    },
+    async paid(mode, url) {
+      const merchant = await createMerchant(w, `${mode} shop`, mode);
+      const order = orderRow(merchant.mercNo, Date.now(), { notify_url: url });
+      await w.run('insertOrder', order);
+      const r = await w.run('transitionOrder', { orderId: order.order_id, event: 'channel_paid', source: 'test', at: Date.now() });
+      if (!r.changed || !r.notification) throw new Error('no notification queued');
+      return { id: r.notification.id, merchant };
+    },
+    row: (id) => db.prepare('SELECT * FROM notifications WHERE id = ?').get(id) as NotificationRow,
+    attempts: (id) => db.prepare('SELECT * FROM notification_attempts WHERE notification_id = ? ORDER BY id').all(id) as AttemptRow[],
+  };
+}
+
+t.test('live merchants: public addresses only, unless the operator allows more', async (t) => {
+  const rcv = await startReceiver(t);
+  const r = rig(t);
+  const refused = await r.paid('live', `${rcv.url}/live`);
+  const sandbox = await r.paid('sandbox', `${rcv.url}/sandbox`);
+  const metadata = await r.paid('sandbox', 'http://169.254.169.254/latest/meta-data/');
+  const spelled = await r.paid('sandbox', 'http://0xa9.0xfe.0xa9.0xfe/');
+  r.start();
+  await until(() => [refused, sandbox, metadata, spelled].every((x) => r.attempts(x.id).length === 1), 'four attempts');
+  t.match(r.attempts(refused.id)[0], { outcome: 'retry', http_status: null, error: /^address: host 127\.0\.0\.1 address 127\.0\.0\.1 is loopback/ });
+  t.equal(r.attempts(sandbox.id)[0]!.outcome, 'delivered', 'sandbox merchants may notify loopback');
+  t.match(r.attempts(metadata.id)[0]!.error, /is metadata: never contacted/);
+  t.match(r.attempts(spelled.id)[0]!.error, /is metadata: never contacted/, 'however the address is spelled');
+  t.same(rcv.received.map((x) => x.path), ['/sandbox'], 'only the sandbox notification reached the receiver');
+});
+
+t.test('NOTIFY_ALLOW_PRIVATE and NOTIFY_ALLOW_HOSTS open private addresses to live merchants', async (t) => {
+  const rcv = await startReceiver(t);
+  const r1 = rig(t);
+  const a = await r1.paid('live', `${rcv.url}/any`);
+  r1.start({ allowPrivate: true });
+  await until(() => r1.row(a.id).status === 'delivered', 'delivered with allowPrivate');
+
+  const r2 = rig(t);
+  const listed = await r2.paid('live', `http://shop.internal:${rcv.port}/listed`);
+  const other = await r2.paid('live', `http://other.internal:${rcv.port}/other`);
+  const lookups: string[] = [];
+  r2.start({
+    allowHosts: ['shop.internal'],
+    resolve: async (h) => {
+      lookups.push(h);
+      return ['127.0.0.1'];
+    },
+  });
+  await until(() => r2.row(listed.id).status === 'delivered' && r2.attempts(other.id).length === 1, 'both attempted');
+  t.match(r2.attempts(other.id)[0]!.error, /other\.internal address 127\.0\.0\.1 is loopback/);
+  const got = rcv.received.find((x) => x.path === '/listed')!;
+  t.equal(got.headers.host, `shop.internal:${rcv.port}`, 'the Host header names the merchant host');
+});
+
+t.test('the connection goes to the address that was checked (no second lookup)', async (t) => {
+  const rcv = await startReceiver(t);
+  const r = rig(t);
+  const n = await r.paid('sandbox', `http://rebind.test:${rcv.port}/n`);
+  let calls = 0;
+  // A rebinding name: the first answer is the receiver; any later one would point elsewhere.
+  r.start({
+    resolve: async () => (++calls === 1 ? ['127.0.0.1'] : ['10.255.255.1']),
+  });
+  await until(() => r.row(n.id).status === 'delivered', 'delivered');
+  t.equal(calls, 1, 'one lookup per attempt');
+  t.equal(rcv.received.length, 1, 'and the request reached the checked address');
+});
+
+t.test('a lease held by a process that died is honoured until it runs out, then re-armed', async (t) => {
+  const rcv = await startReceiver(t);
+  const r = rig(t);
+  const n = await r.paid('sandbox', `${rcv.url}/n`);
+  const now = Date.now();
+  t.ok(await r.w.run('claimNotification', { id: n.id, owner: 'dead-process', now, leaseUntil: now + 300 }));
+  const d = r.start();
+  await new Promise((res) => setTimeout(res, 100));
+  t.equal(rcv.received.length, 0, 'not sent while the lease runs');
+  await until(() => r.row(n.id).status === 'delivered', 'delivered once the lease ran out');
+  t.ok(Date.now() >= now + 300);
+  t.equal(d.stats.loaded, 1);
+});
+
+t.test('a million rows due next week are not loaded', async (t) => {
+  const rcv = await startReceiver(t);
+  const r = rig(t);
+  const soon = await r.paid('sandbox', `${rcv.url}/soon`);
+  const order = r.row(soon.id).order_id;
+  const nextWeek = Date.now() + 7 * 24 * 3600 * 1000;
+  r.db.exec(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1000000)
+    INSERT INTO notifications (webhook_id, order_id, merc_no, url, fields_json, sign_type, reason, status, attempts, due_at, created_at, updated_at)
+    SELECT 'msg_bulk_' || x, '${order}', 'M0', 'http://127.0.0.1:9/', '{}', 'MD5', 'bulk', 'pending', 0, ${nextWeek} + x, 0, 0 FROM n`);
+  t.equal(r.db.prepare("SELECT count(*) FROM notifications WHERE status = 'pending'").pluck().get(), 1_000_001);
+  const heapBefore = process.memoryUsage().heapUsed;
+  const d = r.start({ capacity: 1000 });
+  await until(() => r.row(soon.id).status === 'delivered', 'the one due now delivered');
+  t.equal(d.stats.loaded, 1, 'only the row due now was read from the table');
+  t.equal(d.stats.maxHeld, 1, 'and held in memory');
+  const grownMb = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
+  t.ok(grownMb < 50, `heap grew by ${grownMb.toFixed(1)} MB, not by a million rows`);
+});
+
+t.test('memory stays bounded by capacity when more is due than it holds', async (t) => {
+  const rcv = await startReceiver(t);
+  const r = rig(t);
+  const ids: number[] = [];
+  for (let i = 0; i < 60; i++) ids.push((await r.paid('sandbox', `${rcv.url}/n${i}`)).id);
+  const d = r.start({ capacity: 10 });
+  await until(() => ids.every((id) => r.row(id).status === 'delivered'), 'all delivered');
+  t.ok(d.stats.maxHeld <= 10, `held at most 10 at once (${d.stats.maxHeld})`);
+  t.equal(d.stats.delivered, 60);
+  t.equal(rcv.received.length, 60, 'each exactly once');
+});
