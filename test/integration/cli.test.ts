@@ -10,6 +10,7 @@ import { sign } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { baseEnv, startServer, waitFor, type Served } from '../processes.js';
 import { VECTOR_BODY, VECTOR_KEY } from '../fixtures/contract-vector.js';
+import { startReceiver } from '../receiver.js';
 
 // The compiled entry points next to this compiled test, whatever the outDir is.
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -397,4 +398,51 @@ t.test('the entry points run when reached through a symlink or a path with a spa
   t.match(serverLinked.stderr, 'PORT');
   t.equal(serverSpaced.code, 1, 'the server under a path with a space runs (and rejects PORT=abc)');
   t.match(serverSpaced.stderr, 'PORT');
+});
+
+t.test('notify list and notify resend beside a running server', async (t) => {
+  const cwd = tempDir(t);
+  const db = join(cwd, 'data', 'dtpay.sqlite');
+  const rcv = await startReceiver(t);
+  const s = await startServer(t, cwd, db);
+  const [, mercNo] = await waitFor(s, /mercNo:\s+(M\d{15})/);
+  const [, key] = await waitFor(s, /key:\s+(\S+)/);
+  const made = await post(s.url, payFields(mercNo!, { notifyUrl: `${rcv.url}/notify` }), key!);
+  const orderId = made.body.orderId as string;
+  const paid = await fetch(`${s.url}/sandbox/pay/${orderId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: 'result=success',
+  });
+  t.equal(paid.status, 200);
+  await rcv.waitFor((r) => r.length === 1);
+
+  let listed: any[] = [];
+  for (let i = 0; i < 100 && listed[0]?.status !== 'delivered'; i++) {
+    listed = oneJson(t, await cli(cwd, db, ['notify', 'list', '--json']));
+    if (listed[0]?.status !== 'delivered') await sleep(50);
+  }
+  t.equal(listed.length, 1);
+  t.match(listed[0], { orderId, payStatus: 'p0000', status: 'delivered', attempts: 1, url: `${rcv.url}/notify`, nextAttemptAt: null });
+  t.match(listed[0].lastAttempt, { httpStatus: 200, error: null, answer: 'success' });
+  t.same(oneJson(t, await cli(cwd, db, ['notify', 'list', '--status', 'failed', '--json'])), []);
+  const text = await cli(cwd, db, ['notify', 'list']);
+  t.match(text.stdout, new RegExp(`${orderId}\\s+p0000\\s+delivered`));
+
+  const resent = await cli(cwd, db, ['notify', 'resend', orderId, '--json']);
+  t.equal(resent.code, 0, resent.stderr);
+  const r = oneJson(t, resent);
+  t.match(r, { orderId, payStatus: 'p0000', status: 'pending' });
+  // The running gateway looks at the outbox every second and sends it.
+  await rcv.waitFor((x) => x.length === 2);
+  t.equal(rcv.received[1]!.headers['webhook-id'], r.webhookId, 'the queued notification went out from the server');
+
+  const unknown = await cli(cwd, db, ['notify', 'resend', '2099010100000000000001']);
+  t.equal(unknown.code, 1);
+  t.match(unknown.stderr, /no order/);
+  const bad = await cli(cwd, db, ['notify', 'list', '--status', 'lost']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--status must be one of pending, delivered, failed, superseded/);
+  const stopped = await stop(s);
+  t.equal(stopped.code, 0);
 });

@@ -212,11 +212,16 @@ t.test('SIGKILL during a burst of deliveries: after the restart every paid order
   t.ok(after.notifications.every((n) => n.lease_owner === null), 'no lease is left behind');
   const deliveredAttempt = new Set(after.attempts.filter((a) => a.outcome === 'delivered' && a.http_status === 200).map((a) => a.notification_id));
   t.ok(after.notifications.every((n) => deliveredAttempt.has(n.id)), 'every notification has a delivered attempt in the log');
-  t.same(
-    countBy(after.attempts, (a) => a.outcome),
-    { delivered: after.attempts.length },
-    'no attempt failed (the killed ones were never recorded, so they do not count)',
+  const webhookIdOf = new Map(after.notifications.map((n) => [n.order_id, n.webhook_id]));
+  t.ok(
+    receiver.received.every((r) => r.headers['webhook-id'] === webhookIdOf.get(r.json.orderId!)),
+    "the webhook-id sent is the notification's stored one",
   );
+  // The killed process's attempts were never recorded; a retry here would only mean a slow
+  // exchange on a busy machine, and it too must have ended delivered.
+  const outcomes = countBy(after.attempts, (a) => a.outcome);
+  t.equal(outcomes.failed, undefined, 'no notification ran out of attempts');
+  t.comment(`attempt log: ${JSON.stringify(outcomes)}`);
 });
 
 t.test('SIGTERM with attempts in flight: they finish and are recorded, no new one starts, the rest go on the next start', async (t) => {
@@ -287,10 +292,12 @@ t.test('SIGTERM with attempts in flight: they finish and are recorded, no new on
   );
 
   // The next start delivers the rest at once, without waiting for a lease or a retry delay.
-  const restarted = Date.now();
+  // (A row left leased would wait for its lease: 2 × NOTIFY_TIMEOUT_MS = 6 s.)
   const again = await startServer(t, dir, dbPath, undefined, env);
+  const serving = Date.now();
   await receiver.waitFor((r) => paidOrderIds(r).size === total, 10_000);
-  t.ok(Date.now() - restarted < 5000, `the rest arrived ${Date.now() - restarted} ms after the restart began`);
+  const waited = Date.now() - serving;
+  t.ok(waited < 3000, `the rest arrived at once: ${waited} ms after the restarted gateway served`);
   t.equal(receiver.received.length, total, 'each order was announced exactly once in all');
   t.ok(receiver.received.every((r) => r.json.payStatus === 'p0000' && verifies(r, key)), 'all announced p0000, signed');
   await until(
