@@ -14,7 +14,7 @@ export function firstBootMessage(m: NewMerchant, publicBaseUrl: string): string 
     `  mercNo: ${m.mercNo}`,
     `  key:    ${m.key}`,
     'Try it:',
-    `  echo '${order}' | npx dtpay sign --key '${m.key}' \\`,
+    `  echo '${order}' | npx dtpay sign --key='${m.key}' \\`,
     `    | curl -s -H 'content-type: application/json' --data-binary @- ${publicBaseUrl}/api/pay`,
   ].join('\n');
 }

@@ -3,9 +3,15 @@ import type { Writer } from '../db/writer.js';
 import { WriteError } from '../db/writer.js';
 import type { MerchantMode } from '../db/rows.js';
 
-/** 32 random bytes as base64url: 43 characters, safe in JSON, forms and shells. */
+/**
+ * 32 random bytes as base64url: 43 characters, safe in JSON, forms and shells. Never starting
+ * with "-", which command lines would take for an option (`dtpay sign --key -abc…`).
+ */
 export function newMerchantKey(): string {
-  return randomBytes(32).toString('base64url');
+  for (;;) {
+    const key = randomBytes(32).toString('base64url');
+    if (!key.startsWith('-')) return key;
+  }
 }
 
 /** "M" and 15 digits, e.g. M100000000000001. */
