@@ -133,9 +133,18 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     writer,
     dispatcher,
     async close() {
-      await app.close();
-      // Attempts in flight get part of the shutdown budget; the rest go out on the next start.
-      await dispatcher.stop(Math.min(config.NOTIFY_TIMEOUT_MS, config.SHUTDOWN_TIMEOUT_MS / 2));
+      // The server stops taking requests and the dispatcher stops starting attempts at once; those
+      // in flight get part of the shutdown budget, and what is left goes out on the next start.
+      const stopping = dispatcher.stop(Math.min(config.NOTIFY_TIMEOUT_MS, config.SHUTDOWN_TIMEOUT_MS / 2));
+      // A request answered during the close leaves its keep-alive connection idle, and an idle
+      // connection would hold the close open until the client let go of it (up to keepAliveTimeout).
+      const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(reaper);
+      }
+      await stopping;
       await writer.close();
       await checkpointer.close();
       db.close();
