@@ -22,6 +22,11 @@ import { channelRoutes } from './api/channel-routes.js';
 import { pageRoutes } from './api/page-routes.js';
 import { sandboxRoutes } from './api/sandbox-routes.js';
 import { notifyRoutes } from './api/notify-routes.js';
+import { closeRoute } from './api/close-route.js';
+import { sandboxApiRoutes } from './api/sandbox-api-routes.js';
+import { OrderWatcher } from './services/order-watcher.js';
+import { request as httpRequest } from 'undici';
+import type { HttpRequest, HttpResponse } from './channels/types.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { realClock, type Clock } from './notify/clock.js';
 
@@ -42,6 +47,7 @@ export interface Gateway {
   db: Db;
   writer: WorkerWriter;
   dispatcher: Dispatcher;
+  watcher: OrderWatcher;
   close(): Promise<void>;
 }
 
@@ -91,6 +97,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     now,
     log,
     notifier: dispatcher,
+    channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => channelHttp(req, signal) }),
     credentialsFor: (_merchant, driverName) => {
       if (driverName === 'sandbox') return { secret: sandboxSecret };
       throw new Error(`no credentials for channel ${driverName}`);
@@ -109,6 +116,18 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   installErrorHandling(app, config.BODY_LIMIT_BYTES);
   installFormParser(app);
 
+  // The sandbox channel is served by the gateway itself: its driver's calls stay in the process
+  // (PUBLIC_BASE_URL may not lead back here from inside, behind a proxy or in a container).
+  const sandboxPrefix = `${config.PUBLIC_BASE_URL}/sandbox/api/`;
+  async function channelHttp(req: HttpRequest, signal?: AbortSignal): Promise<HttpResponse> {
+    if (req.url.startsWith(sandboxPrefix)) {
+      const res = await app.inject({ method: req.method, url: req.url.slice(config.PUBLIC_BASE_URL.length), headers: req.headers, payload: req.body });
+      return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: res.body };
+    }
+    const res = await httpRequest(req.url, { method: req.method, headers: req.headers, body: req.body, signal });
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+  }
+
   const creator = new OrderCreator(services);
   const sandbox = new SandboxPayments(services, async (payload, headers) => {
     // The sandbox channel reports to the same callback route a real channel uses.
@@ -117,14 +136,19 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   });
 
   payRoute(app, reads, creator);
-  queryRoute(app, reads);
+  queryRoute(app, services);
+  closeRoute(app, services);
   pageRoutes(app, reads);
   sandboxRoutes(app, sandbox);
   notifyRoutes(app, services);
   await app.register(channelRoutes, { services });
+  await app.register(sandboxApiRoutes, { sandbox });
 
-  // Pending notifications from before a restart (or a crash) go out from here on.
+  // Pending notifications from before a restart (or a crash) go out from here on, and orders
+  // that expired while the gateway was down are expired now.
   dispatcher.start();
+  const watcher = new OrderWatcher(services, clock);
+  watcher.start();
 
   return {
     app,
@@ -132,9 +156,11 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     db,
     writer,
     dispatcher,
+    watcher,
     async close() {
       // The server stops taking requests and the dispatcher stops starting attempts at once; those
       // in flight get part of the shutdown budget, and what is left goes out on the next start.
+      const watching = watcher.stop();
       const stopping = dispatcher.stop(Math.min(config.NOTIFY_TIMEOUT_MS, config.SHUTDOWN_TIMEOUT_MS / 2));
       // A request answered during the close leaves its keep-alive connection idle, and an idle
       // connection would hold the close open until the client let go of it (up to keepAliveTimeout).
@@ -144,7 +170,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
       } finally {
         clearInterval(reaper);
       }
-      await stopping;
+      await Promise.all([watching, stopping]);
       await writer.close();
       await checkpointer.close();
       db.close();

@@ -7,6 +7,9 @@ import type { OrderRow } from '../db/rows.js';
 import { authenticate } from './merchant-auth.js';
 import { findOwnOrder } from './order-ref.js';
 import { sendEnvelope } from './respond.js';
+import { OPEN_STATES } from '../domain/order-states.js';
+import type { Services } from '../services/context.js';
+import { reconcileOrder } from '../services/reconcile.js';
 
 /** An order as the merchant sees it: §4.2.1's fields, where it stands, and where its notification stands. */
 export function orderView(order: OrderRow, reads: Reads): Record<string, string> {
@@ -28,16 +31,30 @@ export function orderView(order: OrderRow, reads: Reads): Record<string, string>
     bankType: order.bank_type ?? '',
     expireTime: formatBeijing(order.expire_at),
     attach: req.attach ?? '',
+    latePayment: order.late_payment ? 'true' : '',
     notifyStatus: notification?.status ?? '',
     notifyAttempts: notification ? String(notification.attempts) : '',
   };
 }
 
+// An open order is looked up at the channel before answering, but not more often than this, so a
+// merchant polling in a loop does not turn into a channel polled in a loop.
+const ASK_CHANNEL_EVERY_MS = 5_000;
+const ASKED_REMEMBERED = 10_000;
+
 /** POST /api/query: one order by orderId or mercOrderNo, only the merchant's own. */
-export function queryRoute(app: FastifyInstance, reads: Reads): void {
+export function queryRoute(app: FastifyInstance, s: Services): void {
+  const asked = new Map<string, number>();
   app.post('/api/query', { config: { interfaceCode: 'query' } }, async (request, reply) => {
-    authenticate(request, reads);
-    const order = findOwnOrder(reads, request.signer!.merchant.merc_no, request.fields);
-    return sendEnvelope(reply, { interfaceCode: 'query', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields: orderView(order, reads) }, request.signer);
+    authenticate(request, s.reads);
+    let order = findOwnOrder(s.reads, request.signer!.merchant.merc_no, request.fields);
+    const now = s.now();
+    if (OPEN_STATES.includes(order.pay_status) && !(now - (asked.get(order.order_id) ?? -Infinity) < ASK_CHANNEL_EVERY_MS)) {
+      asked.delete(order.order_id);
+      asked.set(order.order_id, now);
+      if (asked.size > ASKED_REMEMBERED) asked.delete(asked.keys().next().value!);
+      order = await reconcileOrder(s, order, 'merchant query');
+    }
+    return sendEnvelope(reply, { interfaceCode: 'query', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields: orderView(order, s.reads) }, request.signer);
   });
 }

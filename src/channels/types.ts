@@ -45,11 +45,50 @@ export type CreateResult =
   | { outcome: 'unreached'; reason: string }
   | { outcome: 'unknown'; reason: string };
 
+/** One HTTP exchange, as a driver makes it; live drivers get undici behind this, the sandbox the gateway itself. */
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
 export interface ChannelContext {
   now(): number;
   publicBaseUrl: string;
   signal?: AbortSignal;
+  http?: (req: HttpRequest) => Promise<HttpResponse>;
 }
+
+/** The order as a query or close names it to the channel. */
+export interface TradeRef {
+  orderId: string;
+  channelTradeNo?: string;
+  amountFen: bigint;
+}
+
+/** What the channel says about a trade. `open`: it exists and nobody has paid yet. */
+export type QueryResult =
+  | { outcome: 'paid'; amountFen: bigint; channelTradeNo?: string; paidAt?: string; bankType?: string }
+  | { outcome: 'failed' }
+  | { outcome: 'open' }
+  | { outcome: 'closed' }
+  | { outcome: 'not_found' }
+  | { outcome: 'unreached'; reason: string }
+  | { outcome: 'unknown'; reason: string };
+
+/** A close either worked, or came too late because the payer had paid, or did not get through. */
+export type CloseResult =
+  | { outcome: 'closed' }
+  | { outcome: 'paid'; amountFen: bigint; channelTradeNo?: string; paidAt?: string; bankType?: string }
+  | { outcome: 'unreached'; reason: string }
+  | { outcome: 'unknown'; reason: string };
 
 export interface RawCallback {
   headers: Record<string, string | string[] | undefined>;
@@ -78,6 +117,10 @@ export interface ChannelDriver<Credentials = unknown> {
   readonly name: string;
   createPayment(input: PaymentInput, credentials: Credentials, ctx: ChannelContext): Promise<CreateResult>;
   /** Verifies the channel's signature on the raw bytes first; throws CallbackRejected if it fails. */
+  /** Asks the channel where a trade stands (reconciliation, 补单). */
+  queryPayment(ref: TradeRef, credentials: Credentials, ctx: ChannelContext): Promise<QueryResult>;
+  /** Closes an unpaid trade so that it can no longer be paid. */
+  closePayment(ref: TradeRef, credentials: Credentials, ctx: ChannelContext): Promise<CloseResult>;
   parseCallback(raw: RawCallback, credentials: Credentials): CallbackOutcome;
   acknowledge(accepted: boolean): Ack;
 }

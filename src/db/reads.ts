@@ -22,13 +22,21 @@ export function prepareReads(db: Db) {
   const notificationsAll = db.prepare('SELECT * FROM notifications ORDER BY id DESC LIMIT ?');
   const notificationsByStatus = db.prepare('SELECT * FROM notifications WHERE status = ? ORDER BY id DESC LIMIT ?');
   const notificationsOfOrder = db.prepare('SELECT * FROM notifications WHERE order_id = ? ORDER BY id');
+  // Open orders due a look at the channel, and open orders past their expiry: both range scans on
+  // partial indexes that hold open orders only.
+  const ordersToCheck = db.prepare(`SELECT order_id FROM orders INDEXED BY orders_open_check
+    WHERE pay_status IN ('p0001', 'p0002') AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`).pluck();
+  const overdueOrders = db.prepare(`SELECT order_id FROM orders INDEXED BY orders_open_expire
+    WHERE pay_status IN ('p0001', 'p0002') AND expire_at <= ? ORDER BY expire_at LIMIT ?`).pluck();
+  const sandboxTrade = db.prepare('SELECT * FROM sandbox_trades WHERE order_id = ?').safeIntegers(true);
   const attempts = db.prepare('SELECT * FROM notification_attempts WHERE notification_id = ? ORDER BY attempt, id');
 
   const orderRow = (r: unknown): OrderRow | undefined => {
     if (!r) return undefined;
     const row = r as Record<string, unknown>;
     // Only the amount needs 64 bits; the other integers are small and read as numbers.
-    for (const k of ['order_period', 'created_at', 'expire_at', 'late_payment', 'updated_at']) row[k] = Number(row[k]);
+    for (const k of ['order_period', 'created_at', 'expire_at', 'late_payment', 'updated_at', 'checks']) row[k] = Number(row[k]);
+    if (row.next_check_at !== null) row.next_check_at = Number(row.next_check_at);
     return row as unknown as OrderRow;
   };
 
@@ -49,6 +57,10 @@ export function prepareReads(db: Db) {
     notifications: (opts: { status?: NotifyStatus; limit: number }) =>
       (opts.status ? notificationsByStatus.all(opts.status, opts.limit) : notificationsAll.all(opts.limit)) as NotificationRow[],
     notificationsOfOrder: (orderId: string) => notificationsOfOrder.all(orderId) as NotificationRow[],
+    ordersToCheck: (now: number, limit: number) => ordersToCheck.all(now, limit) as string[],
+    overdueOrders: (now: number, limit: number) => overdueOrders.all(now, limit) as string[],
+    sandboxTrade: (orderId: string) =>
+      sandboxTrade.get(orderId) as { order_id: string; trade_no: string; amount_fen: bigint; status: 'paid' | 'failed' | 'closed'; paid_at: string | null; bank_type: string | null } | undefined,
     attempts: (notificationId: number) => attempts.all(notificationId) as AttemptRow[],
   };
 }

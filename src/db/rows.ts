@@ -42,6 +42,10 @@ export interface OrderRow {
   bank_type: string | null;
   late_payment: number;
   updated_at: number;
+  /** when the gateway next asks the channel about this open order (reconciliation), epoch ms */
+  next_check_at: number | null;
+  /** how often it has asked */
+  checks: number;
 }
 
 export type NotifyStatus = 'pending' | 'delivered' | 'failed' | 'superseded';

@@ -1,7 +1,7 @@
 import type { Db } from './open.js';
 import type { MerchantRow, OrderRow } from './rows.js';
 import { randomBytes } from 'node:crypto';
-import { NOTIFYING_STATES, TRANSITIONS, type OrderEvent, type PayStatus } from '../domain/order-states.js';
+import { step, type OrderEvent, type PayStatus } from '../domain/order-states.js';
 import { notificationFields } from '../notify/notification-body.js';
 import type { AttemptRecord, ClaimedNotification, QueuedNotification } from './rows.js';
 
@@ -40,7 +40,7 @@ function prepareOps(db: Db) {
       trade_end_time = coalesce(@tradeEndTime, trade_end_time),
       bank_type = coalesce(@bankType, bank_type),
       channel_trade_no = coalesce(@channelTradeNo, channel_trade_no),
-      late_payment = late_payment OR (@to = 'p0000' AND @from IN ('p0004', 'p0005', 'p0006')),
+      late_payment = late_payment OR @late,
       updated_at = @at
     WHERE order_id = @orderId AND pay_status = @from`);
   const orderRow = db.prepare('SELECT * FROM orders WHERE order_id = ?').safeIntegers(true);
@@ -90,6 +90,23 @@ function prepareOps(db: Db) {
     return { id, webhookId, url: order.notify_url, dueAt: at, payStatus: order.pay_status };
   };
 
+  const setCheck = db.prepare(`UPDATE orders SET next_check_at = @next, checks = checks + 1
+    WHERE order_id = @orderId AND pay_status IN ('p0001', 'p0002')`);
+  const accepted = db.prepare(`UPDATE orders SET channel_state = 'accepted', updated_at = @at
+    WHERE order_id = @orderId AND channel_state = 'unknown'`);
+  // The sandbox channel's side. A trade may be paid after it failed (a late payment), never after
+  // it was closed; paid and closed are final. The row count tells the caller who won.
+  const settleTrade = db.prepare(`INSERT INTO sandbox_trades (order_id, trade_no, amount_fen, status, paid_at, bank_type, updated_at)
+    VALUES (@orderId, @tradeNo, @amountFen, @status, @paidAt, @bankType, @at)
+    ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, paid_at = excluded.paid_at,
+      bank_type = excluded.bank_type, updated_at = excluded.updated_at
+    WHERE sandbox_trades.status = 'failed'`);
+  const closeTrade = db.prepare(`INSERT INTO sandbox_trades (order_id, trade_no, amount_fen, status, updated_at)
+    VALUES (@orderId, @tradeNo, @amountFen, 'closed', @at)
+    ON CONFLICT (order_id) DO UPDATE SET status = 'closed', updated_at = excluded.updated_at
+    WHERE sandbox_trades.status = 'failed'`);
+  const tradeStatus = db.prepare('SELECT status FROM sandbox_trades WHERE order_id = ?').pluck();
+
   const insertMerchant = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key, status, created_at, updated_at)
     VALUES (@merc_no, @name, @mode, @key, @status, @created_at, @updated_at)`);
   const setKey = db.prepare('UPDATE merchants SET key = ?, updated_at = ? WHERE merc_no = ?');
@@ -105,13 +122,15 @@ function prepareOps(db: Db) {
 
     /** The conditional update: it changes the order only from a state the event allows. */
     transitionOrder(a: TransitionArgs): TransitionResult {
-      const { from: allowed, to } = TRANSITIONS[a.event];
       const from = statusOf.get(a.orderId) as PayStatus | undefined;
-      if (from === undefined || !allowed.includes(from)) return { changed: false, status: from };
+      const next = from === undefined ? undefined : step(from, a.event);
+      if (from === undefined || next === undefined) return { changed: false, status: from };
+      const to = next.to;
       const changes = transition.run({
         orderId: a.orderId,
         from,
         to,
+        late: next.late ? 1 : 0,
         at: a.at,
         tradeEndTime: a.tradeEndTime ?? null,
         bankType: a.bankType ?? null,
@@ -120,7 +139,7 @@ function prepareOps(db: Db) {
       if (changes !== 1) return { changed: false, status: statusOf.get(a.orderId) as PayStatus | undefined };
       insertEvent.run(a.orderId, from, to, a.source, a.detail ?? null, a.at);
       // The outbox row commits with the change or not at all (CONTRACT §2.5).
-      if (!NOTIFYING_STATES.includes(to)) return { changed: true, from, to };
+      if (!next.notify) return { changed: true, from, to };
       return { changed: true, from, to, notification: queueNotification(a.orderId, a.at, `state change to ${to}`) };
     },
 
@@ -158,6 +177,28 @@ function prepareOps(db: Db) {
       return release.run(a).changes === 1;
     },
 
+    /** Records that the channel was asked about an open order, and when to ask next (null: not before expiry). */
+    recordCheck(a: { orderId: string; next: number | null }): boolean {
+      return setCheck.run(a).changes === 1;
+    },
+
+    /** The channel turned out to have the order after all (an outcome unknown at creation). */
+    markChannelAccepted(a: { orderId: string; at: number }): boolean {
+      return accepted.run(a).changes === 1;
+    },
+
+    /** The sandbox payer paid or failed; returns the trade's status afterwards. */
+    sandboxSettle(a: { orderId: string; tradeNo: string; amountFen: bigint; status: 'paid' | 'failed'; paidAt: string | null; bankType: string | null; at: number }): string {
+      settleTrade.run(a);
+      return tradeStatus.get(a.orderId) as string;
+    },
+
+    /** The sandbox channel closes a trade unless it was paid; returns the trade's status afterwards. */
+    sandboxClose(a: { orderId: string; tradeNo: string; amountFen: bigint; at: number }): string {
+      closeTrade.run(a);
+      return tradeStatus.get(a.orderId) as string;
+    },
+
     insertMerchant(row: MerchantRow): true {
       insertMerchant.run(row);
       return true;
@@ -193,7 +234,7 @@ export const ORDER_COLUMNS: readonly (keyof OrderRow)[] = [
   'order_id', 'merc_no', 'merc_order_no', 'request_hash', 'payway', 'scene', 'trade_type', 'amount_fen',
   'fee_type', 'trade_time', 'order_period', 'term_type', 'notify_url', 'return_url', 'request_json',
   'pay_status', 'channel_state', 'channel_trade_no', 'channel_code', 'channel_msg', 'response_json',
-  'created_at', 'expire_at', 'trade_end_time', 'bank_type', 'late_payment', 'updated_at',
+  'created_at', 'expire_at', 'trade_end_time', 'bank_type', 'late_payment', 'updated_at', 'next_check_at', 'checks',
 ];
 
 /**

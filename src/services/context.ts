@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Reads } from '../db/reads.js';
 import type { Writer } from '../db/writer.js';
 import type { ChannelRegistry } from '../channels/registry.js';
+import type { ChannelContext } from '../channels/types.js';
 import type { OrderIdGenerator } from '../domain/ids.js';
 import type { MerchantRow, QueuedNotification } from '../db/rows.js';
 
@@ -17,6 +18,8 @@ export interface Services {
   log: Logger;
   /** Told of every notification that has just committed (the dispatcher, in the server). */
   notifier: { queued(n: QueuedNotification | undefined): void };
+  /** What a driver call gets: clock, public URL, HTTP transport, cancellation. */
+  channelContext(signal?: AbortSignal): ChannelContext;
   /** The credentials a driver gets for this merchant; the sandbox's come from the settings table. */
   credentialsFor(merchant: Pick<MerchantRow, 'mode' | 'merc_no'>, driverName: string): unknown;
 }

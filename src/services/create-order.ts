@@ -3,6 +3,7 @@ import { ApiError, RESP, SUCCESS_DESC, type RespCode } from '../errors.js';
 import { fenToYuan, yuanToFen } from '../domain/money.js';
 import { formatBeijing } from '../domain/time.js';
 import { PAY_STATUS, type PayStatus } from '../domain/order-states.js';
+import { nextCheckAt } from '../domain/check-schedule.js';
 import { SCENE_MATRIX } from '../channels/matrix.js';
 import type { ChannelDriver, CreateResult, PayAction, PaymentInput } from '../channels/types.js';
 import type { MerchantRow, OrderRow, ChannelState } from '../db/rows.js';
@@ -218,6 +219,9 @@ export class OrderCreator {
       bank_type: null,
       late_payment: 0,
       updated_at: createdAt,
+      // An open order is asked about soon, so a lost callback or an unknown outcome heals itself.
+      next_check_at: payStatus === PAY_STATUS.SUBMITTED ? (nextCheckAt(0, createdAt, expireAt) ?? null) : null,
+      checks: 0,
     };
     const inserted = await this.s.writer.run('insertOrder', row);
     if (!inserted) {

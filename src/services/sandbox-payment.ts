@@ -1,11 +1,15 @@
-import { signSandboxBody, sandboxBankType, sandboxTradeNo, SANDBOX_SIGNATURE_HEADER, type SandboxCallbackBody } from '../channels/sandbox/driver.js';
+import { signSandboxBody, sandboxBankType, sandboxTradeNo, SANDBOX_SIGNATURE_HEADER, type SandboxCallbackBody, type SandboxTradeAnswer } from '../channels/sandbox/driver.js';
+import { SANDBOX_MAGIC_FEN } from '../channels/sandbox/magic.js';
 import { formatBeijing } from '../domain/time.js';
 import type { OrderRow } from '../db/rows.js';
 import type { Services } from './context.js';
 import { applyTransition } from './transitions.js';
 
-// The payer's side of the sandbox channel: the page a QR code or redirect leads to, and the
-// Pay / Fail decision, which the sandbox reports to the gateway as a signed callback.
+// The sandbox channel's side: the page a QR code or redirect leads to, the payer's Pay / Fail,
+// which the sandbox records as its own trade and reports to the gateway as a signed callback,
+// and the channel API (query, close) that the sandbox driver calls like a live driver calls its
+// channel. Its own record is the sandbox_trades table; it learns of orders from the orders it
+// accepted.
 
 export type CallbackSender = (body: string, headers: Record<string, string>) => Promise<{ status: number; body: string }>;
 
@@ -15,7 +19,7 @@ export class SandboxPayments {
     private readonly sendCallback: CallbackSender,
   ) {}
 
-  private secret(): string {
+  secret(): string {
     return (this.s.credentialsFor({ mode: 'sandbox', merc_no: '' }, 'sandbox') as { secret: string }).secret;
   }
 
@@ -46,13 +50,34 @@ export class SandboxPayments {
    */
   async complete(order: OrderRow, result: 'success' | 'fail'): Promise<{ ok: true; order: OrderRow } | { ok: false; reason: string }> {
     if (order.channel_state === 'refused') return { ok: false, reason: 'the sandbox channel refused this order, so it cannot be paid' };
+    const tradeNo = order.channel_trade_no ?? sandboxTradeNo(order.order_id);
+    const paidAt = formatBeijing(this.s.now());
+    const bankType = sandboxBankType(order.payway);
+    const wanted = result === 'success' ? 'paid' : 'failed';
+    const status = await this.s.writer.run('sandboxSettle', {
+      orderId: order.order_id,
+      tradeNo,
+      amountFen: order.amount_fen,
+      status: wanted,
+      paidAt: wanted === 'paid' ? paidAt : null,
+      bankType: wanted === 'paid' ? bankType : null,
+      at: this.s.now(),
+    });
+    if (status === 'closed') return { ok: false, reason: 'the order was closed, so it can no longer be paid' };
+    // Fail after Pay keeps the payment: the callback below reports the trade as it stands (paid).
+    if (order.amount_fen === SANDBOX_MAGIC_FEN.LOSE_CALLBACK) {
+      // Rehearses a lost channel callback: the trade is settled at the channel, the gateway is not
+      // told, and finds out by asking (a query, or its own reconciliation).
+      return { ok: true, order: this.s.reads.order(order.order_id)! };
+    }
+    const trade = this.s.reads.sandboxTrade(order.order_id)!;
     const body: SandboxCallbackBody = {
       orderId: order.order_id,
-      tradeNo: order.channel_trade_no ?? sandboxTradeNo(order.order_id),
-      result: result === 'success' ? 'paid' : 'failed',
+      tradeNo,
+      result: trade.status === 'paid' ? 'paid' : 'failed',
       amount: order.amount_fen.toString(),
-      paidAt: formatBeijing(this.s.now()),
-      bankType: sandboxBankType(order.payway),
+      paidAt: trade.paid_at ?? paidAt,
+      bankType,
     };
     const raw = JSON.stringify(body);
     const ack = await this.sendCallback(raw, {
@@ -63,5 +88,33 @@ export class SandboxPayments {
       return { ok: false, reason: `the gateway did not acknowledge the callback (${ack.status} ${ack.body})` };
     }
     return { ok: true, order: this.s.reads.order(order.order_id)! };
+  }
+
+  /** POST /sandbox/api/query: where the trade stands at the channel. */
+  query(orderId: string): SandboxTradeAnswer {
+    const order = this.find(orderId);
+    if (!order || order.channel_state === 'refused') return { result: 'not_found' };
+    return this.answer(order);
+  }
+
+  /** POST /sandbox/api/close: closes the trade unless the payer has paid. */
+  async close(orderId: string): Promise<SandboxTradeAnswer> {
+    const order = this.find(orderId);
+    if (!order || order.channel_state === 'refused') return { result: 'not_found' };
+    await this.s.writer.run('sandboxClose', {
+      orderId,
+      tradeNo: order.channel_trade_no ?? sandboxTradeNo(orderId),
+      amountFen: order.amount_fen,
+      at: this.s.now(),
+    });
+    return this.answer(order);
+  }
+
+  private answer(order: OrderRow): SandboxTradeAnswer {
+    const trade = this.s.reads.sandboxTrade(order.order_id);
+    const tradeNo = order.channel_trade_no ?? sandboxTradeNo(order.order_id);
+    if (!trade) return { result: 'open', tradeNo };
+    if (trade.status !== 'paid') return { result: trade.status, tradeNo };
+    return { result: 'paid', tradeNo, amount: trade.amount_fen.toString(), paidAt: trade.paid_at ?? undefined, bankType: trade.bank_type ?? undefined };
   }
 }

@@ -3,9 +3,13 @@ import {
   CallbackRejected,
   type Ack,
   type CallbackOutcome,
+  type ChannelContext,
   type ChannelDriver,
+  type CloseResult,
   type CreateResult,
+  type QueryResult,
   type RawCallback,
+  type TradeRef,
 } from '../types.js';
 import { sandboxAction } from './actions.js';
 import { SANDBOX_MAGIC_FEN } from './magic.js';
@@ -38,6 +42,53 @@ export const sandboxTradeNo = (orderId: string) => `S${orderId}`;
 const BANK_TYPE: Record<string, string> = { alipay: 'ALIPAYACCOUNT', wxpay: 'OTHERS', unionpay: 'UNIONPAY' };
 export const sandboxBankType = (payway: string) => BANK_TYPE[payway] ?? 'SANDBOX';
 
+/** What the sandbox channel's API answers about a trade (POST /sandbox/api/query and /close). */
+export interface SandboxTradeAnswer {
+  result: 'paid' | 'failed' | 'open' | 'closed' | 'not_found';
+  tradeNo?: string;
+  /** fen, as a decimal string, when paid */
+  amount?: string;
+  paidAt?: string;
+  bankType?: string;
+}
+
+// Calls the sandbox channel's API the way a live driver calls its channel: a signed request, a
+// signed answer that is verified before anything in it is believed.
+async function callSandbox(
+  path: 'query' | 'close',
+  ref: TradeRef,
+  credentials: SandboxCredentials,
+  ctx: ChannelContext,
+): Promise<SandboxTradeAnswer | { outcome: 'unreached' | 'unknown'; reason: string }> {
+  if (!ctx.http) return { outcome: 'unreached', reason: 'no HTTP transport for the sandbox channel' };
+  const body = JSON.stringify({ orderId: ref.orderId, tradeNo: ref.channelTradeNo ?? sandboxTradeNo(ref.orderId) });
+  let res;
+  try {
+    res = await ctx.http({
+      method: 'POST',
+      url: `${ctx.publicBaseUrl}/sandbox/api/${path}`,
+      headers: { 'content-type': 'application/json', [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(body, credentials.secret) },
+      body,
+    });
+  } catch (err) {
+    return { outcome: 'unknown', reason: `sandbox ${path} failed: ${(err as Error).message}` };
+  }
+  const sig = res.headers[SANDBOX_SIGNATURE_HEADER];
+  const expected = signSandboxBody(res.body, credentials.secret);
+  if (res.status !== 200 || typeof sig !== 'string' || sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) {
+    return { outcome: 'unknown', reason: `sandbox ${path} answered ${res.status} without a valid signature` };
+  }
+  return JSON.parse(res.body) as SandboxTradeAnswer;
+}
+
+const paidFrom = (a: SandboxTradeAnswer) => ({
+  outcome: 'paid' as const,
+  amountFen: BigInt(a.amount ?? '0'),
+  channelTradeNo: a.tradeNo,
+  paidAt: a.paidAt,
+  bankType: a.bankType,
+});
+
 export const sandboxDriver: ChannelDriver<SandboxCredentials> = {
   name: 'sandbox',
 
@@ -51,6 +102,20 @@ export const sandboxDriver: ChannelDriver<SandboxCredentials> = {
     const channelTradeNo = sandboxTradeNo(input.orderId);
     const action = sandboxAction(input, credentials.secret, ctx.publicBaseUrl, channelTradeNo);
     return { outcome: 'accepted', action, channelTradeNo };
+  },
+
+  async queryPayment(ref, credentials, ctx): Promise<QueryResult> {
+    const a = await callSandbox('query', ref, credentials, ctx);
+    if ('outcome' in a) return a;
+    return a.result === 'paid' ? paidFrom(a) : { outcome: a.result };
+  },
+
+  async closePayment(ref, credentials, ctx): Promise<CloseResult> {
+    const a = await callSandbox('close', ref, credentials, ctx);
+    if ('outcome' in a) return a;
+    if (a.result === 'paid') return paidFrom(a);
+    if (a.result === 'closed') return { outcome: 'closed' };
+    return { outcome: 'unknown', reason: `sandbox close answered ${a.result}` };
   },
 
   parseCallback(raw: RawCallback, credentials): CallbackOutcome {

@@ -1,0 +1,92 @@
+import { nextCheckAt } from '../domain/check-schedule.js';
+import { OPEN_STATES } from '../domain/order-states.js';
+import type { Clock } from '../notify/clock.js';
+import type { Services } from './context.js';
+import { expireOrder } from './close-order.js';
+import { reconcileOrder } from './reconcile.js';
+
+/**
+ * Looks after open orders: expires those whose orderPeriod has run out (at start-up too, for
+ * those that ran out while the gateway was down) and asks the channel about the others on the
+ * schedule in domain/check-schedule.ts, so that a lost callback never leaves an order open.
+ * The orders table is the truth; each round reads at most `batch` orders of each kind.
+ */
+export class OrderWatcher {
+  private timer: unknown;
+  private round: Promise<void> | undefined;
+  private stopping = false;
+  private readonly busy = new Set<string>();
+
+  constructor(
+    private readonly s: Services,
+    private readonly clock: Clock,
+    private readonly opts = { intervalMs: 1_000, batch: 200, concurrency: 8 },
+  ) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    await this.round;
+  }
+
+  /** Runs one round now (tests drive it with a fake clock). */
+  async runOnce(): Promise<void> {
+    const now = this.clock.now();
+    const { reads } = this.s;
+    const overdue = reads.overdueOrders(now, this.opts.batch).filter((id) => !this.busy.has(id));
+    const due = reads.ordersToCheck(now, this.opts.batch).filter((id) => !this.busy.has(id) && !overdue.includes(id));
+    const jobs = [
+      ...overdue.map((id) => () => this.expire(id)),
+      ...due.map((id) => () => this.check(id)),
+    ];
+    let next = 0;
+    const worker = async () => {
+      while (next < jobs.length && !this.stopping) await jobs[next++]!();
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, jobs.length) }, worker));
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopping) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.round = this.runOnce()
+        .catch((err) => this.s.log.error({ err }, 'order watcher round failed'))
+        .finally(() => this.schedule(this.opts.intervalMs));
+    }, ms);
+  }
+
+  private async guarded(orderId: string, fn: () => Promise<void>): Promise<void> {
+    this.busy.add(orderId);
+    try {
+      await fn();
+    } catch (err) {
+      this.s.log.error({ err, orderId }, 'order watcher failed on an order');
+    } finally {
+      this.busy.delete(orderId);
+    }
+  }
+
+  private expire(orderId: string): Promise<void> {
+    return this.guarded(orderId, async () => {
+      const order = this.s.reads.order(orderId);
+      if (!order) return;
+      const r = await expireOrder(this.s, order);
+      if (r?.result === 'unknown') this.s.log.warn({ orderId, reason: r.reason }, 'expiry: the channel did not confirm the close; trying again');
+    });
+  }
+
+  private check(orderId: string): Promise<void> {
+    return this.guarded(orderId, async () => {
+      const order = this.s.reads.order(orderId);
+      if (!order || !OPEN_STATES.includes(order.pay_status)) return;
+      const after = await reconcileOrder(this.s, order, 'reconciliation query');
+      if (!OPEN_STATES.includes(after.pay_status)) return;
+      const now = this.clock.now();
+      await this.s.writer.run('recordCheck', { orderId, next: nextCheckAt(order.checks + 1, now, order.expire_at) ?? null });
+    });
+  }
+}
