@@ -36,8 +36,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NOTIFY_RETRY_SCHEDULE: retrySchedule.default([10, 10, 10, 10, 10]),
   NOTIFY_TIMEOUT_MS: integer(100, 60_000).default(5000),
-  NOTIFY_CONCURRENCY: integer(1, 10_000).default(64),
-  NOTIFY_HOST_CONCURRENCY: integer(1, 10_000).default(16),
+  NOTIFY_CONCURRENCY: integer(1, 10_000).default(128),
+  NOTIFY_HOST_CONCURRENCY: integer(1, 10_000).default(32),
   NOTIFY_ALLOW_PRIVATE: flag.default(false),
   NOTIFY_ALLOW_HOSTS: hostList.default([]),
   MASTER_KEY: z

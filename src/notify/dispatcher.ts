@@ -58,7 +58,11 @@ export interface DispatcherStats {
 }
 
 const TICK_MS = 100;
-const SLOTS = 600; // a 60 s horizon: the default retry delays land in the wheel directly
+const SLOTS = 600; // a 60 s horizon, comfortably beyond the look-ahead
+// Memory holds only what falls due within this window; the loader, which runs every second,
+// brings each row in at least a few seconds before it is due. A retry ten seconds away waits in
+// the table, so a merchant failing many notifications cannot crowd fresh ones out of memory.
+const LOOKAHEAD_MS = 5_000;
 
 const defaultResolve = async (host: string) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
@@ -82,7 +86,7 @@ export class Dispatcher {
   private readonly sender: Sender;
   private readonly held = new Set<number>();
   private readonly running = new Set<Promise<void>>();
-  private readonly shutdown = new AbortController();
+  private cutOff = false;
   private timer: unknown;
   private timerAt = Infinity;
   private nextLoadAt = 0;
@@ -130,13 +134,15 @@ export class Dispatcher {
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise<void>((r) => (grace = setTimeout(r, graceMs)))]);
     clearTimeout(grace);
-    this.shutdown.abort();
+    this.cutOff = true;
+    this.sender.cancelAll();
     await all;
     await this.sender.close();
   }
 
   private hold(id: number, url: string, readyAt: number): boolean {
     if (this.held.has(id) || this.held.size >= this.o.capacity) return false;
+    if (readyAt > this.o.clock.now() + LOOKAHEAD_MS) return false;
     if (!this.wheel.schedule(String(id), readyAt, { id, host: hostKey(url), readyAt })) return false;
     this.held.add(id);
     this.stats.held = this.held.size;
@@ -180,7 +186,7 @@ export class Dispatcher {
     let rows;
     try {
       // Asks for `capacity` rows, not `room`: some of them may be the ones already held.
-      rows = this.o.reads.dueNotifications(now + this.wheel.horizonMs - TICK_MS, this.o.capacity);
+      rows = this.o.reads.dueNotifications(now + LOOKAHEAD_MS, this.o.capacity);
     } catch (err) {
       this.o.log.error({ err }, 'cannot read the notification outbox');
       return;
@@ -242,7 +248,7 @@ export class Dispatcher {
       });
       freeHost();
       this.pump();
-      if (this.shutdown.signal.aborted) {
+      if (this.cutOff) {
         // Cut off by shutdown, not failed by the merchant: it does not count as an attempt.
         await this.o.writer.run('releaseNotification', { id: claimed.id, owner: this.owner });
         return;
@@ -306,7 +312,7 @@ export class Dispatcher {
     const headers = webhookHeaders({ id: c.webhookId, timestampSec: Math.floor(at / 1000), body, key: merchant.key });
     const remaining = Math.max(1, Math.ceil(this.o.timeoutMs - (performance.now() - started)));
     const target = { url: c.url, address: check.address, family: check.family };
-    const result = await this.sender.post(target, headers, body, remaining, this.shutdown.signal);
+    const result = await this.sender.post(target, headers, body, remaining);
     return { ...result, latencyMs: Math.round(performance.now() - started) };
   }
 }

@@ -40,17 +40,31 @@ function pinnedLookup(address: string, family: 4 | 6) {
 export class Sender {
   // One keep-alive pool per origin and checked address, least recently used dropped first.
   private readonly pools = new Map<string, Pool>();
+  private readonly active = new Set<AbortController>();
+  private cancelled = false;
 
   constructor(private readonly connectionsPerPool: number) {}
 
-  /** `cancel` ends the exchange early (shutdown); it then reports the error `cancelled`. */
-  async post(target: Target, headers: Record<string, string>, body: string, timeoutMs: number, cancel?: AbortSignal): Promise<Exchange> {
+  /** Ends every exchange in flight at once (shutdown); they report the error `cancelled`. */
+  cancelAll(): void {
+    this.cancelled = true;
+    for (const c of this.active) c.abort();
+  }
+
+  async post(target: Target, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Exchange> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     const url = new URL(target.url);
     const pool = this.poolFor(url, target);
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = cancel ? AbortSignal.any([deadline, cancel]) : deadline;
+    // One controller and one timer per exchange: cheaper than composing AbortSignal.timeout/any.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    this.active.add(controller);
+    const signal = controller.signal;
     try {
       const res = await pool.request({
         method: 'POST',
@@ -77,8 +91,11 @@ export class Sender {
       const answer = Buffer.concat(chunks).subarray(0, ANSWER_CAP).toString('utf8');
       return { httpStatus: res.statusCode, answer, latencyMs: elapsed(), ...(truncated ? { error: 'answer-too-large' } : {}) };
     } catch (err) {
-      if (cancel?.aborted) return { answer: '', error: 'cancelled', latencyMs: elapsed() };
-      return { answer: '', error: errorClass(err, deadline), latencyMs: elapsed() };
+      if (this.cancelled && !timedOut) return { answer: '', error: 'cancelled', latencyMs: elapsed() };
+      return { answer: '', error: timedOut ? 'timeout' : errorClass(err), latencyMs: elapsed() };
+    } finally {
+      clearTimeout(timer);
+      this.active.delete(controller);
     }
   }
 
@@ -111,8 +128,7 @@ export class Sender {
   }
 }
 
-function errorClass(err: unknown, deadline: AbortSignal): string {
-  if (deadline.aborted) return 'timeout';
+function errorClass(err: unknown): string {
   const code = (err as { code?: string }).code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
   if (code === 'ECONNREFUSED') return 'connection-refused';
