@@ -15,7 +15,9 @@ import { reconcileOrder } from '../services/reconcile.js';
 export function orderView(order: OrderRow, reads: Reads): Record<string, string> {
   const req = JSON.parse(order.request_json) as Record<string, string>;
   // The latest notification speaks for the order; older ones were superseded by it.
-  const notification = reads.latestNotification(order.order_id);
+  const latest = reads.latestNotification(order.order_id);
+  // A superseded latest notification announced a state the order has since left unannounced.
+  const notification = latest?.status === 'superseded' ? undefined : latest;
   return {
     mercOrderNo: order.merc_order_no,
     orderId: order.order_id,

@@ -6,6 +6,7 @@ import { runMerchant } from './merchant.js';
 import { runSign } from './sign.js';
 import { runMigrate } from './migrate.js';
 import { runNotify } from './notify.js';
+import { runOrder } from './order.js';
 import { CliError, type Io } from './io.js';
 
 const USAGE = `usage: dtpay <command> [options]
@@ -18,6 +19,9 @@ const USAGE = `usage: dtpay <command> [options]
   merchant disable MERCNO [--json]
   notify list [--status pending|delivered|failed|superseded] [--limit N] [--json]
   notify resend ORDERID [--json]           queue a fresh notification of the order's current state
+  order show ORDERID [--json]             the order, its state changes and its notifications
+  order list [--status p0001|p0002|p0000|p0004|p0005|p0006] [--merchant MERCNO] [--limit N] [--json]
+                                          orders, newest first (50 unless --limit)
   sign --key KEY [--sign-type MD5|HMAC-SHA256]
                                           sign the JSON object on stdin; print it with "signature"
 `;
@@ -46,6 +50,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await runMerchant(config(), rest, io);
       case 'notify':
         return await runNotify(config(), rest, io);
+      case 'order':
+        return await runOrder(config(), rest, io);
       case 'sign':
         return await runSign(rest, io);
       case undefined:

@@ -139,7 +139,12 @@ function prepareOps(db: Db) {
       if (changes !== 1) return { changed: false, status: statusOf.get(a.orderId) as PayStatus | undefined };
       insertEvent.run(a.orderId, from, to, a.source, a.detail ?? null, a.at);
       // The outbox row commits with the change or not at all (CONTRACT §2.5).
-      if (!next.notify) return { changed: true, from, to };
+      if (!next.notify) {
+        // Not announced, but a notification still pending (a resend of the old state) no longer
+        // speaks for the order: it must not go out after the change.
+        supersede.run({ orderId: a.orderId, at: a.at });
+        return { changed: true, from, to };
+      }
       return { changed: true, from, to, notification: queueNotification(a.orderId, a.at, `state change to ${to}`) };
     },
 

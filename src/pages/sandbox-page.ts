@@ -26,6 +26,10 @@ export function sandboxPayPage(order: OrderRow): string {
     controls = '<p>The sandbox channel refused this order, so there is nothing to pay.</p>';
   } else if (order.pay_status === 'p0000') {
     controls = '<p>This order is paid.</p>';
+  } else if (order.pay_status === 'p0006') {
+    controls = '<p class="expired">This order has expired and can no longer be paid.</p>';
+  } else if (order.pay_status === 'p0005') {
+    controls = '<p class="closed">The merchant closed this order; it can no longer be paid.</p>';
   } else {
     controls =
       `<form method="post" action="${action}">` +

@@ -33,12 +33,19 @@ export class OrderWatcher {
     await this.round;
   }
 
-  /** Runs one round now (tests drive it with a fake clock). */
+  /** Runs a round now, after any round already under way (tests drive it with a fake clock). */
   async runOnce(): Promise<void> {
+    await this.round;
+    await this.roundNow();
+  }
+
+  private async roundNow(): Promise<void> {
     const now = this.clock.now();
     const { reads } = this.s;
     const overdue = reads.overdueOrders(now, this.opts.batch).filter((id) => !this.busy.has(id));
     const due = reads.ordersToCheck(now, this.opts.batch).filter((id) => !this.busy.has(id) && !overdue.includes(id));
+    // Claimed now, not when each job starts, so an overlapping round cannot take the same order.
+    for (const id of [...overdue, ...due]) this.busy.add(id);
     const jobs = [
       ...overdue.map((id) => () => this.expire(id)),
       ...due.map((id) => () => this.check(id)),
@@ -47,26 +54,27 @@ export class OrderWatcher {
     const worker = async () => {
       while (next < jobs.length && !this.stopping) await jobs[next++]!();
     };
-    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, jobs.length) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, jobs.length) }, worker));
+    } finally {
+      for (const id of [...overdue, ...due]) this.busy.delete(id);
+    }
   }
 
   private schedule(ms: number): void {
     if (this.stopping) return;
     this.timer = this.clock.setTimeout(() => {
-      this.round = this.runOnce()
+      this.round = this.roundNow()
         .catch((err) => this.s.log.error({ err }, 'order watcher round failed'))
         .finally(() => this.schedule(this.opts.intervalMs));
     }, ms);
   }
 
   private async guarded(orderId: string, fn: () => Promise<void>): Promise<void> {
-    this.busy.add(orderId);
     try {
       await fn();
     } catch (err) {
       this.s.log.error({ err, orderId }, 'order watcher failed on an order');
-    } finally {
-      this.busy.delete(orderId);
     }
   }
 
