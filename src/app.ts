@@ -23,6 +23,7 @@ import { pageRoutes } from './api/page-routes.js';
 import { sandboxRoutes } from './api/sandbox-routes.js';
 import { notifyRoutes } from './api/notify-routes.js';
 import { closeRoute } from './api/close-route.js';
+import { refundRoutes } from './api/refund-routes.js';
 import { sandboxApiRoutes } from './api/sandbox-api-routes.js';
 import { OrderWatcher } from './services/order-watcher.js';
 import { request as httpRequest } from 'undici';
@@ -138,6 +139,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   payRoute(app, reads, creator);
   queryRoute(app, services);
   closeRoute(app, services);
+  refundRoutes(app, services);
   pageRoutes(app, reads);
   sandboxRoutes(app, sandbox);
   notifyRoutes(app, services);

@@ -12,13 +12,13 @@ const chars = (s: string) => {
   return n;
 };
 
-const required = (max: number) =>
+export const required = (max: number) =>
   z
     .string({ error: 'is required' })
     .min(1, { error: 'is required', abort: true })
     .refine((s) => chars(s) <= max, `must be at most ${max} characters`);
 
-const optional = (max: number) =>
+export const optional = (max: number) =>
   z
     .string()
     .refine((s) => chars(s) <= max, `must be at most ${max} characters`)
@@ -44,12 +44,18 @@ const isHttpUrl = (s: string) => {
 
 const HTTP_URL_RULE = 'must be an http:// or https:// URL';
 const requiredUrl = (max: number) => required(max).refine(isHttpUrl, HTTP_URL_RULE);
-const optionalUrl = (max: number) =>
+export const optionalUrl = (max: number) =>
   z
     .string()
     .refine((s) => chars(s) <= max, `must be at most ${max} characters`)
     .refine((s) => s === '' || isHttpUrl(s), HTTP_URL_RULE)
     .optional();
+
+/** A positive amount of yuan as the contract writes it: up to 16 integer digits and 2 decimals. */
+export const yuanAmount = () =>
+  required(19)
+    .regex(YUAN_PATTERN, 'must be yuan with at most 16 integer digits and 2 decimals, e.g. 1.23')
+    .refine((s) => /[1-9]/.test(s), 'must be greater than zero');
 
 export const commonFields = {
   mercNo: required(32),
@@ -67,9 +73,7 @@ export const payRequestSchema = z
       subject: optional(100),
       body: optional(200),
       tradeType: oneOf(['01', '02', '03']),
-      tradeAmt: required(19)
-        .regex(YUAN_PATTERN, 'must be yuan with at most 16 integer digits and 2 decimals, e.g. 1.23')
-        .refine((s) => /[1-9]/.test(s), 'must be greater than zero'),
+      tradeAmt: yuanAmount(),
       feeType: optionalOneOf(['CNY']),
       tradeTime: required(14).refine(isCompactDateTime, 'must be a real date-time as yyyyMMddHHmmss'),
       orderPeriod: z

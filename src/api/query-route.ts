@@ -33,6 +33,7 @@ export function orderView(order: OrderRow, reads: Reads): Record<string, string>
     bankType: order.bank_type ?? '',
     expireTime: formatBeijing(order.expire_at),
     attach: req.attach ?? '',
+    refundedAmt: order.pay_status === 'p0000' ? fenToYuan(reads.refundedFen(order.order_id)) : '',
     latePayment: order.late_payment ? 'true' : '',
     notifyStatus: notification?.status ?? '',
     notifyAttempts: notification ? String(notification.attempts) : '',

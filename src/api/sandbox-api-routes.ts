@@ -20,16 +20,24 @@ export async function sandboxApiRoutes(app: FastifyInstance, opts: { sandbox: Sa
     if (typeof given !== 'string' || given.length !== expected.length || !timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
       return reply.code(401).send({ error: 'signature does not verify' });
     }
-    let orderId: unknown;
+    let fields: Record<string, unknown>;
     try {
-      orderId = (JSON.parse(raw.toString('utf8')) as { orderId?: unknown }).orderId;
+      fields = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
     } catch {
       return reply.code(400).send({ error: 'body is not JSON' });
     }
+    const { orderId, refundId, amount } = fields ?? {};
     if (typeof orderId !== 'string' || !isOrderId(orderId)) return reply.code(400).send({ error: 'orderId: expected 22 digits' });
     const action = request.params.action;
-    if (action !== 'query' && action !== 'close') return reply.code(404).send({ error: 'no such sandbox API' });
-    const answer = action === 'query' ? sandbox.query(orderId) : await sandbox.close(orderId);
+    let answer: unknown;
+    if (action === 'query') answer = sandbox.query(orderId);
+    else if (action === 'close') answer = await sandbox.close(orderId);
+    else if (action === 'refund' || action === 'refund-query') {
+      if (typeof refundId !== 'string' || !isOrderId(refundId)) return reply.code(400).send({ error: 'refundId: expected 22 digits' });
+      if (action === 'refund-query') answer = sandbox.refundQuery(refundId);
+      else if (typeof amount !== 'string' || !/^[1-9][0-9]{0,18}$/.test(amount)) return reply.code(400).send({ error: 'amount: expected fen' });
+      else answer = await sandbox.refund(orderId, refundId, BigInt(amount));
+    } else return reply.code(404).send({ error: 'no such sandbox API' });
     const body = JSON.stringify(answer);
     return reply
       .type('application/json; charset=utf-8')

@@ -112,6 +112,45 @@ export interface Ack {
   body: string;
 }
 
+/** A refund as the gateway asks the channel for it. `refundId` is the channel's idempotency key. */
+export interface RefundInput {
+  orderId: string;
+  channelTradeNo?: string;
+  refundId: string;
+  /** the order's whole amount */
+  totalFen: bigint;
+  /** this refund's amount */
+  refundFen: bigint;
+  reason?: string;
+  /** where the channel should report the refund's end, for channels that do */
+  callbackUrl: string;
+}
+
+export interface RefundRef {
+  orderId: string;
+  channelTradeNo?: string;
+  refundId: string;
+}
+
+/**
+ * `accepted`: the channel took it and will end it later; `succeeded`: already done; `refused`:
+ * the channel said no (final); `unreached`: never got there (safe to retry); `unknown`: ask later.
+ */
+export type RefundResult =
+  | { outcome: 'accepted'; channelRefundNo?: string }
+  | { outcome: 'succeeded'; channelRefundNo?: string; refundedAt?: string }
+  | { outcome: 'refused'; code: string; message: string }
+  | { outcome: 'unreached'; reason: string }
+  | { outcome: 'unknown'; reason: string };
+
+export type RefundQueryResult =
+  | { outcome: 'succeeded'; channelRefundNo?: string; refundedAt?: string }
+  | { outcome: 'processing' }
+  | { outcome: 'failed'; code?: string; message?: string }
+  | { outcome: 'not_found' }
+  | { outcome: 'unreached'; reason: string }
+  | { outcome: 'unknown'; reason: string };
+
 export interface ChannelDriver<Credentials = unknown> {
   /** The key callbacks arrive under: /channel/{name}/notify. */
   readonly name: string;
@@ -121,6 +160,8 @@ export interface ChannelDriver<Credentials = unknown> {
   queryPayment(ref: TradeRef, credentials: Credentials, ctx: ChannelContext): Promise<QueryResult>;
   /** Closes an unpaid trade so that it can no longer be paid. */
   closePayment(ref: TradeRef, credentials: Credentials, ctx: ChannelContext): Promise<CloseResult>;
+  refund(input: RefundInput, credentials: Credentials, ctx: ChannelContext): Promise<RefundResult>;
+  queryRefund(ref: RefundRef, credentials: Credentials, ctx: ChannelContext): Promise<RefundQueryResult>;
   parseCallback(raw: RawCallback, credentials: Credentials): CallbackOutcome;
   acknowledge(accepted: boolean): Ack;
 }

@@ -1,5 +1,5 @@
 import type { Db } from './open.js';
-import type { AttemptRow, MerchantRow, NotificationRow, NotifyStatus, OrderRow } from './rows.js';
+import type { AttemptRow, MerchantRow, NotificationRow, NotifyStatus, OrderRow, RefundRow } from './rows.js';
 
 /** The queries the request path makes, prepared once on the reading connection. */
 export function prepareReads(db: Db) {
@@ -17,7 +17,7 @@ export function prepareReads(db: Db) {
     WHERE status = 'pending' AND due_at <= @until AND coalesce(lease_until, 0) <= @until
     ORDER BY due_at LIMIT @limit`);
   const latestNotification = db.prepare(
-    'SELECT status, attempts FROM notifications WHERE order_id = ? ORDER BY id DESC LIMIT 1',
+    'SELECT status, attempts FROM notifications WHERE order_id = ? AND refund_id IS NULL ORDER BY id DESC LIMIT 1',
   );
   const notificationsAll = db.prepare('SELECT * FROM notifications ORDER BY id DESC LIMIT ?');
   const notificationsByStatus = db.prepare('SELECT * FROM notifications WHERE status = ? ORDER BY id DESC LIMIT ?');
@@ -29,6 +29,17 @@ export function prepareReads(db: Db) {
   const overdueOrders = db.prepare(`SELECT order_id FROM orders INDEXED BY orders_open_expire
     WHERE pay_status IN ('p0001', 'p0002') AND expire_at <= ? ORDER BY expire_at LIMIT ?`).pluck();
   const sandboxTrade = db.prepare('SELECT * FROM sandbox_trades WHERE order_id = ?').safeIntegers(true);
+  const refund = db.prepare('SELECT * FROM refunds WHERE refund_id = ?').safeIntegers(true);
+  const sandboxRefund = db.prepare('SELECT order_id, outcome, created_at, ends_at FROM sandbox_refunds WHERE refund_id = ?');
+  const refundByMercNo = db.prepare('SELECT * FROM refunds WHERE merc_no = ? AND merc_refund_no = ?').safeIntegers(true);
+  const refundedFen = db.prepare(`SELECT coalesce(sum(amount_fen), 0) FROM refunds WHERE order_id = ? AND refund_status = 'r0000'`)
+    .pluck()
+    .safeIntegers(true);
+  const refundsToCheck = db.prepare(`SELECT refund_id FROM refunds INDEXED BY refunds_open_check
+    WHERE refund_status = 'r0001' AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`).pluck();
+  const latestRefundNotification = db.prepare(
+    'SELECT status, attempts FROM notifications WHERE refund_id = ? ORDER BY id DESC LIMIT 1',
+  );
   const attempts = db.prepare('SELECT * FROM notification_attempts WHERE notification_id = ? ORDER BY attempt, id');
 
   const orderRow = (r: unknown): OrderRow | undefined => {
@@ -38,6 +49,14 @@ export function prepareReads(db: Db) {
     for (const k of ['order_period', 'created_at', 'expire_at', 'late_payment', 'updated_at', 'checks']) row[k] = Number(row[k]);
     if (row.next_check_at !== null) row.next_check_at = Number(row.next_check_at);
     return row as unknown as OrderRow;
+  };
+
+  const refundRow = (r: unknown): RefundRow | undefined => {
+    if (!r) return undefined;
+    const row = r as Record<string, unknown>;
+    for (const k of ['created_at', 'updated_at', 'checks']) row[k] = Number(row[k]);
+    if (row.next_check_at !== null) row.next_check_at = Number(row.next_check_at);
+    return row as unknown as RefundRow;
   };
 
   return {
@@ -57,6 +76,15 @@ export function prepareReads(db: Db) {
     notifications: (opts: { status?: NotifyStatus; limit: number }) =>
       (opts.status ? notificationsByStatus.all(opts.status, opts.limit) : notificationsAll.all(opts.limit)) as NotificationRow[],
     notificationsOfOrder: (orderId: string) => notificationsOfOrder.all(orderId) as NotificationRow[],
+    refund: (refundId: string) => refundRow(refund.get(refundId)),
+    sandboxRefund: (refundId: string) =>
+      sandboxRefund.get(refundId) as { order_id: string; outcome: 'succeeded' | 'failed'; created_at: number; ends_at: number } | undefined,
+    refundByMercNo: (mercNo: string, mercRefundNo: string) => refundRow(refundByMercNo.get(mercNo, mercRefundNo)),
+    /** the sum of the order's successful refunds */
+    refundedFen: (orderId: string) => refundedFen.get(orderId) as bigint,
+    refundsToCheck: (now: number, limit: number) => refundsToCheck.all(now, limit) as string[],
+    latestRefundNotification: (refundId: string) =>
+      latestRefundNotification.get(refundId) as { status: NotifyStatus; attempts: number } | undefined,
     ordersToCheck: (now: number, limit: number) => ordersToCheck.all(now, limit) as string[],
     overdueOrders: (now: number, limit: number) => overdueOrders.all(now, limit) as string[],
     sandboxTrade: (orderId: string) =>

@@ -121,3 +121,28 @@ export interface AttemptRow {
   error: string | null;
   answer: string | null;
 }
+
+export type RefundStatus = 'r0001' | 'r0000' | 'r0004';
+
+export interface RefundRow {
+  refund_id: string;
+  order_id: string;
+  merc_no: string;
+  merc_refund_no: string;
+  request_hash: string;
+  request_json: string;
+  amount_fen: bigint;
+  reason: string | null;
+  notify_url: string | null;
+  refund_status: RefundStatus;
+  /** pending: the channel has not been asked yet (or the answer is not in) */
+  channel_state: 'pending' | 'accepted' | 'refused' | 'unknown';
+  channel_refund_no: string | null;
+  channel_code: string | null;
+  channel_msg: string | null;
+  refund_end_time: string | null;
+  created_at: number;
+  updated_at: number;
+  next_check_at: number | null;
+  checks: number;
+}

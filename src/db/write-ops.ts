@@ -3,6 +3,7 @@ import type { MerchantRow, OrderRow } from './rows.js';
 import { randomBytes } from 'node:crypto';
 import { step, type OrderEvent, type PayStatus } from '../domain/order-states.js';
 import { notificationFields } from '../notify/notification-body.js';
+import { prepareRefundOps } from './refund-ops.js';
 import type { AttemptRecord, ClaimedNotification, QueuedNotification } from './rows.js';
 
 // Every write the gateway makes is one of these named operations. They run inside the group
@@ -47,7 +48,7 @@ function prepareOps(db: Db) {
   // A newer notification replaces the order's undelivered ones: an old state is never announced
   // after a new one. One already in flight still finishes; its outcome no longer counts.
   const supersede = db.prepare(`UPDATE notifications SET status = 'superseded', due_at = NULL, updated_at = @at
-    WHERE order_id = @orderId AND status = 'pending'`);
+    WHERE order_id = @orderId AND refund_id IS NULL AND status = 'pending'`);
   const insertNotification = db.prepare(`INSERT INTO notifications
       (webhook_id, order_id, merc_no, url, fields_json, sign_type, reason, status, attempts, due_at, created_at, updated_at)
     VALUES (@webhookId, @orderId, @mercNo, @url, @fieldsJson, @signType, @reason, 'pending', 0, @at, @at, @at)`);
@@ -115,6 +116,9 @@ function prepareOps(db: Db) {
   const getSetting = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
 
   return {
+    ...prepareRefundOps(db),
+    ...prepareCredentialOps(db),
+
     /** Inserts a new order; `false` when (merc_no, merc_order_no) already exists. */
     insertOrder(row: OrderRow): boolean {
       return insertOrder.run(row).changes === 1;
@@ -276,5 +280,35 @@ export function batchRunner(db: Db): (calls: OpCall[]) => OpOutcome[] {
     } catch {
       return isolated.immediate(calls);
     }
+  };
+}
+
+/**
+ * Live channel credentials (migrations/0005): the row is already encrypted by the caller
+ * (src/channels/credential-store.ts); binary parts travel as base64 so they cross to the writer
+ * thread unchanged. Only a live merchant can hold credentials. `updated_at` strictly increases,
+ * so a cache keyed on it sees every change.
+ */
+function prepareCredentialOps(db: Db) {
+  const exists = db.prepare('SELECT 1 FROM channel_credentials WHERE merc_no = ? AND payway = ?').pluck();
+  const put = db.prepare(`INSERT INTO channel_credentials (merc_no, payway, key_id, iv, tag, ciphertext, created_at, updated_at)
+    SELECT @mercNo, @payway, @keyId, @iv, @tag, @ciphertext, @at, @at FROM merchants WHERE merc_no = @mercNo AND mode = 'live'
+    ON CONFLICT (merc_no, payway) DO UPDATE SET key_id = excluded.key_id, iv = excluded.iv, tag = excluded.tag,
+      ciphertext = excluded.ciphertext, updated_at = max(excluded.updated_at, channel_credentials.updated_at + 1)`);
+  const remove = db.prepare('DELETE FROM channel_credentials WHERE merc_no = ? AND payway = ?');
+  return {
+    /** Stores (or replaces) one merchant's credentials for one payway; throws unless the merchant is live. */
+    putChannelCredentials(a: { mercNo: string; payway: 'alipay' | 'wxpay' | 'unionpay'; keyId: string; iv: string; tag: string; ciphertext: string; at: number }): 'created' | 'updated' {
+      const existed = exists.get(a.mercNo, a.payway) === 1;
+      const b64 = (s: string) => Buffer.from(s, 'base64');
+      const changes = put.run({ ...a, iv: b64(a.iv), tag: b64(a.tag), ciphertext: b64(a.ciphertext) }).changes;
+      if (changes !== 1) throw new Error(`merchant ${a.mercNo} does not exist or is not a live merchant`);
+      return existed ? 'updated' : 'created';
+    },
+
+    /** `false` when there was nothing to remove. */
+    removeChannelCredentials(a: { mercNo: string; payway: string }): boolean {
+      return remove.run(a.mercNo, a.payway).changes === 1;
+    },
   };
 }

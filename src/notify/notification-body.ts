@@ -5,7 +5,7 @@
 import { fenToYuan } from '../domain/money.js';
 import { formatBeijing } from '../domain/time.js';
 import { isSignType, sign, type SignType } from '../domain/sign.js';
-import type { OrderRow } from '../db/rows.js';
+import type { OrderRow, RefundRow } from '../db/rows.js';
 
 export type NotificationFields = Record<string, string>;
 
@@ -44,4 +44,32 @@ const isFinal = (s: string) => s === 'p0000' || s === 'p0004' || s === 'p0005' |
 /** The exact bytes POSTed: the stored fields plus a signature made with the merchant's current key. */
 export function signedBody(fields: NotificationFields, key: string, signType: SignType): string {
   return JSON.stringify({ ...fields, signature: sign(fields, key, signType) });
+}
+
+/** The fields announcing a refund that has ended (CONTRACT §2.5), in the order a merchant reads them. */
+export function refundNotificationFields(
+  refund: Pick<RefundRow, 'refund_id' | 'merc_refund_no' | 'amount_fen' | 'refund_status' | 'refund_end_time' | 'request_json'>,
+  order: Pick<OrderRow, 'merc_no' | 'merc_order_no' | 'order_id' | 'amount_fen'>,
+  at: number,
+): { fields: NotificationFields; signType: SignType } {
+  const req = JSON.parse(refund.request_json) as Record<string, string | undefined>;
+  const signType: SignType = isSignType(req.signType) ? req.signType : 'MD5';
+  const all: Record<string, string | undefined> = {
+    mercNo: order.merc_no,
+    mercOrderNo: order.merc_order_no,
+    orderId: order.order_id,
+    mercRefundNo: refund.merc_refund_no,
+    refundId: refund.refund_id,
+    tradeAmt: fenToYuan(BigInt(order.amount_fen)),
+    refundAmt: fenToYuan(BigInt(refund.amount_fen)),
+    refundStatus: refund.refund_status,
+    refundEndTime: refund.refund_end_time ?? formatBeijing(at),
+    charset: req.charset || 'UTF-8',
+    locale: 'CN',
+    version: req.version || '1.0',
+    signType,
+  };
+  const fields: NotificationFields = {};
+  for (const [k, v] of Object.entries(all)) if (v !== undefined && v !== '') fields[k] = v;
+  return { fields, signType };
 }

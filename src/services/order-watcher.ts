@@ -4,6 +4,8 @@ import type { Clock } from '../notify/clock.js';
 import type { Services } from './context.js';
 import { expireOrder } from './close-order.js';
 import { reconcileOrder } from './reconcile.js';
+import { reconcileRefund } from './refunds.js';
+import { nextRefundCheckAt } from '../domain/refund-states.js';
 
 /**
  * Looks after open orders: expires those whose orderPeriod has run out (at start-up too, for
@@ -44,11 +46,14 @@ export class OrderWatcher {
     const { reads } = this.s;
     const overdue = reads.overdueOrders(now, this.opts.batch).filter((id) => !this.busy.has(id));
     const due = reads.ordersToCheck(now, this.opts.batch).filter((id) => !this.busy.has(id) && !overdue.includes(id));
-    // Claimed now, not when each job starts, so an overlapping round cannot take the same order.
-    for (const id of [...overdue, ...due]) this.busy.add(id);
+    const refunds = reads.refundsToCheck(now, this.opts.batch).filter((id) => !this.busy.has(id));
+    const taken = [...overdue, ...due, ...refunds];
+    // Claimed now, not when each job starts, so an overlapping round cannot take the same one.
+    for (const id of taken) this.busy.add(id);
     const jobs = [
       ...overdue.map((id) => () => this.expire(id)),
       ...due.map((id) => () => this.check(id)),
+      ...refunds.map((id) => () => this.checkRefund(id)),
     ];
     let next = 0;
     const worker = async () => {
@@ -57,7 +62,7 @@ export class OrderWatcher {
     try {
       await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, jobs.length) }, worker));
     } finally {
-      for (const id of [...overdue, ...due]) this.busy.delete(id);
+      for (const id of taken) this.busy.delete(id);
     }
   }
 
@@ -84,6 +89,16 @@ export class OrderWatcher {
       if (!order) return;
       const r = await expireOrder(this.s, order);
       if (r?.result === 'unknown') this.s.log.warn({ orderId, reason: r.reason }, 'expiry: the channel did not confirm the close; trying again');
+    });
+  }
+
+  private checkRefund(refundId: string): Promise<void> {
+    return this.guarded(refundId, async () => {
+      const refund = this.s.reads.refund(refundId);
+      if (!refund || refund.refund_status !== 'r0001') return;
+      const after = await reconcileRefund(this.s, refund);
+      if (after.refund_status !== 'r0001') return;
+      await this.s.writer.run('recordRefundCheck', { refundId, next: nextRefundCheckAt(refund.checks + 1, this.clock.now()) });
     });
   }
 

@@ -1,5 +1,6 @@
 import { signSandboxBody, sandboxBankType, sandboxTradeNo, SANDBOX_SIGNATURE_HEADER, type SandboxCallbackBody, type SandboxTradeAnswer } from '../channels/sandbox/driver.js';
-import { SANDBOX_MAGIC_FEN } from '../channels/sandbox/magic.js';
+import { SANDBOX_MAGIC_FEN, SANDBOX_REFUND_DELAY_MS, SANDBOX_REFUND_MAGIC_FEN } from '../channels/sandbox/magic.js';
+import type { SandboxRefundAnswer } from '../channels/sandbox/driver.js';
 import { formatBeijing } from '../domain/time.js';
 import type { OrderRow } from '../db/rows.js';
 import type { Services } from './context.js';
@@ -108,6 +109,34 @@ export class SandboxPayments {
       at: this.s.now(),
     });
     return this.answer(order);
+  }
+
+  /** POST /sandbox/api/refund: takes a refund of a paid trade; it ends SANDBOX_REFUND_DELAY_MS later. */
+  async refund(orderId: string, refundId: string, amountFen: bigint): Promise<SandboxRefundAnswer> {
+    const order = this.find(orderId);
+    if (!order) return { result: 'refused', code: 'TRADE_NOT_EXIST', message: 'no such trade' };
+    if (amountFen === SANDBOX_REFUND_MAGIC_FEN.REFUSE) {
+      return { result: 'refused', code: 'SANDBOX_REFUSED', message: 'the sandbox refuses refunds of 0.91 by design' };
+    }
+    const at = this.s.now();
+    const r = await this.s.writer.run('sandboxRefund', {
+      refundId,
+      orderId,
+      amountFen,
+      outcome: amountFen === SANDBOX_REFUND_MAGIC_FEN.FAIL_LATER ? 'failed' : 'succeeded',
+      at,
+      endsAt: at + SANDBOX_REFUND_DELAY_MS,
+    });
+    return r.result === 'refused' ? r : { result: r.result, refundNo: `SR${refundId}` };
+  }
+
+  /** POST /sandbox/api/refund-query: a refund ends when its time has come; nothing needs to run for it. */
+  refundQuery(refundId: string): SandboxRefundAnswer {
+    const r = this.s.reads.sandboxRefund(refundId);
+    if (!r) return { result: 'not_found' };
+    if (this.s.now() < r.ends_at) return { result: 'processing', refundNo: `SR${refundId}` };
+    if (r.outcome === 'failed') return { result: 'failed', code: 'SANDBOX_REFUND_FAILED', message: 'the sandbox fails refunds of 0.94 by design' };
+    return { result: 'succeeded', refundNo: `SR${refundId}`, refundedAt: formatBeijing(r.ends_at) };
   }
 
   private answer(order: OrderRow): SandboxTradeAnswer {

@@ -9,6 +9,8 @@ import {
   type CreateResult,
   type QueryResult,
   type RawCallback,
+  type RefundQueryResult,
+  type RefundResult,
   type TradeRef,
 } from '../types.js';
 import { sandboxAction } from './actions.js';
@@ -54,14 +56,14 @@ export interface SandboxTradeAnswer {
 
 // Calls the sandbox channel's API the way a live driver calls its channel: a signed request, a
 // signed answer that is verified before anything in it is believed.
-async function callSandbox(
-  path: 'query' | 'close',
-  ref: TradeRef,
+async function callSandbox<A = SandboxTradeAnswer>(
+  path: 'query' | 'close' | 'refund' | 'refund-query',
+  fields: Record<string, string>,
   credentials: SandboxCredentials,
   ctx: ChannelContext,
-): Promise<SandboxTradeAnswer | { outcome: 'unreached' | 'unknown'; reason: string }> {
+): Promise<A | { outcome: 'unreached' | 'unknown'; reason: string }> {
   if (!ctx.http) return { outcome: 'unreached', reason: 'no HTTP transport for the sandbox channel' };
-  const body = JSON.stringify({ orderId: ref.orderId, tradeNo: ref.channelTradeNo ?? sandboxTradeNo(ref.orderId) });
+  const body = JSON.stringify(fields);
   let res;
   try {
     res = await ctx.http({
@@ -78,7 +80,18 @@ async function callSandbox(
   if (res.status !== 200 || typeof sig !== 'string' || sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) {
     return { outcome: 'unknown', reason: `sandbox ${path} answered ${res.status} without a valid signature` };
   }
-  return JSON.parse(res.body) as SandboxTradeAnswer;
+  return JSON.parse(res.body) as A;
+}
+
+const tradeFields = (ref: TradeRef) => ({ orderId: ref.orderId, tradeNo: ref.channelTradeNo ?? sandboxTradeNo(ref.orderId) });
+
+/** What the sandbox channel's API answers about a refund (POST /sandbox/api/refund and /refund-query). */
+export interface SandboxRefundAnswer {
+  result: 'processing' | 'succeeded' | 'failed' | 'refused' | 'not_found';
+  code?: string;
+  message?: string;
+  refundNo?: string;
+  refundedAt?: string;
 }
 
 const paidFrom = (a: SandboxTradeAnswer) => ({
@@ -105,17 +118,54 @@ export const sandboxDriver: ChannelDriver<SandboxCredentials> = {
   },
 
   async queryPayment(ref, credentials, ctx): Promise<QueryResult> {
-    const a = await callSandbox('query', ref, credentials, ctx);
+    const a = await callSandbox('query', tradeFields(ref), credentials, ctx);
     if ('outcome' in a) return a;
     return a.result === 'paid' ? paidFrom(a) : { outcome: a.result };
   },
 
   async closePayment(ref, credentials, ctx): Promise<CloseResult> {
-    const a = await callSandbox('close', ref, credentials, ctx);
+    const a = await callSandbox('close', tradeFields(ref), credentials, ctx);
     if ('outcome' in a) return a;
     if (a.result === 'paid') return paidFrom(a);
     if (a.result === 'closed') return { outcome: 'closed' };
     return { outcome: 'unknown', reason: `sandbox close answered ${a.result}` };
+  },
+
+  async refund(input, credentials, ctx): Promise<RefundResult> {
+    const a = await callSandbox<SandboxRefundAnswer>(
+      'refund',
+      { orderId: input.orderId, refundId: input.refundId, amount: input.refundFen.toString() },
+      credentials,
+      ctx,
+    );
+    if ('outcome' in a) return a;
+    switch (a.result) {
+      case 'processing':
+        return { outcome: 'accepted', channelRefundNo: a.refundNo };
+      case 'succeeded':
+        return { outcome: 'succeeded', channelRefundNo: a.refundNo, refundedAt: a.refundedAt };
+      case 'refused':
+        return { outcome: 'refused', code: a.code ?? 'SANDBOX_REFUSED', message: a.message ?? 'refused' };
+      default:
+        return { outcome: 'unknown', reason: `sandbox refund answered ${a.result}` };
+    }
+  },
+
+  async queryRefund(ref, credentials, ctx): Promise<RefundQueryResult> {
+    const a = await callSandbox<SandboxRefundAnswer>('refund-query', { orderId: ref.orderId, refundId: ref.refundId }, credentials, ctx);
+    if ('outcome' in a) return a;
+    switch (a.result) {
+      case 'succeeded':
+        return { outcome: 'succeeded', channelRefundNo: a.refundNo, refundedAt: a.refundedAt };
+      case 'failed':
+        return { outcome: 'failed', code: a.code, message: a.message };
+      case 'processing':
+        return { outcome: 'processing' };
+      case 'not_found':
+        return { outcome: 'not_found' };
+      default:
+        return { outcome: 'unknown', reason: `sandbox refund query answered ${a.result}` };
+    }
   },
 
   parseCallback(raw: RawCallback, credentials): CallbackOutcome {

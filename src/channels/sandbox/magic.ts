@@ -8,3 +8,14 @@ export const SANDBOX_MAGIC_FEN = {
   /** The payer pays, but the channel's callback never arrives: the gateway finds out by querying. */
   LOSE_CALLBACK: 93n, // 0.93
 } as const;
+
+/** Refund amounts that make the sandbox channel misbehave. */
+export const SANDBOX_REFUND_MAGIC_FEN = {
+  /** The channel refuses the refund at once: 200001, refund r0004. */
+  REFUSE: 91n, // 0.91
+  /** The channel takes the refund, and it fails when it ends: r0001, then r0004. */
+  FAIL_LATER: 94n, // 0.94
+} as const;
+
+/** How long a sandbox refund takes to end once the channel has taken it. */
+export const SANDBOX_REFUND_DELAY_MS = 2_000;

@@ -1,0 +1,54 @@
+// What each live channel needs from a merchant, as `dtpay channel set` stores it (encrypted with
+// MASTER_KEY) and as the driver receives it. Keys and certificates are PEM text (UnionPay's signing
+// certificate arrives as a PFX and is stored as its PEM key plus the certificate's decimal serial).
+
+export interface AlipayCredentials {
+  appId: string;
+  /** the merchant's application private key, PEM (PKCS#8 or PKCS#1) */
+  privateKeyPem: string;
+  /** Alipay's public key, PEM */
+  alipayPublicKeyPem: string;
+  /** default https://openapi.alipay.com/gateway.do */
+  gatewayUrl: string;
+}
+
+export interface WxpayCredentials {
+  mchid: string;
+  appid: string;
+  /** serial number of the merchant API certificate, hex */
+  serialNo: string;
+  /** the merchant API private key, PEM */
+  privateKeyPem: string;
+  /** 32-byte APIv3 key (AES-256-GCM for notifications and certificates) */
+  apiv3Key: string;
+  /** how WeChat Pay's answers are verified: its platform certificate, or its public key and id */
+  platformCertPem?: string;
+  wechatpayPublicKeyPem?: string;
+  /** PUB_KEY_ID_… */
+  wechatpayPublicKeyId?: string;
+  /** default https://api.mch.weixin.qq.com */
+  baseUrl: string;
+}
+
+export interface UnionpayCredentials {
+  merId: string;
+  /** the signing private key, PEM, from the PFX */
+  signKeyPem: string;
+  /** the signing certificate, PEM, from the PFX */
+  signCertPem: string;
+  /** the signing certificate's serial number, decimal (certId) */
+  certId: string;
+  /** UnionPay's root and intermediate certificates, PEM, that signPubKeyCert must chain to */
+  rootCertPem: string;
+  middleCertPem: string;
+  /** default https://gateway.95516.com */
+  baseUrl: string;
+}
+
+export type LivePayway = 'alipay' | 'wxpay' | 'unionpay';
+
+export interface CredentialsByPayway {
+  alipay: AlipayCredentials;
+  wxpay: WxpayCredentials;
+  unionpay: UnionpayCredentials;
+}
