@@ -27,9 +27,11 @@ import { refundRoutes } from './api/refund-routes.js';
 import { sandboxApiRoutes } from './api/sandbox-api-routes.js';
 import { OrderWatcher } from './services/order-watcher.js';
 import { request as httpRequest } from 'undici';
-import type { HttpRequest, HttpResponse } from './channels/types.js';
+import { PAYWAYS, type HttpRequest, type HttpResponse } from './channels/types.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { realClock, type Clock } from './notify/clock.js';
+
+const ALL_PAYWAYS: ReadonlySet<string> = new Set(PAYWAYS);
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -99,6 +101,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     log,
     notifier: dispatcher,
     channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => channelHttp(req, signal) }),
+    configuredPayways: (merchant) => (merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set<string>()),
     credentialsFor: (_merchant, driverName) => {
       if (driverName === 'sandbox') return { secret: sandboxSecret };
       throw new Error(`no credentials for channel ${driverName}`);

@@ -9,9 +9,11 @@ import type { Services } from '../services/context.js';
 export async function channelRoutes(app: FastifyInstance, opts: { services: Services }): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  app.post<{ Params: { channel: string } }>('/channel/:channel/notify', async (request, reply) => {
+  // /channel/sandbox/notify for the sandbox; /channel/{payway}/notify/{mercNo} for live merchants.
+  app.post<{ Params: { channel: string; mercNo?: string } }>('/channel/:channel/notify/:mercNo?', async (request, reply) => {
     const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const handled = await handleChannelCallback(opts.services, request.params.channel, { headers: request.headers, rawBody });
+    const { channel, mercNo } = request.params;
+    const handled = await handleChannelCallback(opts.services, channel, { headers: request.headers, rawBody }, mercNo || undefined);
     if (!handled.found) return reply.code(404).type('text/plain; charset=utf-8').send('no such channel');
     return reply.code(handled.ack.status).type(handled.ack.contentType).send(handled.ack.body);
   });

@@ -10,13 +10,24 @@ export type CallbackHandling = { found: false } | { found: true; ack: Ack };
  * bytes, check it against the stored order, apply it as a conditional state change, and answer
  * with the ack that channel expects. A duplicate changes nothing and is still acknowledged.
  */
-export async function handleChannelCallback(s: Services, driverName: string, raw: RawCallback): Promise<CallbackHandling> {
+export async function handleChannelCallback(
+  s: Services,
+  driverName: string,
+  raw: RawCallback,
+  mercNo?: string,
+): Promise<CallbackHandling> {
   const driver = s.registry.driverNamed(driverName);
   if (!driver) return { found: false };
+  // A live channel reports to a URL naming the merchant, whose credentials verify the callback;
+  // the sandbox channel has one secret for all.
+  const owner = mercNo === undefined ? { mode: 'sandbox' as const, merc_no: '' } : s.reads.merchant(mercNo);
+  if (!owner || (mercNo !== undefined && (owner.mode !== 'live' || !s.configuredPayways(owner).has(driverName)))) {
+    return { found: false };
+  }
   const log = s.log.child({ channel: driverName });
   let outcome;
   try {
-    outcome = driver.parseCallback(raw, s.credentialsFor({ mode: 'sandbox', merc_no: '' }, driverName));
+    outcome = driver.parseCallback(raw, s.credentialsFor(owner, driverName));
   } catch (err) {
     if (!(err instanceof CallbackRejected)) throw err;
     log.warn({ reason: err.message }, 'channel callback rejected');
@@ -25,6 +36,10 @@ export async function handleChannelCallback(s: Services, driverName: string, raw
   const order = s.reads.order(outcome.orderId);
   if (!order) {
     log.warn({ orderId: outcome.orderId }, 'channel callback for an unknown order');
+    return { found: true, ack: driver.acknowledge(false) };
+  }
+  if (mercNo !== undefined && order.merc_no !== mercNo) {
+    log.error({ orderId: order.order_id }, "channel callback for another merchant's order; not applied");
     return { found: true, ack: driver.acknowledge(false) };
   }
   const merchant = s.reads.merchant(order.merc_no);

@@ -20,6 +20,8 @@ export interface Services {
   notifier: { queued(n: QueuedNotification | undefined): void };
   /** What a driver call gets: clock, public URL, HTTP transport, cancellation. */
   channelContext(signal?: AbortSignal): ChannelContext;
+  /** The payways a merchant can be served on: every one for a sandbox merchant, the configured ones for a live one. */
+  configuredPayways(merchant: Pick<MerchantRow, 'mode' | 'merc_no'>): ReadonlySet<string>;
   /** The credentials a driver gets for this merchant; the sandbox's come from the settings table. */
   credentialsFor(merchant: Pick<MerchantRow, 'mode' | 'merc_no'>, driverName: string): unknown;
 }

@@ -29,8 +29,13 @@ export function requestHash(req: Record<string, string | undefined>): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
-export function callbackUrl(publicBaseUrl: string, driverName: string): string {
-  return `${publicBaseUrl}/channel/${driverName}/notify`;
+/**
+ * Where a channel reports to. A live merchant's callbacks carry its number, so that the gateway
+ * knows whose credentials verify them (a WeChat Pay notification cannot even be read without them).
+ */
+export function callbackUrl(publicBaseUrl: string, driverName: string, merchant?: Pick<MerchantRow, 'mode' | 'merc_no'>): string {
+  const base = `${publicBaseUrl}/channel/${driverName}/notify`;
+  return merchant?.mode === 'live' ? `${base}/${merchant.merc_no}` : base;
 }
 
 export const qrImageUrl = (publicBaseUrl: string, orderId: string) => `${publicBaseUrl}/qr/${orderId}.png`;
@@ -80,8 +85,10 @@ export class OrderCreator {
       throw new ApiError(RESP.UNSUPPORTED, `tradeType ${req.tradeType} is not served yet; supported: 01 (payment)`);
     }
     const route = this.s.registry.resolve(merchant.mode, req.paywayCode, req.sceneCode);
-    if (!route.ok) {
-      const list = route.supported.length ? route.supported.join(', ') : 'none configured';
+    const configured = this.s.configuredPayways(merchant);
+    if (!route.ok || !configured.has(route.payway)) {
+      const supported = this.s.registry.supported(merchant.mode).filter((cell) => configured.has(cell.split('.')[0]!));
+      const list = supported.length ? supported.join(', ') : 'none configured';
       throw new ApiError(
         RESP.UNSUPPORTED,
         `${req.paywayCode}.${req.sceneCode} is not supported for this ${merchant.mode} merchant; supported: ${list}`,
@@ -134,7 +141,7 @@ export class OrderCreator {
       termType: req.termType,
       createdAt,
       expireAt,
-      callbackUrl: callbackUrl(config.PUBLIC_BASE_URL, driver.name),
+      callbackUrl: callbackUrl(config.PUBLIC_BASE_URL, driver.name, merchant),
       returnUrl: req.returnUrl || undefined,
       openId: req.openId || undefined,
       deviceInfo: req.deviceInfo || undefined,

@@ -110,7 +110,7 @@ export async function createRefund(
       totalFen: order.amount_fen,
       refundFen: row.amount_fen,
       reason: row.reason ?? undefined,
-      callbackUrl: callbackUrl(s.config.PUBLIC_BASE_URL, channel.driver.name),
+      callbackUrl: callbackUrl(s.config.PUBLIC_BASE_URL, channel.driver.name, merchant),
     };
     // A request that never reached the channel is safe to repeat once; anything else is not.
     for (let attempt = 0; attempt < 2; attempt++) {
