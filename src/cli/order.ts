@@ -4,22 +4,14 @@ import { openDb } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
 import { prepareReads, type Reads } from '../db/reads.js';
 import { prepareOrderReads, type OrderReads, type OrderSummaryRow } from '../db/order-reads.js';
-import type { PayStatus } from '../domain/order-states.js';
+import { PAY_STATUSES, STATUS_NAMES, type PayStatus } from '../domain/order-states.js';
 import { fenToYuan } from '../domain/money.js';
 import { isOrderId } from '../domain/ids.js';
 import { CliError, printJson, type Io } from './io.js';
 
 // `dtpay order show|list`: what the gateway knows about orders, read-only.
 
-const STATUSES: readonly PayStatus[] = ['p0001', 'p0002', 'p0000', 'p0004', 'p0005', 'p0006'];
-const STATUS_NAMES: Record<PayStatus, string> = {
-  p0001: 'submitted',
-  p0002: 'paying',
-  p0000: 'paid',
-  p0004: 'failed',
-  p0005: 'cancelled',
-  p0006: 'expired',
-};
+const STATUSES: readonly PayStatus[] = PAY_STATUSES;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

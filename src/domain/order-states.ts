@@ -14,6 +14,16 @@ export const PAY_STATUS = {
 export type PayStatus = (typeof PAY_STATUS)[keyof typeof PAY_STATUS];
 export const PAY_STATUSES: readonly PayStatus[] = Object.values(PAY_STATUS);
 
+/** What each state means, for people: pages and the CLI. */
+export const STATUS_NAMES: Record<PayStatus, string> = {
+  p0001: 'submitted',
+  p0002: 'paying',
+  p0000: 'paid',
+  p0004: 'failed',
+  p0005: 'cancelled',
+  p0006: 'expired',
+};
+
 export type OrderEvent = 'payer_opened' | 'channel_paid' | 'channel_failed' | 'merchant_closed' | 'expired';
 export const ORDER_EVENTS: readonly OrderEvent[] = ['payer_opened', 'channel_paid', 'channel_failed', 'merchant_closed', 'expired'];
 

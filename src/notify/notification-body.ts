@@ -29,14 +29,24 @@ export function notificationFields(order: OrderRow, at: number): { fields: Notif
     payStatus: order.pay_status,
     bankType: order.bank_type ?? undefined,
     attach: req.attach,
-    charset: req.charset || 'UTF-8',
-    locale: 'CN',
-    version: req.version || '1.0',
-    signType,
+    ...envelope(req, signType),
   };
+  return { fields: compact(all), signType };
+}
+
+// The closing fields every notification carries, as seed §4.2.2's example shows them.
+const envelope = (req: Record<string, string | undefined>, signType: SignType) => ({
+  charset: req.charset || 'UTF-8',
+  locale: 'CN',
+  version: req.version || '1.0',
+  signType,
+});
+
+/** Empty fields are left out (CONTRACT §2.5); the order of the rest is kept. */
+function compact(all: Record<string, string | undefined>): NotificationFields {
   const fields: NotificationFields = {};
   for (const [k, v] of Object.entries(all)) if (v !== undefined && v !== '') fields[k] = v;
-  return { fields, signType };
+  return fields;
 }
 
 const isFinal = (s: string) => s === 'p0000' || s === 'p0004' || s === 'p0005' || s === 'p0006';
@@ -64,12 +74,7 @@ export function refundNotificationFields(
     refundAmt: fenToYuan(BigInt(refund.amount_fen)),
     refundStatus: refund.refund_status,
     refundEndTime: refund.refund_end_time ?? formatBeijing(at),
-    charset: req.charset || 'UTF-8',
-    locale: 'CN',
-    version: req.version || '1.0',
-    signType,
+    ...envelope(req, signType),
   };
-  const fields: NotificationFields = {};
-  for (const [k, v] of Object.entries(all)) if (v !== undefined && v !== '') fields[k] = v;
-  return { fields, signType };
+  return { fields: compact(all), signType };
 }

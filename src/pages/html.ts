@@ -1,3 +1,4 @@
+import { STATUS_NAMES } from '../domain/order-states.js';
 import { escapeHtml } from '../domain/escape-html.js';
 
 // The little HTML the gateway serves itself: no template engine, everything escaped.
@@ -17,14 +18,7 @@ export function page(title: string, body: string): string {
 <style>${STYLE}</style></head><body>${body}</body></html>`;
 }
 
-export const STATUS_TEXT: Record<string, string> = {
-  p0001: 'submitted',
-  p0002: 'paying',
-  p0000: 'paid',
-  p0004: 'failed',
-  p0005: 'cancelled',
-  p0006: 'expired',
-};
+export const STATUS_TEXT: Record<string, string> = STATUS_NAMES;
 
 export function definitionList(rows: [string, string][]): string {
   return `<dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;

@@ -1,54 +1,15 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openDb } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
 import { InlineWriter } from '../../src/db/writer.js';
 import { createMerchant } from '../../src/services/merchants.js';
 import { orderRow } from '../fixtures/orders.js';
+import { cli, type CliResult } from '../cli-runner.js';
+import { tempDir } from '../helper.js';
 
 // `dtpay order show|list`, run as the compiled CLI in a child process over a database built
 // here through the real write operations.
-
-// The compiled CLI next to this compiled test, whatever the outDir is.
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
-function tempDir(t: Teardown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dtpay-cli-order-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI in `cwd` (a temp dir: no .env is read) with only what node needs from the environment. */
-function cli(cwd: string, dbPath: string, args: string[]): Promise<CliResult> {
-  const env: Record<string, string> = { DATABASE_PATH: dbPath };
-  for (const k of ['PATH', 'HOME', 'TMPDIR', 'SYSTEMROOT']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000, killSignal: 'SIGKILL' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal) reject(new Error(`dtpay ${args.join(' ')} was killed (${signal}); stderr: ${stderr}`));
-      else resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Parses stdout as exactly one JSON document. */
 function oneJson(t: { fail(msg: string): void }, r: CliResult): any {

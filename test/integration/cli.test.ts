@@ -9,46 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sign } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { baseEnv, startServer, waitFor, type Served } from '../processes.js';
+import { CLI, cli, runNode, type CliResult } from '../cli-runner.js';
 import { VECTOR_BODY, VECTOR_KEY } from '../fixtures/contract-vector.js';
 import { startReceiver } from '../receiver.js';
 
-// The compiled entry points next to this compiled test, whatever the outDir is.
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const SERVER = fileURLToPath(new URL('../../src/server.js', import.meta.url));
 
 type Teardown = Parameters<typeof tempDir>[0];
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a compiled entry point as a child process in `cwd`, bounded to 15 s. */
-function runNode(entry: string, args: string[], cwd: string, env: Record<string, string>, stdin = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, ...args], {
-      cwd,
-      env: baseEnv(env),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: 15_000,
-      killSignal: 'SIGKILL',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal) reject(new Error(`${entry} ${args.join(' ')} was killed (${signal}); stderr: ${stderr}`));
-      else resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
-}
-
-/** Runs the real CLI in `cwd` (a temp dir: no .env is read). */
-const cli = (cwd: string, dbPath: string, args: string[], stdin = '') => runNode(CLI, args, cwd, { DATABASE_PATH: dbPath }, stdin);
 
 /** Parses stdout as exactly one JSON document. */
 function oneJson(t: { fail(msg: string): void }, r: CliResult): any {

@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { baseEnv } from './processes.js';
+
+// Running the compiled CLI (or another compiled entry point) as a child process, as an operator would.
+
+/** The compiled entry points next to this compiled module, whatever the outDir is. */
+export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a compiled entry point in `cwd` with only what node needs from the environment, bounded to 15 s. */
+export function runNode(entry: string, args: string[], cwd: string, env: Record<string, string>, stdin = ''): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry, ...args], {
+      cwd,
+      env: baseEnv(env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: 15_000,
+      killSignal: 'SIGKILL',
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (signal) reject(new Error(`${entry} ${args.join(' ')} was killed (${signal}); stderr: ${stderr}`));
+      else resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+/** Runs the real CLI in `cwd` (a temp dir: no .env is read) on the database at `dbPath`. */
+export const cli = (cwd: string, dbPath: string, args: string[], stdin = '') => runNode(CLI, args, cwd, { DATABASE_PATH: dbPath }, stdin);
