@@ -249,7 +249,7 @@ export class OrderCreator {
     // A call that never reached the channel is safe to repeat once; anything else is not.
     for (let attempt = 0; attempt < 2; attempt++) {
       const controller = new AbortController();
-      const ctx = { now: this.s.now, publicBaseUrl: this.s.config.PUBLIC_BASE_URL, signal: controller.signal };
+      const ctx = this.s.channelContext(controller.signal);
       try {
         result = await withTimeout(driver.createPayment(input, credentials, ctx), this.s.config.CHANNEL_TIMEOUT_MS, controller);
       } catch (err) {
