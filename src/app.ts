@@ -20,6 +20,7 @@ import { payRoute } from './api/pay-route.js';
 import { queryRoute } from './api/query-route.js';
 import { channelRoutes } from './api/channel-routes.js';
 import { pageRoutes } from './api/page-routes.js';
+import { healthRoutes } from './api/health-routes.js';
 import { sandboxRoutes } from './api/sandbox-routes.js';
 import { notifyRoutes } from './api/notify-routes.js';
 import { closeRoute } from './api/close-route.js';
@@ -61,7 +62,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const now = opts.now ?? clock.now;
 
   const db = openDb(config.DATABASE_PATH);
-  migrate(db);
+  const migrated = Number(migrate(db).current ?? 0);
   const reads = prepareReads(db);
   const walSignal = newWalSignal();
   const writer = await WorkerWriter.start(
@@ -144,6 +145,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   closeRoute(app, services);
   refundRoutes(app, services);
   pageRoutes(app, reads);
+  healthRoutes(app, reads, { writerOk: () => writer.healthy, dispatcherRunning: () => dispatcher.isRunning }, migrated);
   sandboxRoutes(app, sandbox);
   notifyRoutes(app, services);
   await app.register(channelRoutes, { services });

@@ -10,8 +10,6 @@ import { notFoundPage, page } from '../pages/html.js';
 export function pageRoutes(app: FastifyInstance, reads: Reads): void {
   const findOrder = (id: string) => (isOrderId(id) ? reads.order(id) : undefined);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
   app.get<{ Params: { file: string } }>('/qr/:file', async (request, reply) => {
     const orderId = request.params.file.replace(/\.png$/, '');
     const order = findOrder(orderId);

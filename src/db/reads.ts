@@ -11,6 +11,7 @@ export function prepareReads(db: Db) {
   const orderByMercNo = db.prepare('SELECT * FROM orders WHERE merc_no = ? AND merc_order_no = ?').safeIntegers(true);
   const maxOrderId = db.prepare('SELECT max(order_id) FROM orders').pluck();
   const setting = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
+  const schemaVersion = db.prepare('SELECT max(version) FROM schema_migrations').pluck();
   // A row still leased by an attempt in flight (or by a process that died) is ready when the lease
   // runs out; the range scan stays on the partial index whatever else is pending.
   const dueNotifications = db.prepare(`SELECT id, url, max(due_at, coalesce(lease_until, 0)) AS readyAt FROM notifications INDEXED BY notifications_pending_due
@@ -66,6 +67,8 @@ export function prepareReads(db: Db) {
     order: (orderId: string) => orderRow(order.get(orderId)),
     orderByMercNo: (mercNo: string, mercOrderNo: string) => orderRow(orderByMercNo.get(mercNo, mercOrderNo)),
     maxOrderId: () => (maxOrderId.get() as string | null) ?? undefined,
+    /** the last migration applied, as a number (0 before any) */
+    schemaVersion: () => Number((schemaVersion.get() as string | null) ?? 0),
     setting: (name: string) => (setting.get(name) as string | null | undefined) ?? undefined,
     /** Pending notifications ready by `until`, earliest due first, at most `limit`. */
     dueNotificationsSql: dueNotifications.source,

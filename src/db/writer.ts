@@ -83,6 +83,11 @@ export class WorkerWriter implements Writer {
     return new WorkerWriter(worker, onFatal);
   }
 
+  /** Up, and never failed: for readiness. */
+  get healthy(): boolean {
+    return !this.failure && !this.closed;
+  }
+
   run<N extends OpName>(op: N, args: OpArgs<N>): Promise<OpResult<N>> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('database writer is closed'));
