@@ -28,11 +28,26 @@ import { refundRoutes } from './api/refund-routes.js';
 import { sandboxApiRoutes } from './api/sandbox-api-routes.js';
 import { OrderWatcher } from './services/order-watcher.js';
 import { request as httpRequest } from 'undici';
-import { PAYWAYS, type HttpRequest, type HttpResponse } from './channels/types.js';
+import { PAYWAYS, type ChannelDriver, type HttpRequest, type HttpResponse, type Payway } from './channels/types.js';
+import { alipayDriver } from './channels/alipay/driver.js';
+import { wxpayDriver } from './channels/wxpay/driver.js';
+import { isLivePayway } from './channels/credential-store.js';
+import { checkLiveCredentialsAtStartup, loadLiveCredentials } from './services/live-credentials.js';
+import { prepareCredentialReads } from './db/credential-reads.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { realClock, type Clock } from './notify/clock.js';
 
 const ALL_PAYWAYS: ReadonlySet<string> = new Set(PAYWAYS);
+
+const LIVE_DRIVERS: Partial<Record<Payway, ChannelDriver<any>>> = { alipay: alipayDriver, wxpay: wxpayDriver };
+
+/** Every cell of the scene matrix whose payway has a live driver, served by that driver. */
+function liveRegistrations() {
+  return supportedCells().flatMap((cell) => {
+    const driver = LIVE_DRIVERS[cell.split('.')[0] as Payway];
+    return driver ? [{ mode: 'live' as const, cell, driver }] : [];
+  });
+}
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -63,6 +78,14 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
 
   const db = openDb(config.DATABASE_PATH);
   const migrated = Number(migrate(db).current ?? 0);
+  // Stored live credentials that MASTER_KEY cannot open would fail every live order: refuse to start.
+  try {
+    checkLiveCredentialsAtStartup(db, config);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const credentialReads = prepareCredentialReads(db);
   const reads = prepareReads(db);
   const walSignal = newWalSignal();
   const writer = await WorkerWriter.start(
@@ -73,7 +96,10 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const checkpointer = Checkpointer.start(config.DATABASE_PATH, walSignal);
 
   const sandboxSecret = await writer.run('ensureSetting', { name: 'sandbox_secret', value: randomBytes(32).toString('hex') });
-  const registry = new ChannelRegistry(supportedCells().map((cell) => ({ mode: 'sandbox' as const, cell, driver: sandboxDriver })));
+  const registry = new ChannelRegistry([
+    ...supportedCells().map((cell) => ({ mode: 'sandbox' as const, cell, driver: sandboxDriver })),
+    ...liveRegistrations(),
+  ]);
 
   const ids = new OrderIdGenerator(now);
   ids.seedAfter(reads.maxOrderId());
@@ -102,8 +128,13 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     log,
     notifier: dispatcher,
     channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => channelHttp(req, signal) }),
-    configuredPayways: (merchant) => (merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set<string>()),
-    credentialsFor: (_merchant, driverName) => {
+    configuredPayways: (merchant) =>
+      merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set(credentialReads.channelCredentialsOf(merchant.merc_no).map((r) => r.payway)),
+    credentialsFor: (merchant, driverName) => {
+      if (merchant.mode === 'live' && isLivePayway(driverName)) {
+        const c = loadLiveCredentials(credentialReads, config.MASTER_KEY, merchant.merc_no, driverName);
+        if (c) return c;
+      }
       if (driverName === 'sandbox') return { secret: sandboxSecret };
       throw new Error(`no credentials for channel ${driverName}`);
     },
@@ -129,7 +160,9 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
       const res = await app.inject({ method: req.method, url: req.url.slice(config.PUBLIC_BASE_URL.length), headers: req.headers, payload: req.body });
       return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: res.body };
     }
-    const res = await httpRequest(req.url, { method: req.method, headers: req.headers, body: req.body, signal });
+    // The caller's signal bounds the whole call; these only stop undici's own longer defaults.
+    const limit = config.CHANNEL_TIMEOUT_MS;
+    const res = await httpRequest(req.url, { method: req.method, headers: req.headers, body: req.body, signal, headersTimeout: limit, bodyTimeout: limit });
     return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
   }
 

@@ -6,7 +6,9 @@ import { runMerchant } from './merchant.js';
 import { runSign } from './sign.js';
 import { runMigrate } from './migrate.js';
 import { runNotify } from './notify.js';
+import { runBackup } from './backup.js';
 import { runOrder } from './order.js';
+import { runChannel } from './channel.js';
 import { CliError, type Io } from './io.js';
 
 const USAGE = `usage: dtpay <command> [options]
@@ -22,6 +24,15 @@ const USAGE = `usage: dtpay <command> [options]
   order show ORDERID [--json]             the order, its state changes and its notifications
   order list [--status p0001|p0002|p0000|p0004|p0005|p0006] [--merchant MERCNO] [--limit N] [--json]
                                           orders, newest first (50 unless --limit)
+  channel set MERCNO alipay --app-id ID --private-key-file F --alipay-public-key-file F [--gateway-url URL]
+  channel set MERCNO wxpay --mchid ID --appid ID --serial-no HEX --private-key-file F --apiv3-key KEY
+        (--platform-cert-file F | --wechatpay-public-key-file F --wechatpay-public-key-id ID) [--base-url URL]
+  channel set MERCNO unionpay --mer-id ID --sign-cert-file F.pfx --sign-cert-password P
+        --root-cert-file F --middle-cert-file F [--base-url URL]
+                                          store a live merchant's channel credentials (encrypted with MASTER_KEY)
+  channel show MERCNO [--json]            its channels, secrets masked, and the callback URLs to register
+  channel remove MERCNO PAYWAY [--json]
+  backup FILE [--force] [--json]          a consistent copy of the database, while the gateway serves
   sign --key KEY [--sign-type MD5|HMAC-SHA256]
                                           sign the JSON object on stdin; print it with "signature"
 `;
@@ -48,10 +59,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return runMigrate(config(), rest, io);
       case 'merchant':
         return await runMerchant(config(), rest, io);
+      case 'backup':
+        return await runBackup(config(), rest, io);
       case 'notify':
         return await runNotify(config(), rest, io);
       case 'order':
         return await runOrder(config(), rest, io);
+      case 'channel':
+        return await runChannel(config(), rest, io);
       case 'sign':
         return await runSign(rest, io);
       case undefined:

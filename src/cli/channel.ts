@@ -1,0 +1,314 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Config } from '../config.js';
+import { openDb } from '../db/open.js';
+import { migrate } from '../db/migrate.js';
+import { prepareReads } from '../db/reads.js';
+import { prepareCredentialReads, type ChannelCredentialRow } from '../db/credential-reads.js';
+import { InlineWriter } from '../db/writer.js';
+import type { CredentialsByPayway, LivePayway } from '../channels/credentials.js';
+import {
+  CredentialDecryptError,
+  CredentialInputError,
+  LIVE_PAYWAYS,
+  buildAlipayCredentials,
+  buildUnionpayCredentials,
+  buildWxpayCredentials,
+  channelCallbackUrl,
+  isLivePayway,
+  masterKeyId,
+  openCredentials,
+  sealCredentials,
+  summarizeCredentials,
+  type CertSummary,
+  type CredentialSummary,
+  type KeySummary,
+} from '../channels/credential-store.js';
+import { MASTER_KEY_HOWTO } from '../services/live-credentials.js';
+import { CliError, printJson, type Io } from './io.js';
+
+// dtpay channel set | show | remove (CONTRACT §3). Secrets come from files (the APIv3 key and the
+// .pfx password as flags), are validated, encrypted with MASTER_KEY and never printed again.
+
+const CHANNEL_NAMES: Record<LivePayway, string> = { alipay: 'Alipay', wxpay: 'WeChat Pay', unionpay: 'UnionPay' };
+
+/** The flags each payway takes; anything else given to `channel set` is refused, naming it. */
+const FLAGS: Record<LivePayway, readonly string[]> = {
+  alipay: ['app-id', 'private-key-file', 'alipay-public-key-file', 'gateway-url'],
+  wxpay: [
+    'mchid', 'appid', 'serial-no', 'private-key-file', 'apiv3-key', 'platform-cert-file',
+    'wechatpay-public-key-file', 'wechatpay-public-key-id', 'base-url',
+  ],
+  unionpay: ['mer-id', 'sign-cert-file', 'sign-cert-password', 'root-cert-file', 'middle-cert-file', 'base-url'],
+};
+
+const REQUIRED: Record<LivePayway, readonly string[]> = {
+  alipay: ['app-id', 'private-key-file', 'alipay-public-key-file'],
+  wxpay: ['mchid', 'appid', 'serial-no', 'private-key-file', 'apiv3-key'],
+  unionpay: ['mer-id', 'sign-cert-file', 'sign-cert-password', 'root-cert-file', 'middle-cert-file'],
+};
+
+const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
+  json: { type: 'boolean', default: false },
+  ...Object.fromEntries([...new Set(Object.values(FLAGS).flat())].map((f) => [f, { type: 'string' as const }])),
+};
+
+const USAGE_SET = `usage: dtpay channel set MERCNO alipay --app-id ID --private-key-file F --alipay-public-key-file F [--gateway-url URL]
+       dtpay channel set MERCNO wxpay --mchid ID --appid ID --serial-no HEX --private-key-file F --apiv3-key KEY
+             (--platform-cert-file F | --wechatpay-public-key-file F --wechatpay-public-key-id ID) [--base-url URL]
+       dtpay channel set MERCNO unionpay --mer-id ID --sign-cert-file F.pfx --sign-cert-password P
+             --root-cert-file F --middle-cert-file F [--base-url URL]`;
+
+export async function runChannel(config: Config, args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: OPTIONS });
+  const flags = values as Record<string, string | boolean | undefined>;
+  const json = flags.json === true;
+
+  switch (sub) {
+    case 'set': {
+      if (positionals.length !== 2) throw new CliError(USAGE_SET);
+      const [mercNo, payway] = positionals as [string, string];
+      if (!isLivePayway(payway)) throw new CliError(`channel set: the payway must be one of ${LIVE_PAYWAYS.join(', ')}\n${USAGE_SET}`);
+      const given = Object.keys(flags).filter((f) => f !== 'json' && flags[f] !== undefined);
+      const foreign = given.filter((f) => !FLAGS[payway].includes(f));
+      if (foreign.length > 0) {
+        throw new CliError(`channel set ${payway}: ${foreign.map((f) => `--${f}`).join(', ')} does not apply to ${payway}\n${USAGE_SET}`);
+      }
+      const missing = REQUIRED[payway].filter((f) => flags[f] === undefined);
+      if (missing.length > 0) throw new CliError(`channel set ${payway}: ${missing.map((f) => `--${f}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required\n${USAGE_SET}`);
+      const masterKey = requireMasterKey(config, 'channel set');
+      return withDb(config, async (db) => {
+        const merchant = prepareReads(db).merchant(mercNo);
+        if (!merchant) throw new CliError(`no merchant ${mercNo}`, 1);
+        if (merchant.mode !== 'live') {
+          throw new CliError(
+            `channel set: ${mercNo} is a sandbox merchant; channel credentials are for live merchants only ` +
+              '(create one with `dtpay merchant create --name NAME --mode live`)',
+            1,
+          );
+        }
+        const creds = prepareCredentialReads(db);
+        // One MASTER_KEY for all rows: the server refuses to start when any row does not decrypt.
+        const keyId = masterKeyId(masterKey);
+        const other = creds.allChannelCredentials().find((r) => r.key_id !== keyId && !(r.merc_no === mercNo && r.payway === payway));
+        if (other) {
+          throw new CliError(
+            `channel set: MASTER_KEY does not decrypt the stored credentials (${other.merc_no}/${other.payway} were stored ` +
+              'with a different MASTER_KEY); run with that MASTER_KEY so that every channel uses the same one',
+            1,
+          );
+        }
+        const credentials = buildCredentials(payway, flags);
+        const sealed = sealCredentials(masterKey, mercNo, payway, credentials);
+        const status = await new InlineWriter(db).run('putChannelCredentials', {
+          mercNo,
+          payway,
+          keyId: sealed.keyId,
+          iv: sealed.iv.toString('base64'),
+          tag: sealed.tag.toString('base64'),
+          ciphertext: sealed.ciphertext.toString('base64'),
+          at: Date.now(),
+        });
+        const row = creds.channelCredentials(mercNo, payway)!;
+        const entry = describeRow(config, row, credentials);
+        for (const w of expiryWarnings(entry)) io.err(`dtpay: warning: ${w}\n`);
+        if (json) printJson(io, { mercNo, status, ...entry });
+        else {
+          io.out(`${status === 'created' ? 'stored' : 'replaced'} ${payway} credentials of live merchant ${mercNo} (${merchant.name})\n`);
+          io.out(renderEntry(entry));
+        }
+        return 0;
+      });
+    }
+
+    case 'show': {
+      if (positionals.length !== 1) throw new CliError('usage: dtpay channel show MERCNO [--json]');
+      if (Object.keys(flags).some((f) => f !== 'json' && flags[f] !== undefined)) {
+        throw new CliError('usage: dtpay channel show MERCNO [--json]');
+      }
+      const mercNo = positionals[0]!;
+      return withDb(config, async (db) => {
+        const merchant = prepareReads(db).merchant(mercNo);
+        if (!merchant) throw new CliError(`no merchant ${mercNo}`, 1);
+        const rows = prepareCredentialReads(db).channelCredentialsOf(mercNo);
+        const masterKey = rows.length > 0 ? requireMasterKey(config, 'channel show') : undefined;
+        const channels = rows.map((row) => {
+          try {
+            return describeRow(config, row, openCredentials(masterKey!, row.merc_no, row.payway, sealedOf(row)));
+          } catch (err) {
+            if (err instanceof CredentialDecryptError) throw new CliError(err.message, 1);
+            throw err;
+          }
+        });
+        if (json) {
+          printJson(io, { mercNo, mode: merchant.mode, status: merchant.status, channels });
+          return 0;
+        }
+        io.out(`${mercNo} (${merchant.name}): ${merchant.mode} merchant, ${merchant.status}\n`);
+        if (merchant.mode === 'sandbox') io.out('sandbox merchants use the built-in sandbox channel; they have no live channel credentials\n');
+        else if (channels.length === 0) io.out(`no live channels configured; add one with \`dtpay channel set ${mercNo} alipay|wxpay|unionpay …\`\n`);
+        for (const c of channels) io.out(`\n${renderEntry(c)}`);
+        return 0;
+      });
+    }
+
+    case 'remove': {
+      if (positionals.length !== 2) throw new CliError('usage: dtpay channel remove MERCNO PAYWAY [--json]');
+      if (Object.keys(flags).some((f) => f !== 'json' && flags[f] !== undefined)) {
+        throw new CliError('usage: dtpay channel remove MERCNO PAYWAY [--json]');
+      }
+      const [mercNo, payway] = positionals as [string, string];
+      if (!isLivePayway(payway)) throw new CliError(`channel remove: the payway must be one of ${LIVE_PAYWAYS.join(', ')}`);
+      return withDb(config, async (db) => {
+        if (!prepareReads(db).merchant(mercNo)) throw new CliError(`no merchant ${mercNo}`, 1);
+        const removed = await new InlineWriter(db).run('removeChannelCredentials', { mercNo, payway });
+        if (!removed) throw new CliError(`${mercNo} has no ${payway} credentials`, 1);
+        if (json) printJson(io, { mercNo, payway, removed: true });
+        else io.out(`removed the ${payway} credentials of ${mercNo}; its ${payway} orders can no longer be created\n`);
+        return 0;
+      });
+    }
+
+    default:
+      throw new CliError('channel: expected set, show or remove');
+  }
+}
+
+async function withDb(config: Config, fn: (db: ReturnType<typeof openDb>) => Promise<number>): Promise<number> {
+  const db = openDb(config.DATABASE_PATH);
+  try {
+    migrate(db);
+    return await fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+function requireMasterKey(config: Config, what: string): string {
+  if (!config.MASTER_KEY) throw new CliError(`${what}: MASTER_KEY is not set; it encrypts channel credentials at rest. ${MASTER_KEY_HOWTO}`, 1);
+  return config.MASTER_KEY;
+}
+
+const sealedOf = (row: ChannelCredentialRow) => ({ keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext });
+
+/** Reads a file named by a flag; the error names the flag and the path, never the contents. */
+function readFlagFile(flags: Record<string, unknown>, flag: string): Buffer | undefined {
+  const path = flags[flag];
+  if (typeof path !== 'string') return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : code ?? 'unreadable';
+    throw new CliError(`--${flag}: cannot read ${path}: ${why}`, 1);
+  }
+}
+
+function buildCredentials<P extends LivePayway>(payway: P, flags: Record<string, string | boolean | undefined>): CredentialsByPayway[P] {
+  const s = (f: string) => (typeof flags[f] === 'string' ? (flags[f] as string) : undefined);
+  try {
+    switch (payway) {
+      case 'alipay':
+        return buildAlipayCredentials({
+          appId: s('app-id'),
+          privateKey: readFlagFile(flags, 'private-key-file'),
+          alipayPublicKey: readFlagFile(flags, 'alipay-public-key-file'),
+          gatewayUrl: s('gateway-url'),
+        }) as CredentialsByPayway[P];
+      case 'wxpay':
+        return buildWxpayCredentials({
+          mchid: s('mchid'),
+          appid: s('appid'),
+          serialNo: s('serial-no'),
+          privateKey: readFlagFile(flags, 'private-key-file'),
+          apiv3Key: s('apiv3-key'),
+          platformCert: readFlagFile(flags, 'platform-cert-file'),
+          wechatpayPublicKey: readFlagFile(flags, 'wechatpay-public-key-file'),
+          wechatpayPublicKeyId: s('wechatpay-public-key-id'),
+          baseUrl: s('base-url'),
+        }) as CredentialsByPayway[P];
+      default:
+        return buildUnionpayCredentials({
+          merId: s('mer-id'),
+          signCertPfx: readFlagFile(flags, 'sign-cert-file'),
+          signCertPassword: s('sign-cert-password'),
+          rootCert: readFlagFile(flags, 'root-cert-file'),
+          middleCert: readFlagFile(flags, 'middle-cert-file'),
+          baseUrl: s('base-url'),
+        }) as CredentialsByPayway[P];
+    }
+  } catch (err) {
+    if (err instanceof CredentialInputError) throw new CliError(`channel set ${payway}: ${err.message}`, 1);
+    throw err;
+  }
+}
+
+type Entry = CredentialSummary & { callbackUrl: string; createdAt: string; updatedAt: string };
+
+function describeRow(config: Config, row: ChannelCredentialRow, credentials: CredentialsByPayway[LivePayway]): Entry {
+  return {
+    ...summarizeCredentials(row.payway, credentials),
+    callbackUrl: channelCallbackUrl(config.PUBLIC_BASE_URL, row.payway, row.merc_no),
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
+
+function expiryWarnings(e: Entry): string[] {
+  const certs: [string, CertSummary | undefined][] =
+    e.payway === 'wxpay'
+      ? [['the platform certificate', e.platformCert]]
+      : e.payway === 'unionpay'
+        ? [['the signing certificate', e.signCert], ['the root certificate', e.rootCert], ['the middle certificate', e.middleCert]]
+        : [];
+  return certs.flatMap(([name, c]) => (c?.expired ? [`${name} expired on ${c.validTo}`] : []));
+}
+
+const key = (k: KeySummary) => `${k.type}${k.bits ? ` ${k.bits}` : ''}, public key sha256 ${k.sha256}`;
+const cert = (c: CertSummary) =>
+  `${c.subject}; serial ${c.serialNumber}; valid ${c.validFrom} to ${c.validTo}${c.expired ? ' (EXPIRED)' : ''}; sha256 ${c.sha256}`;
+
+function renderEntry(e: Entry): string {
+  const lines: [string, string][] = [];
+  switch (e.payway) {
+    case 'alipay':
+      lines.push(
+        ['app id', e.appId],
+        ['gateway URL', e.gatewayUrl],
+        ['private key', `${e.privateKey.secret} (${key(e.privateKey)})`],
+        ['Alipay public key', key(e.alipayPublicKey)],
+      );
+      break;
+    case 'wxpay':
+      lines.push(
+        ['mchid', e.mchid],
+        ['appid', e.appid],
+        ['serial no', e.serialNo],
+        ['base URL', e.baseUrl],
+        ['private key', `${e.privateKey.secret} (${key(e.privateKey)})`],
+        ['APIv3 key', e.apiv3Key],
+      );
+      if (e.platformCert) lines.push(['platform cert', cert(e.platformCert)]);
+      if (e.wechatpayPublicKey) lines.push(['WeChat Pay key', `${e.wechatpayPublicKey.id}: ${key(e.wechatpayPublicKey)}`]);
+      break;
+    case 'unionpay':
+      lines.push(
+        ['merId', e.merId],
+        ['certId', e.certId],
+        ['base URL', e.baseUrl],
+        ['signing key', `${e.signKey.secret} (${key(e.signKey)})`],
+        ['signing cert', cert(e.signCert)],
+        ['root cert', cert(e.rootCert)],
+        ['middle cert', cert(e.middleCert)],
+      );
+      break;
+  }
+  lines.push(['updated', e.updatedAt]);
+  const width = Math.max(...lines.map(([k]) => k.length)) + 2;
+  return (
+    `${e.payway}\n` +
+    lines.map(([k, v]) => `  ${k.padEnd(width)}${v}\n`).join('') +
+    `  callback URL (register it with ${CHANNEL_NAMES[e.payway]}): ${e.callbackUrl}\n`
+  );
+}

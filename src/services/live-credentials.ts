@@ -1,0 +1,110 @@
+import type { Config } from '../config.js';
+import type { Db } from '../db/open.js';
+import { prepareCredentialReads, type ChannelCredentialRow, type CredentialReads } from '../db/credential-reads.js';
+import type { CredentialsByPayway, LivePayway } from '../channels/credentials.js';
+import { CredentialDecryptError, masterKeyId, openCredentials } from '../channels/credential-store.js';
+
+// The decrypted credentials of live merchants, for the drivers. Decrypted once per stored version
+// of a row and kept in memory: a `dtpay channel set` or `remove` run beside the server changes the
+// row's updated_at (and IV), and the next call sees it. Nothing here logs or returns a secret
+// anywhere but to the caller.
+
+interface Cached {
+  stamp: string;
+  credentials: unknown;
+}
+
+const readsOfDb = new WeakMap<Db, CredentialReads>();
+const caches = new WeakMap<object, Map<string, Cached>>();
+
+function readsFor(source: Db | CredentialReads): CredentialReads {
+  if ('channelCredentials' in source) return source;
+  let reads = readsOfDb.get(source);
+  if (!reads) {
+    reads = prepareCredentialReads(source);
+    readsOfDb.set(source, reads);
+  }
+  return reads;
+}
+
+export const MASTER_KEY_HOWTO =
+  'Set MASTER_KEY in the environment or in .env, e.g. MASTER_KEY=$(openssl rand -base64 32), and keep it: ' +
+  'the stored channel credentials can only be read with the same MASTER_KEY.';
+
+/** MASTER_KEY is needed (live channel credentials exist or are being stored) but not set. */
+export class MasterKeyMissingError extends Error {
+  override name = 'MasterKeyMissingError';
+}
+
+const stampOf = (row: ChannelCredentialRow) => `${row.updated_at}:${row.key_id}:${row.iv.toString('base64')}`;
+
+/**
+ * The credentials stored for (mercNo, payway), or undefined when none are. Throws
+ * MasterKeyMissingError without a MASTER_KEY and CredentialDecryptError when it does not decrypt.
+ */
+export function loadLiveCredentials<P extends LivePayway>(
+  source: Db | CredentialReads,
+  masterKey: string | undefined,
+  mercNo: string,
+  payway: P,
+): CredentialsByPayway[P] | undefined {
+  const reads = readsFor(source);
+  let cache = caches.get(reads);
+  if (!cache) {
+    cache = new Map();
+    caches.set(reads, cache);
+  }
+  const cacheKey = `${mercNo}|${payway}`;
+  const row = reads.channelCredentials(mercNo, payway);
+  if (!row) {
+    cache.delete(cacheKey);
+    return undefined;
+  }
+  if (!masterKey) {
+    throw new MasterKeyMissingError(`channel credentials of ${mercNo}/${payway} are stored but MASTER_KEY is not set. ${MASTER_KEY_HOWTO}`);
+  }
+  // The master key's id is part of the stamp, so a changed MASTER_KEY is never served from the cache.
+  const stamp = `${stampOf(row)}:${masterKeyId(masterKey)}`;
+  const hit = cache.get(cacheKey);
+  if (hit && hit.stamp === stamp) return hit.credentials as CredentialsByPayway[P];
+  const credentials = openCredentials(masterKey, mercNo, payway, { keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext });
+  cache.set(cacheKey, { stamp, credentials });
+  return credentials;
+}
+
+/**
+ * Start-up check: when any live channel credentials are stored, MASTER_KEY must be set and must
+ * decrypt every one of them; otherwise this throws a message that says what to do.
+ * Returns how many rows were checked.
+ */
+export function checkLiveCredentialsAtStartup(db: Db, config: Pick<Config, 'MASTER_KEY'>): { checked: number } {
+  const reads = readsFor(db);
+  const rows = reads.allChannelCredentials();
+  if (rows.length === 0) return { checked: 0 };
+  const where = [...new Set(rows.map((r) => `${r.merc_no}/${r.payway}`))].slice(0, 5).join(', ');
+  const more = rows.length > 5 ? ` and ${rows.length - 5} more` : '';
+  const masterKey = config.MASTER_KEY;
+  if (!masterKey) {
+    throw new MasterKeyMissingError(
+      `MASTER_KEY is not set, but live channel credentials are stored (${where}${more}); the gateway will not start without it. ${MASTER_KEY_HOWTO}`,
+    );
+  }
+  const failures: string[] = [];
+  for (const r of rows) {
+    try {
+      openCredentials(masterKey, r.merc_no, r.payway, { keyId: r.key_id, iv: r.iv, tag: r.tag, ciphertext: r.ciphertext });
+    } catch (err) {
+      if (!(err instanceof CredentialDecryptError)) throw err;
+      failures.push(err.message);
+    }
+  }
+  if (failures.length > 0) {
+    const wrongKey = rows.some((r) => r.key_id !== masterKeyId(masterKey));
+    throw new CredentialDecryptError(
+      `MASTER_KEY does not decrypt the stored credentials (${failures.length} of ${rows.length} channel credentials):\n` +
+        failures.map((f) => `  - ${f}`).join('\n'),
+      wrongKey ? 'wrong-key' : 'tampered',
+    );
+  }
+  return { checked: rows.length };
+}
