@@ -31,6 +31,7 @@ import { request as httpRequest } from 'undici';
 import { PAYWAYS, type ChannelDriver, type HttpRequest, type HttpResponse, type Payway } from './channels/types.js';
 import { alipayDriver } from './channels/alipay/driver.js';
 import { wxpayDriver } from './channels/wxpay/driver.js';
+import { unionpayDriver } from './channels/unionpay/driver.js';
 import { isLivePayway } from './channels/credential-store.js';
 import { checkLiveCredentialsAtStartup, loadLiveCredentials } from './services/live-credentials.js';
 import { prepareCredentialReads } from './db/credential-reads.js';
@@ -39,7 +40,7 @@ import { realClock, type Clock } from './notify/clock.js';
 
 const ALL_PAYWAYS: ReadonlySet<string> = new Set(PAYWAYS);
 
-const LIVE_DRIVERS: Partial<Record<Payway, ChannelDriver<any>>> = { alipay: alipayDriver, wxpay: wxpayDriver };
+const LIVE_DRIVERS: Partial<Record<Payway, ChannelDriver<any>>> = { alipay: alipayDriver, wxpay: wxpayDriver, unionpay: unionpayDriver };
 
 /** Every cell of the scene matrix whose payway has a live driver, served by that driver. */
 function liveRegistrations() {

@@ -17,6 +17,7 @@ export type Resolution =
 export class ChannelRegistry {
   private readonly cells = new Map<string, ChannelDriver<any>>();
   private readonly byName = new Map<string, ChannelDriver<any>>();
+  private readonly modesByName = new Map<string, Set<MerchantMode>>();
 
   constructor(registrations: Registration[]) {
     const known = new Set(supportedCells());
@@ -28,6 +29,8 @@ export class ChannelRegistry {
       const other = this.byName.get(r.driver.name);
       if (other && other !== r.driver) throw new Error(`channel registry: two drivers named ${r.driver.name}`);
       this.byName.set(r.driver.name, r.driver);
+      const modes = this.modesByName.get(r.driver.name) ?? new Set<MerchantMode>();
+      this.modesByName.set(r.driver.name, modes.add(r.mode));
     }
   }
 
@@ -42,8 +45,8 @@ export class ChannelRegistry {
     return [...this.cells.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
   }
 
-  /** The driver whose callbacks arrive at /channel/{name}/notify. */
-  driverNamed(name: string): ChannelDriver<any> | undefined {
-    return this.byName.get(name);
+  /** The driver whose callbacks arrive at /channel/{name}/notify, if it serves merchants in `mode`. */
+  driverNamed(name: string, mode: MerchantMode): ChannelDriver<any> | undefined {
+    return this.modesByName.get(name)?.has(mode) ? this.byName.get(name) : undefined;
   }
 }

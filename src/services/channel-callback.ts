@@ -16,14 +16,11 @@ export async function handleChannelCallback(
   raw: RawCallback,
   mercNo?: string,
 ): Promise<CallbackHandling> {
-  const driver = s.registry.driverNamed(driverName);
-  if (!driver) return { found: false };
   // A live channel reports to a URL naming the merchant, whose credentials verify the callback;
   // the sandbox channel has one secret for all.
   const owner = mercNo === undefined ? { mode: 'sandbox' as const, merc_no: '' } : s.reads.merchant(mercNo);
-  if (!owner || (mercNo !== undefined && (owner.mode !== 'live' || !s.configuredPayways(owner).has(driverName)))) {
-    return { found: false };
-  }
+  const driver = owner && s.registry.driverNamed(driverName, owner.mode);
+  if (!owner || !driver || (owner.mode === 'live' && !s.configuredPayways(owner).has(driverName))) return { found: false };
   const log = s.log.child({ channel: driverName });
   let outcome;
   try {

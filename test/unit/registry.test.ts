@@ -26,6 +26,7 @@ t.test('resolution is per mode and lists what is supported', async (t) => {
   const missing = r.resolve('sandbox', 'wxpay', 'ebank');
   t.notOk(missing.ok);
   if (!missing.ok) t.same(missing.supported.sort(), supportedCells().sort());
-  t.equal(r.driverNamed('sandbox'), sandboxDriver);
-  t.equal(r.driverNamed('alipay'), undefined);
+  t.equal(r.driverNamed('sandbox', 'sandbox'), sandboxDriver);
+  t.equal(r.driverNamed('sandbox', 'live'), undefined, 'callbacks of the sandbox are never taken for a live merchant');
+  t.equal(r.driverNamed('alipay', 'sandbox'), undefined);
 });
