@@ -108,6 +108,9 @@ function prepareOps(db: Db) {
     WHERE sandbox_trades.status = 'failed'`);
   const tradeStatus = db.prepare('SELECT status FROM sandbox_trades WHERE order_id = ?').pluck();
 
+  const insertAlert = db.prepare(`INSERT INTO alerts (kind, channel, order_id, merc_no, detail, at)
+    VALUES (@kind, @channel, @orderId, @mercNo, @detail, @at)`);
+
   const insertMerchant = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key, status, created_at, updated_at)
     VALUES (@merc_no, @name, @mode, @key, @status, @created_at, @updated_at)`);
   const setKey = db.prepare('UPDATE merchants SET key = ?, updated_at = ? WHERE merc_no = ?');
@@ -206,6 +209,12 @@ function prepareOps(db: Db) {
     sandboxClose(a: { orderId: string; tradeNo: string; amountFen: bigint; at: number }): string {
       closeTrade.run(a);
       return tradeStatus.get(a.orderId) as string;
+    },
+
+    /** Flags something an operator should look at (a refused channel callback). */
+    recordAlert(a: { kind: string; channel: string; orderId?: string; mercNo?: string; detail: string; at: number }): true {
+      insertAlert.run({ ...a, orderId: a.orderId ?? null, mercNo: a.mercNo ?? null, detail: a.detail.slice(0, 1000) });
+      return true;
     },
 
     insertMerchant(row: MerchantRow): true {

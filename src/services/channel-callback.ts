@@ -22,39 +22,35 @@ export async function handleChannelCallback(
   const driver = owner && s.registry.driverNamed(driverName, owner.mode);
   if (!owner || !driver || (owner.mode === 'live' && !s.configuredPayways(owner).has(driverName))) return { found: false };
   const log = s.log.child({ channel: driverName });
+  // Every refusal is logged and flagged (an alert row) and answered with the channel's "fail";
+  // the order is never touched.
+  const refuse = async (kind: string, detail: string, order?: { order_id: string; merc_no: string }, level: 'warn' | 'error' = 'error') => {
+    log[level]({ orderId: order?.order_id, kind, detail }, 'channel callback refused; not applied');
+    await s.writer.run('recordAlert', { kind, channel: driverName, orderId: order?.order_id, mercNo: order?.merc_no ?? mercNo, detail, at: s.now() });
+    return { found: true as const, ack: driver.acknowledge(false) };
+  };
   let outcome;
   try {
     outcome = driver.parseCallback(raw, s.credentialsFor(owner, driverName));
   } catch (err) {
     if (!(err instanceof CallbackRejected)) throw err;
-    log.warn({ reason: err.message }, 'channel callback rejected');
-    return { found: true, ack: driver.acknowledge(false) };
+    return refuse('callback_rejected', err.message, undefined, 'warn');
   }
   const order = s.reads.order(outcome.orderId);
-  if (!order) {
-    log.warn({ orderId: outcome.orderId }, 'channel callback for an unknown order');
-    return { found: true, ack: driver.acknowledge(false) };
-  }
+  if (!order) return refuse('callback_unknown_order', `no order ${outcome.orderId}`, undefined, 'warn');
   if (mercNo !== undefined && order.merc_no !== mercNo) {
-    log.error({ orderId: order.order_id }, "channel callback for another merchant's order; not applied");
-    return { found: true, ack: driver.acknowledge(false) };
+    return refuse('callback_other_merchant', `order of ${order.merc_no} reported at the callback URL of ${mercNo}`, order);
   }
   const merchant = s.reads.merchant(order.merc_no);
   const route = merchant ? s.registry.resolve(merchant.mode, order.payway, order.scene) : undefined;
   if (!route?.ok || route.driver.name !== driverName) {
-    log.error({ orderId: order.order_id }, 'channel callback for an order of another channel; not applied');
-    return { found: true, ack: driver.acknowledge(false) };
+    return refuse('callback_other_channel', `order of ${order.payway}.${order.scene} reported by ${driverName}`, order);
   }
   if (order.channel_trade_no && outcome.channelTradeNo && outcome.channelTradeNo !== order.channel_trade_no) {
-    log.error({ orderId: order.order_id }, 'channel callback trade number does not match the order; not applied');
-    return { found: true, ack: driver.acknowledge(false) };
+    return refuse('callback_trade_no_mismatch', `trade number ${outcome.channelTradeNo}, the order has ${order.channel_trade_no}`, order);
   }
   if (outcome.amountFen !== order.amount_fen) {
-    log.error(
-      { orderId: order.order_id, expected: fenToYuan(order.amount_fen), got: outcome.amountFen.toString() },
-      'channel callback amount does not match the order; not applied',
-    );
-    return { found: true, ack: driver.acknowledge(false) };
+    return refuse('callback_amount_mismatch', `amount ${fenToYuan(outcome.amountFen)}, the order is for ${fenToYuan(order.amount_fen)}`, order);
   }
   await applyTransition(s, {
     orderId: order.order_id,

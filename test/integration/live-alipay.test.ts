@@ -84,6 +84,17 @@ t.test('a live Alipay scan order: channel, payment, callback, notification, quer
     body: sim.notificationBody(trade, { total_amount: '0.01' }, { badSignature: true }),
   });
   t.equal(await forged.text(), 'fail');
+  const alerts = () =>
+    gw.gateway.db.prepare('SELECT kind, channel, order_id AS orderId, merc_no AS mercNo FROM alerts ORDER BY id').all() as Record<string, string | null>[];
+  t.match(alerts().at(-1), { kind: 'callback_rejected', channel: 'alipay', mercNo: live.mercNo }, 'flagged for the operator');
+
+  // A correctly signed notification with another amount is refused too, flagged, and never pays the order.
+  const second = await post('/api/pay', payFields(live.mercNo, { notifyUrl: `${rcv.url}/n`, tradeAmt: '10.00' }));
+  const secondTrade = sim.trades.get(second.body.orderId!)!;
+  secondTrade.notifyUrl = secondTrade.notifyUrl!.replace('http://dtpay.test', gw.url);
+  t.same(await sim.pay(second.body.orderId!, 'wrongAmount'), ['fail']);
+  t.equal(gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(second.body.orderId), 'p0001');
+  t.match(alerts().at(-1), { kind: 'callback_amount_mismatch', orderId: second.body.orderId, mercNo: live.mercNo });
   const other = await fetch(`${gw.url}/channel/alipay/notify/M000000000000000`, { method: 'POST', body: 'x=1' });
   t.equal(other.status, 404, 'a callback URL of no live merchant is not found');
 });
