@@ -404,6 +404,8 @@ export function buildUnionpayCredentials(input: UnionpayInput): UnionpayCredenti
   const { keyPem, certPem, certId } = readPfx(input.signCertPfx, input.signCertPassword);
   const root = certificate('--root-cert-file', input.rootCert);
   const middle = certificate('--middle-cert-file', input.middleCert);
+  if (!root.ca) throw new CredentialInputError('--root-cert-file', 'is not a CA certificate (basicConstraints CA:TRUE)');
+  if (!middle.ca) throw new CredentialInputError('--middle-cert-file', 'is not a CA certificate (basicConstraints CA:TRUE)');
   if (!middle.checkIssued(root) || !middle.verify(root.publicKey)) {
     throw new CredentialInputError('--middle-cert-file', 'is not issued by --root-cert-file (are the two files swapped?)');
   }

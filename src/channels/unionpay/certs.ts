@@ -71,6 +71,10 @@ export function checkSignerCert(certPem: string, trust: Trust, nowMs: number, si
   } catch {
     return { ok: false, reason: 'the configured UnionPay root or middle certificate does not parse' };
   }
+  // Only a certificate authority may issue: a leaf configured as "middle" must not vouch for anything.
+  if (!middle.ca || !root.ca) {
+    return { ok: false, reason: 'the configured UnionPay root and middle certificates must both be CA certificates' };
+  }
   if (!cert.checkIssued(middle) || !cert.verify(middle.publicKey)) {
     return { ok: false, reason: 'signPubKeyCert is not issued by the configured UnionPay middle certificate' };
   }
