@@ -169,3 +169,12 @@ export interface ChannelDriver<Credentials = unknown> {
 export class CallbackRejected extends Error {
   override name = 'CallbackRejected';
 }
+
+/**
+ * A callback that verified, but that the gateway does not act on (a refund result, a status that
+ * is not a payment). It is acknowledged, so that the channel stops resending it, and not flagged.
+ * Throw it only after the signature has been checked.
+ */
+export class CallbackIgnored extends Error {
+  override name = 'CallbackIgnored';
+}

@@ -1,4 +1,4 @@
-import { CallbackRejected, type Ack, type RawCallback } from '../channels/types.js';
+import { CallbackIgnored, CallbackRejected, type Ack, type RawCallback } from '../channels/types.js';
 import { fenToYuan } from '../domain/money.js';
 import type { Services } from './context.js';
 import { applyTransition } from './transitions.js';
@@ -33,6 +33,10 @@ export async function handleChannelCallback(
   try {
     outcome = driver.parseCallback(raw, s.credentialsFor(owner, driverName));
   } catch (err) {
+    if (err instanceof CallbackIgnored) {
+      log.info({ reason: err.message }, 'channel callback verified and acknowledged; nothing to apply');
+      return { found: true, ack: driver.acknowledge(true) };
+    }
     if (!(err instanceof CallbackRejected)) throw err;
     return refuse('callback_rejected', err.message, undefined, 'warn');
   }

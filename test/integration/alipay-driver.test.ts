@@ -7,7 +7,7 @@ import { AlipaySdk } from 'alipay-sdk';
 import { alipayDriver } from '../../src/channels/alipay/driver.js';
 import { topLevelMembers } from '../../src/channels/alipay/sign.js';
 import type { AlipayCredentials } from '../../src/channels/credentials.js';
-import { CallbackRejected, type CallbackOutcome, type ChannelContext, type HttpRequest, type HttpResponse, type PaymentInput } from '../../src/channels/types.js';
+import { CallbackIgnored, CallbackRejected, type CallbackOutcome, type ChannelContext, type HttpRequest, type HttpResponse, type PaymentInput } from '../../src/channels/types.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
 
 // The Alipay driver against a local Alipay gateway (test/simulators/alipay.ts) over real HTTP on
@@ -47,7 +47,8 @@ const receiver: Server = createServer((req, res) => {
       callbacks.push(alipayDriver.parseCallback({ headers: req.headers, rawBody: Buffer.concat(chunks) }, creds));
     } catch (err) {
       callbacks.push(err as Error);
-      accepted = false;
+      // As the gateway does: a verified notification with nothing to apply is still acknowledged.
+      accepted = err instanceof CallbackIgnored;
     }
     const ack = alipayDriver.acknowledge(accepted);
     res.writeHead(ack.status, { 'content-type': ack.contentType }).end(ack.body);
@@ -253,17 +254,24 @@ t.test('callbacks: duplicates, wrong amount, lost, rejections', async (t) => {
   const parse = (body: string) => alipayDriver.parseCallback({ headers: {}, rawBody: Buffer.from(body) }, creds);
   t.throws(() => parse(sim.notificationBody(trade, {}, { badSignature: true })), CallbackRejected, 'bad signature');
   t.throws(() => parse(sim.notificationBody(trade, { app_id: '2021000000000999' })), /another app_id/, 'signed, but for another app');
-  t.throws(() => parse(sim.notificationBody(trade, { trade_status: 'TRADE_CLOSED' })), /not a payment/);
-  t.throws(() => parse(sim.notificationBody(trade, { trade_status: 'WAIT_BUYER_PAY' })), /not a payment/);
+  t.throws(() => parse(sim.notificationBody(trade, { trade_status: 'TRADE_CLOSED' })), { name: 'CallbackIgnored', message: /not a payment/ });
+  t.throws(() => parse(sim.notificationBody(trade, { trade_status: 'WAIT_BUYER_PAY' })), { name: 'CallbackIgnored', message: /not a payment/ });
+  t.throws(
+    () => parse(sim.notificationBody(trade, { trade_status: 'TRADE_CLOSED' }, { badSignature: true })),
+    CallbackRejected,
+    'only a verified one is ignored; a bad signature is still rejected',
+  );
   const good = sim.notificationBody(trade);
   t.match(parse(good), { orderId: dup.orderId, result: 'paid' });
   t.throws(() => parse(`${good}&total_amount=0.01`), /twice/, 'a repeated field');
   t.throws(() => parse(good.replace(/total_amount=12\.34/, 'total_amount=0.01')), /does not verify/, 'a tampered amount');
   t.match(parse(sim.notificationBody(trade, { trade_status: 'TRADE_FINISHED' })), { result: 'paid' });
 
-  // What goes back to Alipay for a rejected notification: anything but "success" means "retry".
+  // What goes back to Alipay: anything but "success" means "retry". A verified notification that is
+  // not a payment is acknowledged so that Alipay stops; a forged one is not.
   callbacks.length = 0;
-  t.equal(await sim.notify(trade, { trade_status: 'TRADE_CLOSED' }), 'fail');
+  t.equal(await sim.notify(trade, { trade_status: 'TRADE_CLOSED' }), 'success');
+  t.same(alipayDriver.acknowledge(false), { status: 200, contentType: 'text/plain; charset=utf-8', body: 'fail' });
   t.same(alipayDriver.acknowledge(true), { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' });
 });
 

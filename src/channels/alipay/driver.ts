@@ -1,5 +1,6 @@
 import type { AlipayCredentials } from '../credentials.js';
 import {
+  CallbackIgnored,
   CallbackRejected,
   type Ack,
   type CallbackOutcome,
@@ -311,10 +312,10 @@ export const alipayDriver: ChannelDriver<AlipayCredentials> = {
     if (f.app_id !== credentials.appId) throw new CallbackRejected('alipay notification is for another app_id');
     if (!f.out_trade_no) throw new CallbackRejected('alipay notification: no out_trade_no');
     // Only a payment is an outcome the gateway applies. WAIT_BUYER_PAY, and TRADE_CLOSED (an
-    // unpaid trade timing out, or a paid one fully refunded), are refused here and so answered
-    // "fail"; Alipay retries them for a while and gives up. The gateway learns of closes by query.
+    // unpaid trade timing out, or a paid one fully refunded), verified, are acknowledged so that
+    // Alipay stops resending them; the gateway learns of closes by query.
     if (f.trade_status !== 'TRADE_SUCCESS' && f.trade_status !== 'TRADE_FINISHED') {
-      throw new CallbackRejected(`alipay notification trade_status ${f.trade_status ?? '(none)'} is not a payment`);
+      throw new CallbackIgnored(`alipay notification trade_status ${f.trade_status ?? '(none)'} is not a payment`);
     }
     const amountFen = parseYuan(f.total_amount);
     if (amountFen === undefined) throw new CallbackRejected('alipay notification: total_amount is not an amount');

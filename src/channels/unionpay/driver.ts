@@ -1,5 +1,6 @@
 import type { UnionpayCredentials } from '../credentials.js';
 import {
+  CallbackIgnored,
   CallbackRejected,
   type Ack,
   type CallbackOutcome,
@@ -272,9 +273,9 @@ export function createUnionpayDriver(opts: UnionpayDriverOptions = {}): ChannelD
       const bad = verifyUnionpay(f, credentials, clock(), namesFor(credentials));
       if (bad) throw new CallbackRejected(`UnionPay notification rejected: ${bad}`);
       if (f.merId !== credentials.merId) throw new CallbackRejected(`UnionPay notification for merId ${f.merId ?? '(none)'}`);
-      // Refund results (txnType 04) also come back here; CallbackOutcome speaks of payments only,
-      // so they are turned away and refunds are settled by queryRefund.
-      if (f.txnType !== '01') throw new CallbackRejected(`UnionPay notification of txnType ${f.txnType ?? '(none)'} is not a payment`);
+      // Refund results (txnType 04) come back here too. They verified, so they are acknowledged
+      // (UnionPay would otherwise keep resending them); the refund itself is settled by queryRefund.
+      if (f.txnType !== '01') throw new CallbackIgnored(`UnionPay notification of txnType ${f.txnType ?? '(none)'} is not a payment`);
       if (!f.orderId || !isAcpOrderId(f.orderId)) throw new CallbackRejected('UnionPay notification without a valid orderId');
       const amountFen = fenOf(f.txnAmt);
       if (amountFen === undefined) throw new CallbackRejected('UnionPay notification without a valid txnAmt');

@@ -6,6 +6,7 @@
 // sorts into the three error classes is in `call` below.
 
 import {
+  CallbackIgnored,
   CallbackRejected,
   type Ack,
   type CallbackOutcome,
@@ -274,7 +275,7 @@ export function parseWxpayCallback(raw: RawCallback, c: WxpayCredentials, nowMs:
   const n = parseJson(raw.rawBody.toString('utf8')) as WxNotification | undefined;
   if (!n || n.resource_type !== 'encrypt-resource' || !asObject(n.resource)) throw new CallbackRejected('wxpay callback: not an encrypted notification');
   // Refund results are resolved by queryRefund; only payment notifications come through here.
-  if (n.event_type !== 'TRANSACTION.SUCCESS') throw new CallbackRejected(`wxpay callback: event ${String(n.event_type)} is not handled`);
+  if (n.event_type !== 'TRANSACTION.SUCCESS') throw new CallbackIgnored(`wxpay callback: event ${String(n.event_type)} is not handled`);
   let t: WxTransaction | undefined;
   try {
     t = parseJson(decryptResource(n.resource!, c.apiv3Key)) as WxTransaction | undefined;
