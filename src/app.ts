@@ -26,6 +26,7 @@ import { notifyRoutes } from './api/notify-routes.js';
 import { closeRoute } from './api/close-route.js';
 import { refundRoutes } from './api/refund-routes.js';
 import { sandboxApiRoutes } from './api/sandbox-api-routes.js';
+import { openApiRoutes } from './api/openapi.js';
 import { OrderWatcher } from './services/order-watcher.js';
 import { request as httpRequest } from 'undici';
 import { PAYWAYS, type ChannelDriver, type HttpRequest, type HttpResponse, type Payway } from './channels/types.js';
@@ -37,6 +38,9 @@ import { checkLiveCredentialsAtStartup, loadLiveCredentials } from './services/l
 import { prepareCredentialReads } from './db/credential-reads.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { realClock, type Clock } from './notify/clock.js';
+import { GatewayMetrics, bindMetrics, installMetrics } from './metrics.js';
+import { prepareMetricReads } from './db/metric-reads.js';
+import { installRateLimits } from './api/rate-limits.js';
 
 const ALL_PAYWAYS: ReadonlySet<string> = new Set(PAYWAYS);
 
@@ -152,6 +156,11 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   }) as unknown as FastifyInstance; // pino's Logger is wider than Fastify's base logger type
   installErrorHandling(app, config.BODY_LIMIT_BYTES);
   installFormParser(app);
+  // Before the routes: both attach to each route as it is added.
+  const metrics = new GatewayMetrics(prepareMetricReads(db));
+  bindMetrics(metrics, services, dispatcher);
+  installMetrics(app, metrics);
+  await installRateLimits(app, config, reads);
 
   // The sandbox channel is served by the gateway itself: its driver's calls stay in the process
   // (PUBLIC_BASE_URL may not lead back here from inside, behind a proxy or in a container).
@@ -182,6 +191,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   healthRoutes(app, reads, { writerOk: () => writer.healthy, dispatcherRunning: () => dispatcher.isRunning }, migrated);
   sandboxRoutes(app, sandbox);
   notifyRoutes(app, services);
+  openApiRoutes(app, config.PUBLIC_BASE_URL);
   await app.register(channelRoutes, { services });
   await app.register(sandboxApiRoutes, { sandbox });
 

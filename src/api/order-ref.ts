@@ -2,15 +2,15 @@ import { z } from 'zod';
 import { ApiError, RESP, invalid } from '../errors.js';
 import type { Reads } from '../db/reads.js';
 import type { OrderRow } from '../db/rows.js';
-import { commonFields, describeIssues } from './pay-schema.js';
+import { commonFields, describeIssues, optional } from './pay-schema.js';
 
 // The interfaces that act on one existing order name it by orderId or by mercOrderNo.
-const orderRefSchema = z
+export const orderRefSchema = z
   .strictObject(
     {
       ...commonFields,
-      orderId: z.string().max(32, 'must be at most 32 characters').optional(),
-      mercOrderNo: z.string().max(32, 'must be at most 32 characters').optional(),
+      orderId: optional(32),
+      mercOrderNo: optional(32),
     },
     { error: (iss) => (iss.code === 'unrecognized_keys' ? 'unknown field' : undefined) },
   )

@@ -18,6 +18,7 @@ import { isDelivered, nextAttempt } from './retry-policy.js';
 import { LOGGED_ANSWER_BYTES, Sender, type Exchange } from './sender.js';
 import { TimerWheel } from './timer-wheel.js';
 import { webhookHeaders } from './webhook-signature.js';
+import { notificationAttemptMetric } from '../metrics.js';
 
 export interface DispatcherOptions {
   reads: Reads;
@@ -270,6 +271,7 @@ export class Dispatcher {
         nextDueAt: next?.kind === 'retry' ? next.dueAt : undefined,
       });
       this.stats.attempts++;
+      notificationAttemptMetric(this, outcome, exchange.error ?? (delivered ? undefined : failureClass(exchange)));
       const log = { notificationId: claimed.id, orderId: claimed.orderId, attempt: attemptNo, httpStatus: exchange.httpStatus, error: exchange.error };
       if (outcome === 'delivered') {
         this.stats.delivered++;

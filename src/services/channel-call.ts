@@ -1,6 +1,7 @@
 import type { ChannelContext, ChannelDriver, TradeRef } from '../channels/types.js';
 import type { OrderRow } from '../db/rows.js';
 import type { Services } from './context.js';
+import { meteredDriver } from '../metrics.js';
 
 /** The driver serving an order, with the merchant's credentials for it; undefined if none does any more. */
 export function driverFor(s: Services, order: OrderRow): { driver: ChannelDriver<any>; credentials: unknown } | undefined {
@@ -8,7 +9,7 @@ export function driverFor(s: Services, order: OrderRow): { driver: ChannelDriver
   if (!merchant) return undefined;
   const route = s.registry.resolve(merchant.mode, order.payway, order.scene);
   if (!route.ok) return undefined;
-  return { driver: route.driver, credentials: s.credentialsFor(merchant, route.driver.name) };
+  return { driver: meteredDriver(s, route.driver, order.payway, order.scene), credentials: s.credentialsFor(merchant, route.driver.name) };
 }
 
 export const tradeRef = (order: OrderRow): TradeRef => ({

@@ -9,6 +9,7 @@ import type { ChannelDriver, CreateResult, PayAction, PaymentInput } from '../ch
 import type { MerchantRow, OrderRow, ChannelState } from '../db/rows.js';
 import type { PayRequest } from '../api/pay-schema.js';
 import type { Services } from './context.js';
+import { channelCallMetric } from '../metrics.js';
 
 /** The answer to a unified order: the unsigned fields, which the HTTP layer signs. */
 export interface PayAnswer {
@@ -258,6 +259,7 @@ export class OrderCreator {
       }
       if (result.outcome !== 'unreached') break;
     }
+    channelCallMetric(this.s, input.payway, input.scene, 'create', result.outcome);
     if (result.outcome === 'accepted' && !SCENE_MATRIX[input.payway][input.scene]) {
       throw new Error(`driver answered for a cell outside the matrix: ${input.payway}.${input.scene}`);
     }
