@@ -1,49 +1,24 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helper.js';
-import { baseEnv } from '../processes.js';
+import { CLI, runNode, type CliResult } from '../cli-runner.js';
 import { channelFixtures, pemBody } from '../fixtures/channel-credentials.js';
 
 // `dtpay channel set|show|remove` through the compiled CLI as a child process (CONTRACT §3).
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const MASTER_KEY = 'cli-test-master-key-0123456789abcdefABCDEF=';
 const OTHER_KEY = 'another-master-key-0123456789abcdefABCDEF=';
 const PUBLIC_BASE_URL = 'https://pay.example.com';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Every byte the CLI printed in this file's runs, to search for secrets at the end. */
 const printed: string[] = [];
 
-function runCli(cwd: string, args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      env: baseEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 15_000,
-      killSignal: 'SIGKILL',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      printed.push(stdout, stderr);
-      if (signal) reject(new Error(`dtpay ${args.join(' ')} was killed (${signal}); stderr: ${stderr}`));
-      else resolve({ code, stdout, stderr });
-    });
-  });
+async function runCli(cwd: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+  const r = await runNode(CLI, args, cwd, env);
+  printed.push(r.stdout, r.stderr);
+  return r;
 }
 
 function oneJson(t: { fail(msg: string): void }, r: CliResult): any {

@@ -16,6 +16,7 @@ import {
   type TradeRef,
 } from '../types.js';
 import { fenToYuan } from '../../domain/money.js';
+import { neverConnected } from '../net-errors.js';
 import { notifySignContent, rsa2Verify, topLevelMembers } from './sign.js';
 import {
   bankTypeOf,
@@ -42,26 +43,6 @@ type Fields = Record<string, unknown>;
 type Answer =
   | { ok: true; data: Fields; signed: boolean }
   | { ok: false; outcome: 'unreached' | 'unknown'; reason: string };
-
-// Errors raised before a single byte of the request could leave: safe to call "unreached".
-const NOT_CONNECTED = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function neverConnected(err: unknown): boolean {
-  const e = err as { code?: unknown; cause?: unknown; errors?: unknown; name?: unknown } | null;
-  if (!e || typeof e !== 'object') return false;
-  if (e.name === 'AbortError') return false;
-  if (typeof e.code === 'string' && NOT_CONNECTED.has(e.code)) return true;
-  // Happy-eyeballs connects report one AggregateError for all the addresses tried.
-  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(neverConnected);
-  return e.cause !== undefined && e.cause !== err && neverConnected(e.cause);
-}
 
 const SUCCESS = '10000';
 

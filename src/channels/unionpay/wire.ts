@@ -162,15 +162,4 @@ export function fenOf(v: string | undefined): bigint | undefined {
   return v !== undefined && /^(0|[1-9][0-9]{0,11})$/.test(v) ? BigInt(v) : undefined;
 }
 
-// Errors raised before a byte of the request could leave: safe to call "unreached".
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-
-export function neverConnected(err: unknown): boolean {
-  const e = err as { code?: unknown; cause?: unknown; errors?: unknown; name?: unknown } | null;
-  if (!e || typeof e !== 'object') return false;
-  if (e.name === 'AbortError') return false;
-  if (typeof e.code === 'string' && NOT_CONNECTED.has(e.code)) return true;
-  // Happy-eyeballs connects report one AggregateError for all the addresses tried.
-  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(neverConnected);
-  return e.cause !== undefined && e.cause !== err && neverConnected(e.cause);
-}
+export { neverConnected } from '../net-errors.js';

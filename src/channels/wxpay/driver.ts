@@ -22,6 +22,7 @@ import {
   type RefundResult,
   type Scene,
 } from '../types.js';
+import { neverConnected } from '../net-errors.js';
 import type { WxpayCredentials } from '../credentials.js';
 import { decryptResource } from './crypto.js';
 import { authorizationHeader, joinLines, newNonce, rsaSign, verifyWechatpaySignature } from './sign.js';
@@ -49,23 +50,6 @@ type Answer =
   | { kind: 'error'; status: number; code: string; message: string }
   | { kind: 'unreached'; reason: string }
   | { kind: 'unknown'; reason: string };
-
-// Error codes that mean the request never left this machine (no TCP connection, no name, the TLS
-// handshake failed): WeChat cannot have acted on it, so it is safe to send again.
-const NEVER_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-]);
 
 function errorCodes(err: unknown): string[] {
   const codes: string[] = [];
@@ -127,7 +111,7 @@ async function call(method: 'GET' | 'POST', path: string, payload: object | unde
   } catch (err) {
     const codes = errorCodes(err);
     const what = `${method} ${url.pathname}: ${codes[0] ?? (err as Error)?.message ?? 'failed'}`;
-    return codes.some((k) => NEVER_SENT.has(k)) ? { kind: 'unreached', reason: `wxpay ${what}` } : { kind: 'unknown', reason: `wxpay ${what}` };
+    return neverConnected(err) ? { kind: 'unreached', reason: `wxpay ${what}` } : { kind: 'unknown', reason: `wxpay ${what}` };
   }
 
   const signed = headerValue(res.headers, 'wechatpay-signature') !== undefined;
