@@ -5,6 +5,7 @@ import type { Reads } from '../db/reads.js';
 import { storedAnswer } from '../services/create-order.js';
 import { cashierPage } from '../pages/cashier-page.js';
 import { notFoundPage, page } from '../pages/html.js';
+import { frontNotificationUrl } from '../services/front-notification.js';
 
 /** Public pages: the QR image of an order's codeUrl, the hosted cashier, and health. */
 export function pageRoutes(app: FastifyInstance, reads: Reads): void {
@@ -22,7 +23,28 @@ export function pageRoutes(app: FastifyInstance, reads: Reads): void {
   app.get<{ Params: { orderId: string } }>('/cashier/:orderId', async (request, reply) => {
     const order = findOrder(request.params.orderId);
     if (!order) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage());
-    return reply.type('text/html; charset=utf-8').send(cashierPage(order, storedAnswer(order)));
+    const merchantName = reads.merchant(order.merc_no)?.name ?? '';
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(cashierPage(order, storedAnswer(order), merchantName));
+  });
+
+  // What the cashier's script polls. Once paid, returnUrl is the order's returnUrl with the signed
+  // front-notification parameters: signed here, so the merchant key never reaches the page.
+  app.get<{ Params: { orderId: string } }>('/cashier/:orderId/status', async (request, reply) => {
+    const order = findOrder(request.params.orderId);
+    if (!order) return reply.code(404).header('cache-control', 'no-store').send({ error: 'no such order' });
+    const answer: { payStatus: string; expireAt: number; returnUrl?: string } = {
+      payStatus: order.pay_status,
+      expireAt: order.expire_at,
+    };
+    if (order.pay_status === 'p0000') {
+      const merchant = reads.merchant(order.merc_no);
+      const returnUrl = merchant ? frontNotificationUrl(order, merchant.key) : undefined;
+      if (returnUrl) answer.returnUrl = returnUrl;
+    }
+    return reply.header('cache-control', 'no-store').send(answer);
   });
 
   // The channel's form (gateway, WAP, online banking) is served as a page of its own, so the
