@@ -94,11 +94,12 @@ t.test('what counts as delivered', async (t) => {
     { name: 'http-500-success', answer: { status: 500, body: 'success' }, delivered: false, error: 'status' },
     { name: 'redirect', answer: { status: 302, body: 'success', headers: { location: '/elsewhere' } }, delivered: false, error: 'redirect' },
     { name: 'too-large', answer: { body: `success${' '.repeat(4096)}` }, delivered: false, error: 'answer-too-large' },
-    { name: 'too-slow', answer: { body: 'success', delayMs: 1500 }, delivered: false, error: 'timeout' },
+    { name: 'too-slow', answer: { body: 'success', delayMs: 4000 }, delivered: false, error: 'timeout' },
   ];
   const byPath = new Map(cases.map((c) => [`/${c.name}`, c.answer]));
   const rcv = await startReceiver(t, (r) => byPath.get(r.path) ?? { status: 404 });
-  const gw = await startGateway(t, { NOTIFY_TIMEOUT_MS: '400', NOTIFY_RETRY_SCHEDULE: '600' });
+  // A timeout a busy machine never reaches for an honest answer, well below the slow one's delay.
+  const gw = await startGateway(t, { NOTIFY_TIMEOUT_MS: '1500', NOTIFY_RETRY_SCHEDULE: '600' });
   const orders = new Map<string, string>();
   for (const c of cases) {
     const id = await createOrder(gw, { notifyUrl: `${rcv.url}/${c.name}` });

@@ -57,7 +57,8 @@ let sim: UnionpaySimulator;
 let creds: UnionpayCredentials;
 let receiverUrl = '';
 const received: Received[] = [];
-const http = createTestHttp({ timeoutMs: 700 });
+// Long enough that a busy machine never cuts off an honest answer; a hanging simulator still ends within it.
+const http = createTestHttp({ timeoutMs: 2_500 });
 const ctx: ChannelContext = { now: () => Date.now(), publicBaseUrl: 'https://pay.example.com', http };
 
 // The gateway's side of a back notification, reduced to the driver: parse, then ack.

@@ -22,7 +22,8 @@ const AesGcm = (Aes as unknown as { AesGcm: typeof WechatpayAxiosPlugin.Aes.AesG
 
 const keys = generateWxpayKeys();
 const sim = await WxpaySimulator.start({ keys });
-const http = createTestHttp({ timeoutMs: 800 });
+// Long enough that a busy machine never cuts off an honest answer; a hanging simulator still ends within it.
+const http = createTestHttp({ timeoutMs: 2_500 });
 const ctx: ChannelContext = { now: () => Date.now(), publicBaseUrl: 'http://127.0.0.1', http };
 const creds = sim.credentials('cert');
 
@@ -348,7 +349,7 @@ t.test('faults sort three ways', async (t) => {
 
   const started = Date.now();
   t.match(await (sim.fault({ kind: 'hang' }), create()), { outcome: 'unknown' }, 'timeout');
-  t.ok(Date.now() - started < 3_000, 'bounded by the transport deadline');
+  t.ok(Date.now() - started < 10_000, 'bounded by the transport deadline');
 
   // A refusal whose signature is bad is not believed either.
   t.match(await (sim.fault({ kind: 'badSignature' }), driver.queryPayment({ orderId: 'NOSUCHORDER0003', amountFen: 1n }, creds, ctx)), { outcome: 'unknown' });
