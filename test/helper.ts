@@ -8,6 +8,7 @@ import { createMerchant, type NewMerchant } from '../src/services/merchants.js';
 import { sign, type SignType } from '../src/domain/sign.js';
 import { orderFields } from './fixtures/orders.js';
 import type { Clock } from '../src/notify/clock.js';
+import { freePort } from './processes.js';
 
 // Tests never ask the real DNS: notification targets named in fixtures (shop.example.com) fail
 // at once, as an unknown name does, unless a test maps them.
@@ -53,14 +54,26 @@ export function tempDir(t: Teardown): string {
 export async function startGateway(
   t: Teardown,
   env: Record<string, string> = {},
-  opts: { now?: () => number; dir?: string; clock?: Clock; resolve?: (host: string) => Promise<string[]> } = {},
+  opts: {
+    now?: () => number;
+    dir?: string;
+    clock?: Clock;
+    resolve?: (host: string) => Promise<string[]>;
+    /**
+     * Listen on a port chosen beforehand and make PUBLIC_BASE_URL that address, so every link the
+     * gateway hands out (cashierUrl, imgUrl, codeUrl) can be followed, e.g. by a real browser.
+     */
+    reachable?: boolean;
+    merchantName?: string;
+  } = {},
 ): Promise<TestGateway> {
   const dir = opts.dir ?? tempDir(t);
+  const port = opts.reachable ? await freePort() : 0;
   const config = parseConfig({
     DATABASE_PATH: join(dir, 'dtpay.sqlite'),
-    PORT: '0',
+    PORT: String(port),
     HOST: '127.0.0.1',
-    PUBLIC_BASE_URL: TEST_PUBLIC_BASE_URL,
+    PUBLIC_BASE_URL: opts.reachable ? `http://127.0.0.1:${port}` : TEST_PUBLIC_BASE_URL,
     LOG_LEVEL: 'silent',
     ...env,
   });
@@ -70,8 +83,8 @@ export async function startGateway(
     clock: opts.clock,
     resolve: opts.resolve ?? noDns,
   });
-  const merchant = await createMerchant(gateway.services.writer, 'Test shop', 'sandbox');
-  const address = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  const merchant = await createMerchant(gateway.services.writer, opts.merchantName ?? 'Test shop', 'sandbox');
+  const address = await gateway.app.listen({ port, host: '127.0.0.1' });
   let closed = false;
   const close = async () => {
     if (closed) return;

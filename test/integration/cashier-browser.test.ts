@@ -5,8 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { verify, type SignType } from '../../src/domain/sign.js';
-import { payFields, sandboxPay } from '../helper.js';
-import { startReachableGateway } from '../browser-gateway.js';
+import { payFields, sandboxPay, startGateway } from '../helper.js';
 import { FRONT_NOTIFICATION_FIELDS } from '../../src/services/front-notification.js';
 
 // The hosted cashier in a real browser (Debian's chromium, driven by playwright-core): the payer
@@ -34,7 +33,7 @@ t.test('cashier → sandbox pay → returnUrl with a signed front notification',
   t.teardown(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
   const returnUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/pay/done?cart=42`;
 
-  const gw = await startReachableGateway(t);
+  const gw = await startGateway(t, {}, { reachable: true, merchantName: '测试商户 Test shop' });
   const a = await gw.post(
     '/api/pay',
     payFields(gw.merchant.mercNo, { subject: '测试商品 Test item', tradeAmt: '12.34', returnUrl, signType: 'HMAC-SHA256', paywayCode: 'wxpay', sceneCode: 'scan' }),
@@ -100,7 +99,7 @@ t.test('cashier → sandbox pay → returnUrl with a signed front notification',
 });
 
 t.test('cashier says so when the payment fails', { timeout: 60_000, skip: NO_BROWSER }, async (t) => {
-  const gw = await startReachableGateway(t);
+  const gw = await startGateway(t, {}, { reachable: true, merchantName: '测试商户 Test shop' });
   const a = await gw.post('/api/pay', payFields(gw.merchant.mercNo, { returnUrl: 'http://127.0.0.1:9/never' }));
   t.equal(a.body.respCode, '000000', a.text);
   const browser: Browser = await chromium.launch({
@@ -123,7 +122,7 @@ t.test('cashier says so when the payment fails', { timeout: 60_000, skip: NO_BRO
 });
 
 t.test('unknown order: the plain 404 page; status endpoint 404', async (t) => {
-  const gw = await startReachableGateway(t);
+  const gw = await startGateway(t, {}, { reachable: true, merchantName: '测试商户 Test shop' });
   const page = await fetch(`${gw.url}/cashier/20990101000000000000001`, { signal: AbortSignal.timeout(10_000) });
   t.equal(page.status, 404);
   t.match(await page.text(), /Not found/);
@@ -132,7 +131,7 @@ t.test('unknown order: the plain 404 page; status endpoint 404', async (t) => {
 });
 
 t.test('status endpoint: open, paid with returnUrl (signed), paid without', async (t) => {
-  const gw = await startReachableGateway(t);
+  const gw = await startGateway(t, {}, { reachable: true, merchantName: '测试商户 Test shop' });
   const get = async (id: string) => {
     const r = await fetch(`${gw.url}/cashier/${id}/status`, { signal: AbortSignal.timeout(10_000) });
     t.equal(r.headers.get('cache-control'), 'no-store');
