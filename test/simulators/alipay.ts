@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { playTransportFault, takeFault } from './transport-faults.js';
 import type { AddressInfo } from 'node:net';
 import { createSign, createVerify, generateKeyPairSync, randomInt } from 'node:crypto';
 import { request } from 'undici';
@@ -100,7 +101,7 @@ export class AlipaySimulator {
   readonly trades = new Map<string, SimTrade>();
   readonly requests: SimRequest[] = [];
   readonly notifications: SimNotification[] = [];
-  private readonly faults: Array<{ method: string; fault: Fault }> = [];
+  private readonly faults: Array<{ key: string; fault: Fault }> = [];
   private seq = 0;
   private server!: Server;
   gatewayUrl = '';
@@ -130,7 +131,7 @@ export class AlipaySimulator {
 
   /** The next call of `method` ('*' for any) meets this fault; faults are used once, in order. */
   failNext(method: string, fault: Fault): void {
-    this.faults.push({ method, fault });
+    this.faults.push({ key: method, fault });
   }
 
   // --- the gateway -----------------------------------------------------------------------
@@ -157,17 +158,8 @@ export class AlipaySimulator {
     const method = params.method ?? '';
     this.requests.push({ method, params, inQuery });
 
-    const idx = this.faults.findIndex((f) => f.method === method || f.method === '*');
-    const fault = idx >= 0 ? this.faults.splice(idx, 1)[0]!.fault : undefined;
-    if (fault?.kind === 'hang') return; // the socket stays open until close()
-    if (fault?.kind === 'http500') {
-      res.writeHead(500, { 'content-type': 'text/html' }).end('<html>502 Bad Gateway</html>');
-      return;
-    }
-    if (fault?.kind === 'garbage') {
-      res.writeHead(200, { 'content-type': 'text/html;charset=utf-8' }).end('<html>maintenance</html>');
-      return;
-    }
+    const fault = takeFault(this.faults, method);
+    if (playTransportFault(res, fault, '<html>maintenance</html>')) return;
 
     const key = `${method.replaceAll('.', '_')}_response`;
     let answer: Answer;

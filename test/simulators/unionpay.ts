@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { playTransportFault, takeFault } from './transport-faults.js';
 import type { AddressInfo } from 'node:net';
 import { createHash, createSign, createVerify, generateKeyPairSync, randomInt, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
@@ -249,7 +250,7 @@ export class UnionpaySimulator {
   readonly refunds = new Map<string, SimRefund>();
   readonly requests: SimRequest[] = [];
   readonly notifications: SimNotification[] = [];
-  private readonly faults: Array<{ endpoint: Endpoint | '*'; fault: Fault }> = [];
+  private readonly faults: Array<{ key: string; fault: Fault }> = [];
   private seq = 0;
   private server!: Server;
   baseUrl = '';
@@ -276,7 +277,7 @@ export class UnionpaySimulator {
 
   /** The next call of `endpoint` ('*' for any) meets this fault; faults are used once, in order. */
   failNext(endpoint: Endpoint | '*', fault: Fault): void {
-    this.faults.push({ endpoint, fault });
+    this.faults.push({ key: endpoint, fault });
   }
 
   // --- the gateway -----------------------------------------------------------------------
@@ -304,17 +305,8 @@ export class UnionpaySimulator {
     }
     this.requests.push({ endpoint, fields, body });
 
-    const idx = this.faults.findIndex((f) => f.endpoint === endpoint || f.endpoint === '*');
-    const fault = idx >= 0 ? this.faults.splice(idx, 1)[0]!.fault : undefined;
-    if (fault?.kind === 'hang') return; // the socket stays open until close()
-    if (fault?.kind === 'http500') {
-      res.writeHead(500, { 'content-type': 'text/html' }).end('<html>500 Internal Server Error</html>');
-      return;
-    }
-    if (fault?.kind === 'garbage') {
-      res.writeHead(200, { 'content-type': 'text/html;charset=utf-8' }).end('<html>系统维护中</html>');
-      return;
-    }
+    const fault = takeFault(this.faults, endpoint);
+    if (playTransportFault(res, fault, '<html>系统维护中</html>')) return;
 
     let answer: Answer;
     const bad = duplicate ? this.error(fields, RESP.format) : this.checkCommon(fields);
