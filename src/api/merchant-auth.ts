@@ -1,3 +1,4 @@
+import type { MerchantRow } from '../db/rows.js';
 import type { FastifyRequest } from 'fastify';
 import { ApiError, RESP, invalid } from '../errors.js';
 import { isSignType, verify, type SignType } from '../domain/sign.js';
@@ -18,6 +19,20 @@ declare module 'fastify' {
 
 const WELL_FORMED = /^[^\u0000-\u001f\u007f]*$/u;
 
+// One read of the merchant per request, whoever asks first (the rate limit or authenticate).
+const looked = new WeakMap<FastifyRequest, MerchantRow | null>();
+
+/** The existing merchant the request body names, or undefined; read once per request. */
+export function namedMerchant(request: FastifyRequest, reads: Reads): MerchantRow | undefined {
+  const seen = looked.get(request);
+  if (seen !== undefined) return seen ?? undefined;
+  const body = request.body as Record<string, unknown> | null | undefined;
+  const mercNo = body && typeof body === 'object' ? body.mercNo : undefined;
+  const merchant = typeof mercNo === 'string' && mercNo.length > 0 && mercNo.length <= 32 ? reads.merchant(mercNo) : undefined;
+  looked.set(request, merchant ?? null);
+  return merchant;
+}
+
 /**
  * Identifies the merchant and checks the signature, in the order that lets every rejection be as
  * useful as possible: shape → merchant (unknown or disabled: 100003) → string fields → signature.
@@ -31,7 +46,7 @@ export function authenticate(request: FastifyRequest, reads: Reads): void {
   const mercNo = input.mercNo;
   if (mercNo === undefined || mercNo === '') throw invalid('mercNo: is required');
   if (typeof mercNo !== 'string') throw invalid('mercNo: must be a string');
-  const merchant = mercNo.length <= 32 ? reads.merchant(mercNo) : undefined;
+  const merchant = namedMerchant(request, reads);
   if (!merchant) throw new ApiError(RESP.MERCHANT_REFUSED, `mercNo: unknown merchant ${mercNo.slice(0, 32)}`);
   const signType: SignType = isSignType(input.signType) ? input.signType : 'MD5';
   request.signer = { merchant, signType };

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { namedMerchant } from './merchant-auth.js';
 import rateLimit from '@fastify/rate-limit';
 import type { Config } from '../config.js';
 import type { Reads } from '../db/reads.js';
-import type { MerchantRow } from '../db/rows.js';
 import { isSignType } from '../domain/sign.js';
 import { ApiError, RESP } from '../errors.js';
 
@@ -12,14 +12,6 @@ const WINDOW_MS = 60_000;
 // sandbox channel's own API (/sandbox/api/*, called in-process), /healthz, /readyz, /metrics.
 const isApi = (url: string) => url.startsWith('/api/');
 const isPage = (url: string) => url.startsWith('/cashier/') || url.startsWith('/sandbox/pay/') || url.startsWith('/qr/');
-
-/** The merchant a request names, if it names one that exists (read from the parsed body). */
-function namedMerchant(request: FastifyRequest, reads: Reads): MerchantRow | undefined {
-  const body = request.body as Record<string, unknown> | null | undefined;
-  if (!body || typeof body !== 'object') return undefined;
-  const mercNo = body.mercNo;
-  return typeof mercNo === 'string' && mercNo.length > 0 && mercNo.length <= 32 ? reads.merchant(mercNo) : undefined;
-}
 
 const seconds = (ttlMs: number) => Math.max(1, Math.ceil(ttlMs / 1000));
 
