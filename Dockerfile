@@ -1,5 +1,5 @@
 # Build stage: compile TypeScript and the native SQLite binding, then drop dev dependencies.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
@@ -11,7 +11,7 @@ COPY migrations ./migrations
 RUN npm ci && npm prune --omit=dev
 
 # Run stage: the compiled gateway, production dependencies and migrations, as a non-root user.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     PORT=8080 \
     HOST=0.0.0.0 \
