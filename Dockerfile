@@ -1,7 +1,6 @@
-# Build stage: compile TypeScript and the native SQLite binding, then drop dev dependencies.
+# Build stage: compile TypeScript, then drop dev dependencies. better-sqlite3 ships its native
+# binding prebuilt for linux-x64 (glibc), so nothing is compiled with node-gyp.
 FROM node:24-bookworm-slim AS build
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
