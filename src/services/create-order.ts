@@ -10,6 +10,7 @@ import type { MerchantRow, OrderRow, ChannelState } from '../db/rows.js';
 import type { PayRequest } from '../api/pay-schema.js';
 import type { Services } from './context.js';
 import { channelCallMetric } from '../metrics.js';
+import { refuseUncontactableNotifyUrl } from './notify-target.js';
 
 /** The answer to a unified order: the unsigned fields, which the HTTP layer signs. */
 export interface PayAnswer {
@@ -103,6 +104,7 @@ export class OrderCreator {
 
     const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
     if (stored) return this.replay(stored.request_hash, hash, storedAnswer(stored), req.mercOrderNo);
+    refuseUncontactableNotifyUrl(this.s, merchant, req.notifyUrl);
 
     const answer = this.createNew(merchant, req, hash, route.driver);
     this.inflight.set(key, { hash, answer });
