@@ -8,6 +8,7 @@ import { prepareReads } from './db/reads.js';
 import { WorkerWriter } from './db/writer.js';
 import { Checkpointer, newWalSignal } from './db/checkpointer.js';
 import { OrderIdGenerator } from './domain/ids.js';
+import { CashierLinks } from './domain/cashier-links.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { supportedCells } from './channels/matrix.js';
 import { sandboxDriver } from './channels/sandbox/driver.js';
@@ -101,6 +102,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const checkpointer = Checkpointer.start(config.DATABASE_PATH, walSignal);
 
   const sandboxSecret = await writer.run('ensureSetting', { name: 'sandbox_secret', value: randomBytes(32).toString('hex') });
+  const cashierSecret = await writer.run('ensureSetting', { name: 'cashier_secret', value: randomBytes(32).toString('hex') });
   const registry = new ChannelRegistry([
     ...supportedCells().map((cell) => ({ mode: 'sandbox' as const, cell, driver: sandboxDriver })),
     ...liveRegistrations(),
@@ -132,6 +134,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     now,
     log,
     notifier: dispatcher,
+    links: new CashierLinks(cashierSecret, config.PUBLIC_BASE_URL),
     channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => channelHttp(req, signal) }),
     configuredPayways: (merchant) =>
       merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set(credentialReads.channelCredentialsOf(merchant.merc_no).map((r) => r.payway)),
@@ -187,7 +190,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   queryRoute(app, services);
   closeRoute(app, services);
   refundRoutes(app, services);
-  pageRoutes(app, reads);
+  pageRoutes(app, reads, services.links);
   healthRoutes(app, reads, { writerOk: () => writer.healthy, dispatcherRunning: () => dispatcher.isRunning }, migrated);
   sandboxRoutes(app, sandbox);
   notifyRoutes(app, services);
