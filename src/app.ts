@@ -9,6 +9,7 @@ import { WorkerWriter } from './db/writer.js';
 import { Checkpointer, newWalSignal } from './db/checkpointer.js';
 import { OrderIdGenerator } from './domain/ids.js';
 import { CashierLinks } from './domain/cashier-links.js';
+import { AlertRecorder } from './services/alert-recorder.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { supportedCells } from './channels/matrix.js';
 import { sandboxDriver } from './channels/sandbox/driver.js';
@@ -125,6 +126,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     ...(opts.resolve ? { resolve: opts.resolve } : {}),
   });
 
+  const alerts = new AlertRecorder(writer, clock, log);
   const services: Services = {
     config,
     reads,
@@ -134,6 +136,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     now,
     log,
     notifier: dispatcher,
+    alerts,
     links: new CashierLinks(cashierSecret, config.PUBLIC_BASE_URL),
     channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => channelHttp(req, signal) }),
     configuredPayways: (merchant) =>
@@ -225,6 +228,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
         clearInterval(reaper);
       }
       await Promise.all([watching, stopping]);
+      await alerts.close();
       await writer.close();
       await checkpointer.close();
       db.close();
