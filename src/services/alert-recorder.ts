@@ -30,7 +30,8 @@ export const ALERT_QUIET_MS = 60 * 60_000;
  * source is written at once (the operator sees it, and the caller is answered only after it is
  * stored), and the ones after it are counted here and added to that row once a minute. So the
  * database gets at most two writes a minute and one row an hour per source, however many
- * requests arrive, and the count stays exact. What is pending is written on close.
+ * requests arrive, and the count stays exact. What is pending is written on close. The log is
+ * spared the same way: the caller logs the first, and each minute's count is one line here.
  *
  * The sources a stranger can reach are few: an unverified callback is only ever
  * `callback_rejected`, at the URL of a merchant and channel that exist; every other kind needs
@@ -48,18 +49,20 @@ export class AlertRecorder {
     private readonly log: Logger,
   ) {}
 
-  async record(alert: Alert): Promise<void> {
+  /** Records one occurrence; true when it was written now (the first of its source this minute), false when counted. */
+  async record(alert: Alert): Promise<boolean> {
     const key = JSON.stringify([alert.kind, alert.channel, alert.mercNo ?? null, alert.orderId ?? null]);
     const known = this.sources.get(key);
     if (known) {
       if (known.pending === 0) known.pendingFrom = alert.at;
       known.pending += 1;
       known.lastAt = Math.max(known.lastAt, alert.at);
-      return;
+      return false;
     }
     this.sources.set(key, { alert, pending: 0, pendingFrom: alert.at, lastAt: alert.at });
     this.arm();
     await this.writer.run('recordAlert', { ...alert, since: alert.at - ALERT_QUIET_MS });
+    return true;
   }
 
   /** Writes every pending count now; sources that had nothing new since the last flush are forgotten. */
@@ -96,6 +99,8 @@ export class AlertRecorder {
       }
       const { alert, pending, pendingFrom, lastAt } = source;
       source.pending = 0;
+      const { kind, channel, mercNo, orderId } = alert;
+      this.log.warn({ kind, channel, mercNo, orderId, count: pending }, 'more alike alerts since the last one logged');
       writes.push(
         this.writer
           .run('recordAlert', { ...alert, at: pendingFrom, count: pending, lastAt, since: pendingFrom - ALERT_QUIET_MS })

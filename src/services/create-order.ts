@@ -131,6 +131,7 @@ export class OrderCreator {
     const createdAt = now();
     const expireAt = createdAt + Number(req.orderPeriod) * 60_000;
     const amountFen = yuanToFen(req.tradeAmt);
+    const cashierUrl = this.s.links.cashierUrl(orderId);
     const input: PaymentInput = {
       orderId,
       payway: req.paywayCode,
@@ -144,7 +145,7 @@ export class OrderCreator {
       expireAt,
       callbackUrl: callbackUrl(config.PUBLIC_BASE_URL, driver.name, merchant),
       returnUrl: req.returnUrl || undefined,
-      cashierUrl: this.s.links.cashierUrl(orderId),
+      cashierUrl,
       openId: req.openId || undefined,
       deviceInfo: req.deviceInfo || undefined,
       mchAppName: req.mchAppName || undefined,
@@ -196,7 +197,7 @@ export class OrderCreator {
       ...extra,
       payStatus,
       expireTime: formatBeijing(expireAt),
-      cashierUrl: this.s.links.cashierUrl(orderId),
+      cashierUrl,
     };
     const answer: PayAnswer = { respCode, respDesc, fields };
     const { signature: _sig, ...requestFields } = req;

@@ -22,7 +22,9 @@ function rig(t: Parameters<typeof tempDir>[0]) {
     close: () => inline.close(),
   };
   const clock = new FakeClock();
-  const recorder = new AlertRecorder(writer, clock, pino({ level: 'silent' }));
+  const logged: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+  const recorder = new AlertRecorder(writer, clock, log);
   const rows = () =>
     db.prepare('SELECT kind, channel, merc_no AS mercNo, order_id AS orderId, detail, at, last_at AS lastAt, count FROM alerts ORDER BY id').all() as {
       kind: string;
@@ -34,7 +36,7 @@ function rig(t: Parameters<typeof tempDir>[0]) {
       lastAt: number;
       count: number;
     }[];
-  return { db, writer, clock, recorder, rows, ops };
+  return { db, writer, clock, recorder, rows, ops, logged };
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -58,7 +60,7 @@ t.test('recordAlert: counts on the source row last seen since `since`, or adds a
 });
 
 t.test('AlertRecorder: 10,000 alike alerts, two writes a minute per source, exact counts', async (t) => {
-  const { clock, recorder, rows, ops } = rig(t);
+  const { clock, recorder, rows, ops, logged } = rig(t);
   const start = clock.now();
   const alert = (channel: string, i: number) => ({ kind: 'callback_rejected', channel, mercNo: 'M1', detail: `forgery ${i}`, at: clock.now() });
   for (let i = 0; i < 10_000; i++) await recorder.record(alert(i % 2 ? 'alipay' : 'wxpay', i));
@@ -73,6 +75,11 @@ t.test('AlertRecorder: 10,000 alike alerts, two writes a minute per source, exac
   t.equal(ops.length, 4, 'then one write per source for the minute');
   t.same(rows().map((r) => r.count), [5_000, 5_000]);
   t.equal(rows()[0]!.detail, 'forgery 0', 'the row keeps its first detail');
+  t.match(logged, [
+    { level: 40, channel: 'wxpay', mercNo: 'M1', count: 4_999, msg: 'more alike alerts since the last one logged' },
+    { level: 40, channel: 'alipay', count: 4_999 },
+  ]);
+  t.equal(logged.length, 2, 'one log line per source for the minute');
 
   for (let i = 0; i < 1_000; i++) await recorder.record(alert('alipay', i));
   clock.advance(ALERT_FLUSH_MS);
