@@ -8,6 +8,8 @@ import { prepareReads } from './db/reads.js';
 import { WorkerWriter } from './db/writer.js';
 import { Checkpointer, newWalSignal } from './db/checkpointer.js';
 import { OrderIdGenerator } from './domain/ids.js';
+import { CashierLinks } from './domain/cashier-links.js';
+import { AlertRecorder } from './services/alert-recorder.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { supportedCells } from './channels/matrix.js';
 import { sandboxDriver } from './channels/sandbox/driver.js';
@@ -101,6 +103,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const checkpointer = Checkpointer.start(config.DATABASE_PATH, walSignal);
 
   const sandboxSecret = await writer.run('ensureSetting', { name: 'sandbox_secret', value: randomBytes(32).toString('hex') });
+  const cashierSecret = await writer.run('ensureSetting', { name: 'cashier_secret', value: randomBytes(32).toString('hex') });
   const registry = new ChannelRegistry([
     ...supportedCells().map((cell) => ({ mode: 'sandbox' as const, cell, driver: sandboxDriver })),
     ...liveRegistrations(),
@@ -123,6 +126,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     ...(opts.resolve ? { resolve: opts.resolve } : {}),
   });
 
+  const alerts = new AlertRecorder(writer, clock, log);
   const services: Services = {
     config,
     reads,
@@ -132,6 +136,8 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     now,
     log,
     notifier: dispatcher,
+    alerts,
+    links: new CashierLinks(cashierSecret, config.PUBLIC_BASE_URL),
     channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => channelHttp(req, signal) }),
     configuredPayways: (merchant) =>
       merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set(credentialReads.channelCredentialsOf(merchant.merc_no).map((r) => r.payway)),
@@ -187,7 +193,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   queryRoute(app, services);
   closeRoute(app, services);
   refundRoutes(app, services);
-  pageRoutes(app, reads);
+  pageRoutes(app, reads, services.links);
   healthRoutes(app, reads, { writerOk: () => writer.healthy, dispatcherRunning: () => dispatcher.isRunning }, migrated);
   sandboxRoutes(app, sandbox);
   notifyRoutes(app, services);
@@ -222,6 +228,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
         clearInterval(reaper);
       }
       await Promise.all([watching, stopping]);
+      await alerts.close();
       await writer.close();
       await checkpointer.close();
       db.close();

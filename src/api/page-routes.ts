@@ -1,39 +1,48 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isOrderId } from '../domain/ids.js';
 import QRCode from 'qrcode';
 import type { Reads } from '../db/reads.js';
+import type { CashierLinks } from '../domain/cashier-links.js';
 import { storedAnswer } from '../services/create-order.js';
 import { cashierPage } from '../pages/cashier-page.js';
 import { notFoundPage, page } from '../pages/html.js';
 import { frontNotificationUrl } from '../services/front-notification.js';
 
-/** Public pages: the QR image of an order's codeUrl, the hosted cashier, and health. */
-export function pageRoutes(app: FastifyInstance, reads: Reads): void {
-  const findOrder = (id: string) => (isOrderId(id) ? reads.order(id) : undefined);
+/**
+ * Public pages: the QR image of an order's codeUrl, the hosted cashier, and what it polls. Each
+ * answers only a link carrying the order's token; without it, as for an order that does not
+ * exist, the same plain 404, so a guessed order id tells nothing.
+ */
+export function pageRoutes(app: FastifyInstance, reads: Reads, links: CashierLinks): void {
+  // The token is checked before the database is asked, so an unknown order and a known one
+  // without its token take the same path.
+  const findOrder = (orderId: string, request: FastifyRequest) =>
+    isOrderId(orderId) && links.allows(orderId, request.query) ? reads.order(orderId) : undefined;
 
   app.get<{ Params: { file: string } }>('/qr/:file', async (request, reply) => {
     const orderId = request.params.file.replace(/\.png$/, '');
-    const order = findOrder(orderId);
+    const order = findOrder(orderId, request);
     const codeUrl = order ? storedAnswer(order).fields.codeUrl : undefined;
     if (!codeUrl) return reply.code(404).type('text/plain; charset=utf-8').send('no QR code for this order');
     const png = await QRCode.toBuffer(codeUrl, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: 300 });
-    return reply.type('image/png').header('cache-control', 'public, max-age=3600').send(png);
+    // private: the image is the channel's payment link of one order, for that payer's browser only.
+    return reply.type('image/png').header('cache-control', 'private, max-age=3600').send(png);
   });
 
   app.get<{ Params: { orderId: string } }>('/cashier/:orderId', async (request, reply) => {
-    const order = findOrder(request.params.orderId);
-    if (!order) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage());
+    const order = findOrder(request.params.orderId, request);
+    if (!order) return reply.code(404).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(notFoundPage());
     const merchantName = reads.merchant(order.merc_no)?.name ?? '';
     return reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(cashierPage(order, storedAnswer(order), merchantName));
+      .send(cashierPage(order, storedAnswer(order), { merchantName, links }));
   });
 
   // What the cashier's script polls. Once paid, returnUrl is the order's returnUrl with the signed
   // front-notification parameters: signed here, so the merchant key never reaches the page.
   app.get<{ Params: { orderId: string } }>('/cashier/:orderId/status', async (request, reply) => {
-    const order = findOrder(request.params.orderId);
+    const order = findOrder(request.params.orderId, request);
     if (!order) return reply.code(404).header('cache-control', 'no-store').send({ error: 'no such order' });
     const answer: { payStatus: string; expireAt: number; returnUrl?: string } = {
       payStatus: order.pay_status,
@@ -50,9 +59,9 @@ export function pageRoutes(app: FastifyInstance, reads: Reads): void {
   // The channel's form (gateway, WAP, online banking) is served as a page of its own, so the
   // cashier can link to it and the browser submits it to the channel.
   app.get<{ Params: { orderId: string } }>('/cashier/:orderId/form', async (request, reply) => {
-    const order = findOrder(request.params.orderId);
+    const order = findOrder(request.params.orderId, request);
     const html = order ? storedAnswer(order).fields.resultHtml : undefined;
-    if (!html) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage());
-    return reply.type('text/html; charset=utf-8').send(page('Redirecting to the bank…', html));
+    if (!html) return reply.code(404).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(notFoundPage());
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page('Redirecting to the bank…', html));
   });
 }

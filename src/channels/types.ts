@@ -22,6 +22,8 @@ export interface PaymentInput {
   callbackUrl: string;
   /** Where the payer's browser goes after paying, if the merchant gave one. */
   returnUrl?: string;
+  /** The order's hosted cashier page (with its token), for channels that need somewhere to send the payer back to. */
+  cashierUrl: string;
   openId?: string;
   deviceInfo?: string;
   mchAppName?: string;

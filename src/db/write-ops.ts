@@ -108,8 +108,12 @@ function prepareOps(db: Db) {
     WHERE sandbox_trades.status = 'failed'`);
   const tradeStatus = db.prepare('SELECT status FROM sandbox_trades WHERE order_id = ?').pluck();
 
-  const insertAlert = db.prepare(`INSERT INTO alerts (kind, channel, order_id, merc_no, detail, at)
-    VALUES (@kind, @channel, @orderId, @mercNo, @detail, @at)`);
+  const insertAlert = db.prepare(`INSERT INTO alerts (kind, channel, order_id, merc_no, detail, at, count, last_at)
+    VALUES (@kind, @channel, @orderId, @mercNo, @detail, @at, @count, @lastAt)`);
+  const countAlert = db.prepare(`UPDATE alerts SET count = count + @count, last_at = max(last_at, @lastAt)
+    WHERE id = (SELECT id FROM alerts
+      WHERE kind = @kind AND channel = @channel AND merc_no IS @mercNo AND order_id IS @orderId AND last_at >= @since
+      ORDER BY last_at DESC LIMIT 1)`);
 
   const insertMerchant = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key, status, created_at, updated_at)
     VALUES (@merc_no, @name, @mode, @key, @status, @created_at, @updated_at)`);
@@ -211,9 +215,32 @@ function prepareOps(db: Db) {
       return tradeStatus.get(a.orderId) as string;
     },
 
-    /** Flags something an operator should look at (a refused channel callback). */
-    recordAlert(a: { kind: string; channel: string; orderId?: string; mercNo?: string; detail: string; at: number }): true {
-      insertAlert.run({ ...a, orderId: a.orderId ?? null, mercNo: a.mercNo ?? null, detail: a.detail.slice(0, 1000) });
+    /**
+     * Flags something an operator should look at (a refused channel callback): `count` occurrences
+     * from `at` to `lastAt`. They are counted on the source's row last seen at or after `since`,
+     * or open a new row (whose detail is the first occurrence's). Returns whether a row was added.
+     */
+    recordAlert(a: {
+      kind: string;
+      channel: string;
+      orderId?: string;
+      mercNo?: string;
+      detail: string;
+      at: number;
+      count?: number;
+      lastAt?: number;
+      since?: number;
+    }): boolean {
+      const row = {
+        kind: a.kind,
+        channel: a.channel,
+        orderId: a.orderId ?? null,
+        mercNo: a.mercNo ?? null,
+        count: a.count ?? 1,
+        lastAt: a.lastAt ?? a.at,
+      };
+      if (a.since !== undefined && countAlert.run({ ...row, since: a.since }).changes === 1) return false;
+      insertAlert.run({ ...row, detail: a.detail.slice(0, 1000), at: a.at });
       return true;
     },
 

@@ -204,6 +204,61 @@ function normalizeHost(host: string): string {
   return (parseHostLiteral(host) ?? host.toLowerCase()).replace(/\.$/, '');
 }
 
+type Target =
+  | { ok: true; host: string; port: number; literal: string | undefined }
+  | { ok: false; reason: string; rule: 'url' | 'port' };
+
+function parseTarget(url: string): Target {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { ok: false, reason: `invalid URL ${JSON.stringify(url)}`, rule: 'url' };
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    return { ok: false, reason: `scheme ${u.protocol} not allowed: only http and https`, rule: 'url' };
+  }
+  const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  if (port === 0) return { ok: false, reason: `host ${host}: port 0 not allowed`, rule: 'port' };
+  return { ok: true, host, port, literal: parseHostLiteral(u.hostname) };
+}
+
+/**
+ * Checks every address `host` stands for; the first one that passes is the one to connect to.
+ * `name` says which address a reason is about.
+ */
+function checkAddresses(
+  host: string,
+  addresses: string[],
+  opts: Omit<CheckOptions, 'resolve'>,
+  name: (address: string) => string = (address) => `host ${host} address ${address}`,
+): { ok: true; address: string; family: 4 | 6 } | { ok: false; reason: string } {
+  const allowListed = (opts.allowHosts ?? []).some((h) => normalizeHost(h) === normalizeHost(host));
+  const privateOk = opts.mode === 'sandbox' || opts.allowPrivate || allowListed;
+
+  let chosen: { address: string; family: 4 | 6 } | undefined;
+  for (const raw of addresses) {
+    const family = isIP(raw) as 0 | 4 | 6;
+    if (family === 0) return { ok: false, reason: `host ${host}: resolver returned ${JSON.stringify(raw)}, not an address` };
+    // A zone id only makes sense on link-scoped addresses, and would be lost on the way to the connect.
+    if (raw.includes('%')) return { ok: false, reason: `${name(raw)}: scoped addresses are never contacted` };
+    const cls = classifyAddress(raw);
+    if (NEVER.has(cls)) {
+      return { ok: false, reason: `${name(raw)} is ${cls}: never contacted` };
+    }
+    if ((cls === 'loopback' || cls === 'private') && !privateOk) {
+      return {
+        ok: false,
+        reason: `${name(raw)} is ${cls}: live merchants may only notify public addresses (operator may allow private addresses or this host)`,
+      };
+    }
+    chosen ??= canonical(raw, family);
+  }
+  if (!chosen) return { ok: false, reason: `host ${host}: resolves to no address` };
+  return { ok: true, ...chosen };
+}
+
 /**
  * Decides whether a notification may be sent to `url` and, if so, which address to connect to.
  * Every address a name resolves to must pass, so that a name mixing a public and a private
@@ -211,20 +266,9 @@ function normalizeHost(host: string): string {
  * name again), which is what keeps DNS rebinding out.
  */
 export async function checkTarget(url: string, opts: CheckOptions): Promise<CheckResult> {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return { ok: false, reason: `invalid URL ${JSON.stringify(url)}` };
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    return { ok: false, reason: `scheme ${u.protocol} not allowed: only http and https` };
-  }
-  const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
-  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  if (port === 0) return { ok: false, reason: `host ${host}: port 0 not allowed` };
-
-  const literal = parseHostLiteral(u.hostname);
+  const target = parseTarget(url);
+  if (!target.ok) return { ok: false, reason: target.reason };
+  const { host, port, literal } = target;
   let addresses: string[];
   if (literal !== undefined) {
     addresses = [literal];
@@ -236,30 +280,30 @@ export async function checkTarget(url: string, opts: CheckOptions): Promise<Chec
     }
     if (addresses.length === 0) return { ok: false, reason: `host ${host}: resolves to no address` };
   }
+  const checked = checkAddresses(host, addresses, opts);
+  return checked.ok ? { ...checked, host, port } : checked;
+}
 
-  const allowListed = (opts.allowHosts ?? []).some((h) => normalizeHost(h) === normalizeHost(host));
-  const privateOk = opts.mode === 'sandbox' || opts.allowPrivate || allowListed;
+// RFC 6761: these names are the local host's own, whatever a resolver says.
+const isLocalhostName = (host: string) => /(^|\.)localhost$/.test(host.toLowerCase().replace(/\.$/, ''));
 
-  let chosen: { address: string; family: 4 | 6 } | undefined;
-  for (const raw of addresses) {
-    const family = isIP(raw) as 0 | 4 | 6;
-    if (family === 0) return { ok: false, reason: `host ${host}: resolver returned ${JSON.stringify(raw)}, not an address` };
-    // A zone id only makes sense on link-scoped addresses, and would be lost on the way to the connect.
-    if (raw.includes('%')) return { ok: false, reason: `host ${host} address ${raw}: scoped addresses are never contacted` };
-    const cls = classifyAddress(raw);
-    if (NEVER.has(cls)) {
-      return { ok: false, reason: `host ${host} address ${raw} is ${cls}: never contacted` };
-    }
-    if ((cls === 'loopback' || cls === 'private') && !privateOk) {
-      return {
-        ok: false,
-        reason: `host ${host} address ${raw} is ${cls}: live merchants may only notify public addresses (operator may allow private addresses or this host)`,
-      };
-    }
-    chosen ??= canonical(raw, family);
+/**
+ * What can be told about `url` without asking DNS: why {@link checkTarget} will refuse it on every
+ * attempt (an IP literal it never contacts, a localhost name, port 0), or undefined when only
+ * sending can tell. For refusing a delivery target when it is given. The reason names the address
+ * in canonical form, never the host as written, so it carries no text of the caller's.
+ */
+export function certainRefusal(url: string, opts: Omit<CheckOptions, 'resolve'>): string | undefined {
+  const target = parseTarget(url);
+  if (!target.ok) return target.rule === 'port' ? 'port 0 is never contacted' : 'must be an http:// or https:// URL';
+  const { host, literal } = target;
+  if (literal !== undefined) {
+    const checked = checkAddresses(host, [literal], opts, (address) => `address ${address}`);
+    return checked.ok ? undefined : checked.reason;
   }
-  if (!chosen) return { ok: false, reason: `host ${host}: resolves to no address` };
-  return { ok: true, ...chosen, host, port };
+  if (!isLocalhostName(host)) return undefined;
+  const checked = checkAddresses(host, ['127.0.0.1'], opts, () => 'localhost (this machine)');
+  return checked.ok ? undefined : checked.reason;
 }
 
 // IPv4-mapped IPv6 is the IPv4 host itself; connecting over IPv4 also works where IPv6 is disabled.

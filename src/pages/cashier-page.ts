@@ -1,10 +1,11 @@
 import { fenToYuan } from '../domain/money.js';
 import type { OrderRow } from '../db/rows.js';
 import type { PayAnswer } from '../services/create-order.js';
+import type { CashierLinks } from '../domain/cashier-links.js';
 import { escapeHtml } from './html.js';
 
 // The hosted cashier: a mobile-first page in Chinese showing the order and what the payer does
-// next (scan, follow a link, open an app). A small inline script polls GET /cashier/{id}/status
+// next (scan, follow a link, open an app). A small inline script polls GET /cashier/{id}/status?t=
 // and, once paid, sends the browser to the signed returnUrl the server computed; nothing secret
 // is ever written into the page. No external resources: the QR image is served by the gateway.
 
@@ -32,7 +33,7 @@ main{max-width:26rem;margin:0 auto;padding:1rem}
 .btn{display:block;background:#1677ff;color:#fff;text-decoration:none;border-radius:.5rem;padding:.8rem;font-size:1.05rem;margin:.6rem 0}
 .note{color:#666;font-size:.9rem;margin:.4rem 0}.meta{color:#999;font-size:.8rem;word-break:break-all}`;
 
-function nextStep(order: OrderRow, answer: PayAnswer): string {
+function nextStep(order: OrderRow, answer: PayAnswer, links: CashierLinks): string {
   const f = answer.fields;
   const way = PAYWAY_NAMES[order.payway] ?? order.payway;
   if (f.imgUrl) {
@@ -40,7 +41,7 @@ function nextStep(order: OrderRow, answer: PayAnswer): string {
       `<p class="note">请使用${escapeHtml(way)}扫一扫完成支付</p>`;
   }
   if (f.mwebUrl) return `<a class="btn" href="${escapeHtml(f.mwebUrl)}">去${escapeHtml(way)}支付</a>`;
-  if (f.resultHtml) return `<a class="btn" href="${escapeHtml(`/cashier/${order.order_id}/form`)}">前往银行支付</a>`;
+  if (f.resultHtml) return `<a class="btn" href="${escapeHtml(links.formPath(order.order_id))}">前往银行支付</a>`;
   if (f.payInfo) return `<p class="note">请在${escapeHtml(way)}App 内完成支付</p>`;
   if (order.channel_state === 'refused') return '<p class="note">支付渠道拒绝了此订单，无法支付</p>';
   return '';
@@ -68,13 +69,21 @@ else if(j.payStatus==='p0004'||j.payStatus==='p0005'||j.payStatus==='p0006'){fin
 tick();setInterval(tick,500);poll();timer=setInterval(poll,1500);
 })();`;
 
-/** The hosted cashier page. `now` is the server's clock, for the time left; `merchantName` heads it. */
-export function cashierPage(order: OrderRow, answer: PayAnswer, merchantName = '', now: number = Date.now()): string {
+/**
+ * The hosted cashier page. `merchantName` heads it; `links` make its status and form links (which
+ * carry the order's token); `now` is the server's clock, for the time left.
+ */
+export function cashierPage(
+  order: OrderRow,
+  answer: PayAnswer,
+  view: { merchantName: string; links: CashierLinks; now?: number },
+): string {
+  const { merchantName, links, now = Date.now() } = view;
   const req = JSON.parse(order.request_json) as Record<string, string>;
   const [headline, cls] = STATUS_LINES[order.pay_status] ?? [order.pay_status, 'open'];
   const open = order.pay_status === 'p0001' || order.pay_status === 'p0002';
   const leftMs = Math.max(0, order.expire_at - now);
-  const statusUrl = `/cashier/${order.order_id}/status`;
+  const statusUrl = links.statusPath(order.order_id);
   const body =
     `<main id="cashier" data-status-url="${escapeHtml(statusUrl)}" data-left-ms="${leftMs}">` +
     `<section class="card">` +
@@ -85,7 +94,7 @@ export function cashierPage(order: OrderRow, answer: PayAnswer, merchantName = '
     `</section>` +
     `<section class="card">` +
     `<p class="status ${cls}" id="status" role="status" aria-live="polite">${escapeHtml(headline)}</p>` +
-    `<div id="step"${open ? '' : ' hidden'}>${open ? nextStep(order, answer) : ''}</div>` +
+    `<div id="step"${open ? '' : ' hidden'}>${open ? nextStep(order, answer, links) : ''}</div>` +
     `</section>` +
     `<p class="meta">订单号 ${escapeHtml(order.order_id)} · 商户订单号 ${escapeHtml(order.merc_order_no)}</p>` +
     `</main>`;

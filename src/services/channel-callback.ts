@@ -22,11 +22,12 @@ export async function handleChannelCallback(
   const driver = owner && s.registry.driverNamed(driverName, owner.mode);
   if (!owner || !driver || (owner.mode === 'live' && !s.configuredPayways(owner).has(driverName))) return { found: false };
   const log = s.log.child({ channel: driverName });
-  // Every refusal is logged and flagged (an alert row) and answered with the channel's "fail";
-  // the order is never touched.
+  // Every refusal is logged and flagged (an alert, counted per source) and answered with the
+  // channel's "fail"; the order is never touched.
   const refuse = async (kind: string, detail: string, order?: { order_id: string; merc_no: string }, level: 'warn' | 'error' = 'error') => {
-    log[level]({ orderId: order?.order_id, kind, detail }, 'channel callback refused; not applied');
-    await s.writer.run('recordAlert', { kind, channel: driverName, orderId: order?.order_id, mercNo: order?.merc_no ?? mercNo, detail, at: s.now() });
+    const first = await s.alerts.record({ kind, channel: driverName, orderId: order?.order_id, mercNo: order?.merc_no ?? mercNo, detail, at: s.now() });
+    // Alike refusals after the first are counted in one line a minute (by the recorder), not one each.
+    log[first ? level : 'debug']({ orderId: order?.order_id, kind, detail }, 'channel callback refused; not applied');
     return { found: true as const, ack: driver.acknowledge(false) };
   };
   let outcome;

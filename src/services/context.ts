@@ -6,6 +6,8 @@ import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelContext } from '../channels/types.js';
 import type { OrderIdGenerator } from '../domain/ids.js';
 import type { MerchantRow, QueuedNotification } from '../db/rows.js';
+import type { CashierLinks } from '../domain/cashier-links.js';
+import type { AlertRecorder } from './alert-recorder.js';
 
 /** What the use cases need from the outside world; app.ts builds it once. */
 export interface Services {
@@ -18,6 +20,10 @@ export interface Services {
   log: Logger;
   /** Told of every notification that has just committed (the dispatcher, in the server). */
   notifier: { queued(n: QueuedNotification | undefined): void };
+  /** Where alerts go: counted per source, so that no stream of requests writes a row each. */
+  alerts: Pick<AlertRecorder, 'record'>;
+  /** The payer's links of an order, each carrying the order's token. */
+  links: CashierLinks;
   /** What a driver call gets: clock, public URL, HTTP transport, cancellation. */
   channelContext(signal?: AbortSignal): ChannelContext;
   /** The payways a merchant can be served on: every one for a sandbox merchant, the configured ones for a live one. */

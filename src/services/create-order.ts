@@ -10,6 +10,8 @@ import type { MerchantRow, OrderRow, ChannelState } from '../db/rows.js';
 import type { PayRequest } from '../api/pay-schema.js';
 import type { Services } from './context.js';
 import { channelCallMetric } from '../metrics.js';
+import { refuseUncontactableNotifyUrl } from './notify-target.js';
+import type { CashierLinks } from '../domain/cashier-links.js';
 
 /** The answer to a unified order: the unsigned fields, which the HTTP layer signs. */
 export interface PayAnswer {
@@ -39,13 +41,10 @@ export function callbackUrl(publicBaseUrl: string, driverName: string, merchant?
   return merchant?.mode === 'live' ? `${base}/${merchant.merc_no}` : base;
 }
 
-export const qrImageUrl = (publicBaseUrl: string, orderId: string) => `${publicBaseUrl}/qr/${orderId}.png`;
-export const cashierUrl = (publicBaseUrl: string, orderId: string) => `${publicBaseUrl}/cashier/${orderId}`;
-
-function actionFields(action: PayAction, publicBaseUrl: string, orderId: string): Record<string, string> {
+function actionFields(action: PayAction, links: CashierLinks, orderId: string): Record<string, string> {
   switch (action.kind) {
     case 'qrCode':
-      return { codeUrl: action.content, imgUrl: qrImageUrl(publicBaseUrl, orderId) };
+      return { codeUrl: action.content, imgUrl: links.qrImageUrl(orderId) };
     case 'redirect':
       return { mwebUrl: action.url };
     case 'form':
@@ -103,6 +102,7 @@ export class OrderCreator {
 
     const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
     if (stored) return this.replay(stored.request_hash, hash, storedAnswer(stored), req.mercOrderNo);
+    refuseUncontactableNotifyUrl(this.s, merchant, req.notifyUrl);
 
     const answer = this.createNew(merchant, req, hash, route.driver);
     this.inflight.set(key, { hash, answer });
@@ -131,6 +131,7 @@ export class OrderCreator {
     const createdAt = now();
     const expireAt = createdAt + Number(req.orderPeriod) * 60_000;
     const amountFen = yuanToFen(req.tradeAmt);
+    const cashierUrl = this.s.links.cashierUrl(orderId);
     const input: PaymentInput = {
       orderId,
       payway: req.paywayCode,
@@ -144,6 +145,7 @@ export class OrderCreator {
       expireAt,
       callbackUrl: callbackUrl(config.PUBLIC_BASE_URL, driver.name, merchant),
       returnUrl: req.returnUrl || undefined,
+      cashierUrl,
       openId: req.openId || undefined,
       deviceInfo: req.deviceInfo || undefined,
       mchAppName: req.mchAppName || undefined,
@@ -162,7 +164,7 @@ export class OrderCreator {
     switch (result.outcome) {
       case 'accepted':
         channelState = 'accepted';
-        extra = actionFields(result.action, config.PUBLIC_BASE_URL, orderId);
+        extra = actionFields(result.action, this.s.links, orderId);
         break;
       case 'refused':
         channelState = 'refused';
@@ -195,7 +197,7 @@ export class OrderCreator {
       ...extra,
       payStatus,
       expireTime: formatBeijing(expireAt),
-      cashierUrl: cashierUrl(config.PUBLIC_BASE_URL, orderId),
+      cashierUrl,
     };
     const answer: PayAnswer = { respCode, respDesc, fields };
     const { signature: _sig, ...requestFields } = req;

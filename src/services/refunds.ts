@@ -9,6 +9,7 @@ import type { MerchantRow, OrderRow, RefundRow } from '../db/rows.js';
 import { callChannel, driverFor } from './channel-call.js';
 import { callbackUrl } from './create-order.js';
 import type { Services } from './context.js';
+import { refuseUncontactableNotifyUrl } from './notify-target.js';
 
 export interface RefundRequest {
   mercRefundNo: string;
@@ -64,6 +65,7 @@ export async function createRefund(
   };
   const existing = s.reads.refundByMercNo(merchant.merc_no, req.mercRefundNo);
   if (existing) return replay(existing);
+  refuseUncontactableNotifyUrl(s, merchant, req.notifyUrl);
 
   const now = s.now();
   const { signature: _sig, ...fields } = req;

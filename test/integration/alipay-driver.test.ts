@@ -73,6 +73,7 @@ function order(over: Partial<PaymentInput> = {}): PaymentInput {
     createdAt: now,
     expireAt: now + 30 * 60_000,
     callbackUrl: notifyUrl,
+    cashierUrl: 'https://pay.example.com/cashier/order?t=cashier-token',
     returnUrl: 'https://shop.example.com/pay/done?x=1&y=2',
     ...over,
   };

@@ -40,7 +40,7 @@ t.test('cashier → sandbox pay → returnUrl with a signed front notification',
   );
   t.equal(a.body.respCode, '000000', a.text);
   const { orderId, cashierUrl, codeUrl } = a.body as Record<string, string>;
-  t.equal(cashierUrl, `${gw.url}/cashier/${orderId}`, 'cashierUrl is on the listening address');
+  t.match(cashierUrl, new RegExp(`^${gw.url}/cashier/${orderId}\\?t=[\\w-]{22}$`), "cashierUrl is on the listening address, with the order's token");
   t.equal(codeUrl, `${gw.url}/sandbox/pay/${orderId}`, "the QR code's content is the sandbox pay page");
 
   const browser: Browser = await chromium.launch({
@@ -121,25 +121,32 @@ t.test('cashier says so when the payment fails', { timeout: 60_000, skip: NO_BRO
   t.equal(new URL(cashier.url()).pathname, `/cashier/${a.body.orderId}`, 'the cashier stays');
 });
 
-t.test('unknown order: the plain 404 page; status endpoint 404', async (t) => {
+t.test('unknown order, or an order without its token: the plain 404 page; status endpoint 404', async (t) => {
   const gw = await startGateway(t, {}, { reachable: true, merchantName: '测试商户 Test shop' });
+  const a = await gw.post('/api/pay', payFields(gw.merchant.mercNo));
   const page = await fetch(`${gw.url}/cashier/20990101000000000000001`, { signal: AbortSignal.timeout(10_000) });
   t.equal(page.status, 404);
-  t.match(await page.text(), /Not found/);
+  const notFound = await page.text();
+  t.match(notFound, /Not found/);
+  const guessed = await fetch(`${gw.url}/cashier/${a.body.orderId}`, { signal: AbortSignal.timeout(10_000) });
+  t.equal(guessed.status, 404, 'a real order id without its token');
+  t.equal(await guessed.text(), notFound, 'the same page as for no order at all');
   const status = await fetch(`${gw.url}/cashier/nope/status`, { signal: AbortSignal.timeout(10_000) });
   t.equal(status.status, 404);
 });
 
 t.test('status endpoint: open, paid with returnUrl (signed), paid without', async (t) => {
   const gw = await startGateway(t, {}, { reachable: true, merchantName: '测试商户 Test shop' });
+  const cashierUrls = new Map<string, string>();
   const get = async (id: string) => {
-    const r = await fetch(`${gw.url}/cashier/${id}/status`, { signal: AbortSignal.timeout(10_000) });
+    const r = await fetch(`${cashierUrls.get(id)!.replace('?', '/status?')}`, { signal: AbortSignal.timeout(10_000) });
     t.equal(r.headers.get('cache-control'), 'no-store');
     return (await r.json()) as { payStatus: string; expireAt: number; returnUrl?: string };
   };
   const pay = async (over: Record<string, string>) => {
     const a = await gw.post('/api/pay', payFields(gw.merchant.mercNo, over));
     t.equal(a.body.respCode, '000000', a.text);
+    cashierUrls.set(a.body.orderId!, a.body.cashierUrl!);
     return a.body.orderId!;
   };
   const withReturn = await pay({ returnUrl: 'https://shop.example.com/done' });
@@ -160,5 +167,5 @@ t.test('status endpoint: open, paid with returnUrl (signed), paid without', asyn
   const noReturn = await get(without);
   t.equal(noReturn.payStatus, 'p0000');
   t.equal(noReturn.returnUrl, undefined, 'no returnUrl: the cashier says 支付成功 and stays');
-  t.match(await (await fetch(`${gw.url}/cashier/${without}`)).text(), /支付成功/);
+  t.match(await (await fetch(cashierUrls.get(without)!)).text(), /支付成功/);
 });

@@ -53,7 +53,7 @@ t.test('a live Alipay scan order: channel, payment, callback, notification, quer
   const trade = sim.trades.get(orderId)!;
   t.ok(trade, 'the order reached the simulator, signed as Alipay checks it');
   t.match(made.body.codeUrl, /^https:\/\/qr\.alipay\.com\//, "codeUrl is the qr_code Alipay answered");
-  t.match(made.body.imgUrl, /\/qr\/\d{22}\.png$/);
+  t.match(made.body.imgUrl, /\/qr\/\d{22}\.png\?t=[\w-]{22}$/);
   t.equal(trade.notifyUrl, `http://dtpay.test/channel/alipay/notify/${live.mercNo}`, "the callback URL names the merchant");
 
   // The test's stand-in for DNS: the simulator reaches the gateway where it really listens.

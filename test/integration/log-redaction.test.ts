@@ -47,6 +47,7 @@ t.test('trace logs carry request ids and no secret', async (t) => {
   };
   t.teardown(close);
   const sandboxSecret = gateway.services.reads.setting('sandbox_secret') ?? '';
+  const cashierSecret = gateway.services.reads.setting('cashier_secret') ?? '';
   const url = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const writer = gateway.services.writer;
   const rcv = await startReceiver(t);
@@ -77,8 +78,8 @@ t.test('trace logs carry request ids and no secret', async (t) => {
   t.equal((await post('/api/refund/query', { mercNo: sandbox.mercNo, mercRefundNo: 'LOG-R1' }, sandbox.key)).respCode, '000000');
   t.equal((await post('/api/notify/resend', { mercNo: sandbox.mercNo, orderId }, sandbox.key)).respCode, '000000');
   t.equal((await post('/api/close', { mercNo: sandbox.mercNo, orderId }, sandbox.key)).respCode, '100007');
-  await fetch(`${url}/cashier/${orderId}`);
-  await fetch(`${url}/qr/${orderId}.png`);
+  await fetch(url + gateway.services.links.cashierPath(orderId));
+  await fetch(gateway.services.links.qrImageUrl(orderId).replace('http://dtpay.test', url));
   // A forged sandbox callback, a malformed request, an unknown merchant.
   await fetch(`${url}/channel/sandbox/notify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"orderId":"1"}' });
   await fetch(`${url}/api/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"mercNo":"${sandbox.mercNo}","key":` });
@@ -156,6 +157,7 @@ t.test('trace logs carry request ids and no secret', async (t) => {
     ['MASTER_KEY', MASTER_KEY],
     ['the WeChat Pay APIv3 key', wxKeys.apiv3Key],
     ['the sandbox channel secret', sandboxSecret],
+    ['the secret of the cashier links', cashierSecret],
   ];
   for (const [name, pem] of [
     ['the Alipay application private key', alipayPrivatePem],

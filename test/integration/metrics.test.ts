@@ -31,7 +31,7 @@ t.test('requests, latency, channel calls, notifications, outbox and orders after
   await sandboxPay(gw, paid);
   await until(() => gw.gateway.dispatcher.stats.delivered === 1, 'the notification');
   t.equal((await gw.post('/api/query', { mercNo: m, orderId: open })).body.respCode, '000000');
-  t.equal((await fetch(`${gw.url}/cashier/${open}`)).status, 200);
+  t.equal((await fetch(gw.url + gw.gateway.services.links.cashierPath(open))).status, 200);
 
   const s = await scrape(gw.url);
   t.match(s.contentType, /^text\/plain; version=0\.0\.4/);

@@ -65,11 +65,12 @@ t.test('the merchant API: per mercNo, a signed 100008 envelope with Retry-After'
 t.test('public pages: per client address, 429 with Retry-After, shared by cashier, sandbox and QR', async (t) => {
   const gw = await startGateway(t, { RATE_LIMIT_PAGES_PER_MINUTE: '4' });
   const orderId = await createOrder(gw);
-  t.equal((await fetch(`${gw.url}/cashier/${orderId}`)).status, 200);
-  t.equal((await fetch(`${gw.url}/qr/${orderId}.png`)).status, 200);
+  const links = gw.gateway.services.links;
+  t.equal((await fetch(gw.url + links.cashierPath(orderId))).status, 200);
+  t.equal((await fetch(links.qrImageUrl(orderId).replace('http://dtpay.test', gw.url))).status, 200);
   t.equal((await fetch(`${gw.url}/sandbox/pay/${orderId}`)).status, 200);
   t.equal((await fetch(`${gw.url}/cashier/nope`)).status, 404, 'a page not found counts too');
-  for (const path of [`/cashier/${orderId}`, `/qr/${orderId}.png`, `/sandbox/pay/${orderId}`]) {
+  for (const path of [links.cashierPath(orderId), `/qr/${orderId}.png`, `/sandbox/pay/${orderId}`]) {
     const res = await fetch(gw.url + path);
     t.equal(res.status, 429, `${path} is limited`);
     t.match(await res.text(), /100008.*retry in \d+ s/);

@@ -47,6 +47,7 @@ const pathOf = (url: string) => {
 };
 
 const get = (path: string) => fetch(gw.url + path);
+const cashierToken = (orderId: string) => new URL(gw.gateway.services.links.cashierUrl(orderId)).searchParams.get('t');
 
 function parseBeijing(s: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s)!;
@@ -132,7 +133,7 @@ for (const [payway, scene, field] of SUPPORTED) {
       expire >= Math.floor(before / 1000) * 1000 + 30 * 60_000 && expire <= Date.now() + 30 * 60_000,
       'expireTime is orderPeriod (30 min) after creation, Beijing time',
     );
-    t.equal(a.body.cashierUrl, `${TEST_PUBLIC_BASE_URL}/cashier/${orderId}`);
+    t.equal(a.body.cashierUrl, `${TEST_PUBLIC_BASE_URL}/cashier/${orderId}?t=${cashierToken(orderId)}`, "the cashier, with the order's token");
     const cashier = await get(pathOf(a.body.cashierUrl!));
     t.equal(cashier.status, 200, 'the cashier page opens');
     t.match(await cashier.text(), orderId);
@@ -144,7 +145,7 @@ for (const [payway, scene, field] of SUPPORTED) {
     switch (field) {
       case 'codeUrl': {
         await leadsToSandboxPage(t, a.body.codeUrl!, orderId);
-        t.equal(a.body.imgUrl, `${TEST_PUBLIC_BASE_URL}/qr/${orderId}.png`, 'imgUrl points at the gateway');
+        t.equal(a.body.imgUrl, `${TEST_PUBLIC_BASE_URL}/qr/${orderId}.png?t=${cashierToken(orderId)}`, 'imgUrl points at the gateway, with the token');
         const png = await get(pathOf(a.body.imgUrl!));
         t.equal(png.status, 200);
         t.equal(png.headers.get('content-type'), 'image/png');
@@ -222,5 +223,5 @@ t.test('an unknown order, or one without a codeUrl, has no QR image', async (t) 
   t.equal((await get('/qr/nope.png')).status, 404);
   // An order without a codeUrl has no QR image.
   const a = await gw.post('/api/pay', cellFields('alipay', 'h5'));
-  t.equal((await get(`/qr/${a.body.orderId}.png`)).status, 404, 'no QR image for an h5 order');
+  t.equal((await get(`/qr/${a.body.orderId}.png?t=${cashierToken(a.body.orderId!)}`)).status, 404, 'no QR image for an h5 order');
 });

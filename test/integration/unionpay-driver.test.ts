@@ -107,8 +107,10 @@ t.teardown(async () => {
 
 function input(scene: Scene, over: Partial<PaymentInput> = {}): PaymentInput {
   const now = Date.now();
+  const orderId = ids.next();
   return {
-    orderId: ids.next(),
+    orderId,
+    cashierUrl: `https://pay.example.com/cashier/${orderId}?t=cashier-token`,
     payway: 'unionpay',
     scene,
     amountFen: 1234n,
@@ -196,7 +198,7 @@ t.test('h5 (WAP): channelType 08; without a returnUrl the payer comes back to th
   const { inp, action } = await created('h5', { returnUrl: undefined, termType: 'wap' });
   if (action.kind !== 'form') return t.fail('not a form');
   const form = parseForm(action.html);
-  t.match(form.fields, { channelType: '08', bizType: '000201', txnSubType: '01', frontUrl: `https://pay.example.com/cashier/${inp.orderId}` });
+  t.match(form.fields, { channelType: '08', bizType: '000201', txnSubType: '01', frontUrl: `https://pay.example.com/cashier/${inp.orderId}?t=cashier-token` });
   t.ok(forgeVerify(form.fields, creds.signCertPem));
   t.equal((await sim.submitForm(action.html)).status, 200);
   sim.startPaying(inp.orderId);

@@ -288,8 +288,10 @@ const callbackUrl = 'https://pay.example.com/channel/unionpay/notify/M1000000000
 
 function input(scene: Scene, over: Partial<PaymentInput> = {}): PaymentInput {
   const now = Date.now();
+  const orderId = ids.next();
   return {
-    orderId: ids.next(),
+    orderId,
+    cashierUrl: `https://pay.example.com/cashier/${orderId}?t=cashier-token`,
     payway: 'unionpay',
     scene,
     amountFen: 1234n,

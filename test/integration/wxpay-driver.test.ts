@@ -75,6 +75,7 @@ function order(scene: Scene, over: Partial<PaymentInput> = {}): PaymentInput {
     createdAt: now,
     expireAt: now + 30 * 60_000,
     callbackUrl: notifyUrl,
+    cashierUrl: 'https://pay.example.com/cashier/order?t=cashier-token',
     ...(scene === 'jspay' ? { openId: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' } : {}),
     ...(scene === 'h5' ? { deviceInfo: 'IOS_SDK', mchAppName: '王者荣耀', mchAppId: 'com.tencent.wzryIOS' } : {}),
     ...over,

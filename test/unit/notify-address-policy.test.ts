@@ -1,5 +1,5 @@
 import t from 'tap';
-import { checkTarget, classifyAddress, parseHostLiteral, type AddressClass, type CheckOptions } from '../../src/notify/address-policy.js';
+import { certainRefusal, checkTarget, classifyAddress, parseHostLiteral, type AddressClass, type CheckOptions } from '../../src/notify/address-policy.js';
 
 t.test('parseHostLiteral: every spelling of an IP literal', async (t) => {
   const cases: [string, string | undefined][] = [
@@ -228,4 +228,71 @@ t.test('reasons name the host, the address and the rule', async (t) => {
   });
   const ok = await checkTarget('https://Shop.Example.COM./n', { mode: 'live', allowPrivate: false, resolve: async () => ['8.8.8.8'] });
   t.same(ok, { ok: true, address: '8.8.8.8', family: 4, host: 'shop.example.com.', port: 443 });
+});
+
+t.test('certainRefusal: what checkTarget will refuse on every attempt, told without DNS', async (t) => {
+  const live = { mode: 'live' as const, allowPrivate: false };
+  const livePriv = { mode: 'live' as const, allowPrivate: true };
+  const liveList = { mode: 'live' as const, allowPrivate: false, allowHosts: ['10.1.2.3', 'LocalHost', '[::1]'] };
+  const sandbox = { mode: 'sandbox' as const, allowPrivate: false };
+  const notPublic = /is (loopback|private): live merchants may only notify public addresses/;
+  const never = /never contacted/;
+
+  const refused: [string, Omit<CheckOptions, 'resolve'>, RegExp][] = [
+    ['http://127.0.0.1/n', live, /^address 127\.0\.0\.1 is loopback/],
+    ['http://127.1:8080/n', live, /^address 127\.0\.0\.1 is loopback/],
+    ['http://0x7f000001/n', live, notPublic],
+    ['http://2130706433/n', live, notPublic],
+    ['http://0177.0.0.1/n', live, notPublic],
+    ['http://%31%32%37.0.0.1/n', live, notPublic],
+    ['http://[::1]/n', live, /^address ::1 is loopback/],
+    ['http://[::ffff:127.0.0.1]/n', live, notPublic],
+    ['http://[::ffff:10.0.0.1]/n', live, /is private/],
+    ['http://10.0.0.1/n', live, /^address 10\.0\.0\.1 is private/],
+    ['http://192.168.1.1/n', live, notPublic],
+    ['http://[fd00::1]/n', live, notPublic],
+    ['http://10.9.9.9/n', liveList, notPublic],
+    ['http://169.254.169.254/latest/meta-data/', livePriv, /^address 169\.254\.169\.254 is metadata: never contacted$/],
+    ['http://2852039166/', liveList, /169\.254\.169\.254 is metadata/],
+    ['http://[fd00:ec2::254]/', livePriv, never],
+    ['http://100.100.100.200/', livePriv, never],
+    ['http://169.254.1.1/', livePriv, /is link-local/],
+    ['http://[fe80::1]/', livePriv, /is link-local/],
+    ['http://0.0.0.0:8080/', livePriv, /is unspecified/],
+    ['http://0/', livePriv, /is unspecified/],
+    ['http://[::]/', livePriv, /is unspecified/],
+    ['http://224.0.0.1/', livePriv, /is multicast/],
+    ['http://203.0.113.7/', livePriv, /is reserved/],
+    ['http://localhost:3000/n', live, /^localhost \(this machine\) is loopback: live merchants may only notify public addresses/],
+    ['http://LOCALHOST./n', live, notPublic],
+    ['https://shop.localhost/n', live, notPublic],
+    ['https://a&payStatus=p0000.localhost/n', live, /^localhost \(this machine\) is loopback/],
+    ['http://shop.example.com:0/n', live, /^port 0 is never contacted$/],
+    ['http://169.254.169.254/', sandbox, never],
+  ];
+  for (const [url, opts, want] of refused) {
+    const reason = certainRefusal(url, opts);
+    t.match(reason, want, `${url} (${JSON.stringify(opts)}) is refused`);
+    const sent = await checkTarget(url, { ...opts, resolve: async () => ['127.0.0.1'] });
+    t.equal(sent.ok, false, `${url}: the dispatcher refuses it too`);
+  }
+  t.notMatch(certainRefusal('https://a&payStatus=p0000.localhost/n', live), /payStatus/i, 'no text of the URL in the reason');
+
+  const passed: [string, Omit<CheckOptions, 'resolve'>][] = [
+    ['https://shop.example.com/n', live],
+    ['https://localhost.example.com/n', live],
+    ['https://mylocalhost/n', live],
+    ['http://8.8.8.8/n', live],
+    ['http://[2001:4860:4860::8888]/n', live],
+    ['http://127.0.0.1/n', livePriv],
+    ['http://10.0.0.1/n', livePriv],
+    ['http://localhost:3000/n', livePriv],
+    ['http://10.1.2.3/n', liveList],
+    ['http://localhost/n', liveList],
+    ['http://[0:0:0:0:0:0:0:1]/n', liveList],
+    ['http://127.0.0.1:3000/n', sandbox],
+    ['http://localhost:3000/n', sandbox],
+  ];
+  for (const [url, opts] of passed) t.equal(certainRefusal(url, opts), undefined, `${url} (${JSON.stringify(opts)}) is left to sending`);
+  t.equal(certainRefusal('https://unresolvable.invalid/n', live), undefined, 'names are judged when sending, not here');
 });

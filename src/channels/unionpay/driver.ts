@@ -160,7 +160,7 @@ export function createUnionpayDriver(opts: UnionpayDriverOptions = {}): ChannelD
             bizType: '000201',
             channelType: input.scene === 'h5' ? '08' : '07',
             // Without a returnUrl the payer comes back to the hosted cashier page of the order.
-            frontUrl: input.returnUrl || `${ctx.publicBaseUrl}/cashier/${input.orderId}`,
+            frontUrl: input.returnUrl || input.cashierUrl,
           };
           if (input.scene === 'ebank') {
             if (!input.bankCode) return { outcome: 'refused', code: 'BANK_CODE', message: 'ebank needs bankCode' };

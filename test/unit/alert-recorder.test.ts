@@ -1,0 +1,102 @@
+import t from 'tap';
+import { join } from 'node:path';
+import pino from 'pino';
+import { openDb } from '../../src/db/open.js';
+import { migrate } from '../../src/db/migrate.js';
+import { InlineWriter, type Writer } from '../../src/db/writer.js';
+import { ALERT_FLUSH_MS, ALERT_QUIET_MS, AlertRecorder } from '../../src/services/alert-recorder.js';
+import { FakeClock } from '../fake-clock.js';
+import { tempDir } from '../helper.js';
+
+function rig(t: Parameters<typeof tempDir>[0]) {
+  const db = openDb(join(tempDir(t), 'a.sqlite'));
+  t.teardown(() => db.close());
+  migrate(db);
+  const inline = new InlineWriter(db);
+  const ops: string[] = [];
+  const writer: Writer = {
+    run: (op, args) => {
+      ops.push(op);
+      return inline.run(op, args);
+    },
+    close: () => inline.close(),
+  };
+  const clock = new FakeClock();
+  const logged: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+  const recorder = new AlertRecorder(writer, clock, log);
+  const rows = () =>
+    db.prepare('SELECT kind, channel, merc_no AS mercNo, order_id AS orderId, detail, at, last_at AS lastAt, count FROM alerts ORDER BY id').all() as {
+      kind: string;
+      channel: string;
+      mercNo: string | null;
+      orderId: string | null;
+      detail: string;
+      at: number;
+      lastAt: number;
+      count: number;
+    }[];
+  return { db, writer, clock, recorder, rows, ops, logged };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+t.test('recordAlert: counts on the source row last seen since `since`, or adds a row', async (t) => {
+  const { writer, rows } = rig(t);
+  const base = { kind: 'callback_rejected', channel: 'alipay', mercNo: 'M1', detail: 'bad signature', at: 1_000 };
+  t.equal(await writer.run('recordAlert', { ...base, since: 0 }), true, 'nothing to count on: a row');
+  t.equal(await writer.run('recordAlert', { ...base, at: 2_000, count: 5, lastAt: 3_000, detail: 'other', since: 500 }), false, 'counted');
+  t.equal(await writer.run('recordAlert', { ...base, mercNo: undefined, at: 2_000, since: 0 }), true, 'no merchant is a source of its own');
+  t.equal(await writer.run('recordAlert', { ...base, orderId: '2026010100000000000001', at: 2_000, since: 0 }), true, 'so is each order');
+  t.equal(await writer.run('recordAlert', { ...base, at: 9_000, since: 3_001 }), true, 'quiet since 3000: a new row');
+  t.equal(await writer.run('recordAlert', { ...base, at: 9_500 }), true, 'without `since`, always a row (as before)');
+  t.match(rows(), [
+    { mercNo: 'M1', orderId: null, detail: 'bad signature', at: 1_000, lastAt: 3_000, count: 6 },
+    { mercNo: null, count: 1 },
+    { mercNo: 'M1', orderId: '2026010100000000000001', count: 1 },
+    { mercNo: 'M1', orderId: null, at: 9_000, lastAt: 9_000, count: 1 },
+    { at: 9_500, count: 1 },
+  ]);
+});
+
+t.test('AlertRecorder: 10,000 alike alerts, two writes a minute per source, exact counts', async (t) => {
+  const { clock, recorder, rows, ops, logged } = rig(t);
+  const start = clock.now();
+  const alert = (channel: string, i: number) => ({ kind: 'callback_rejected', channel, mercNo: 'M1', detail: `forgery ${i}`, at: clock.now() });
+  for (let i = 0; i < 10_000; i++) await recorder.record(alert(i % 2 ? 'alipay' : 'wxpay', i));
+  t.equal(ops.length, 2, 'the first of each source written at once');
+  t.match(rows(), [
+    { channel: 'wxpay', count: 1, detail: 'forgery 0' },
+    { channel: 'alipay', count: 1, detail: 'forgery 1' },
+  ]);
+
+  clock.advance(ALERT_FLUSH_MS);
+  await settle();
+  t.equal(ops.length, 4, 'then one write per source for the minute');
+  t.same(rows().map((r) => r.count), [5_000, 5_000]);
+  t.equal(rows()[0]!.detail, 'forgery 0', 'the row keeps its first detail');
+  t.match(logged, [
+    { level: 40, channel: 'wxpay', mercNo: 'M1', count: 4_999, msg: 'more alike alerts since the last one logged' },
+    { level: 40, channel: 'alipay', count: 4_999 },
+  ]);
+  t.equal(logged.length, 2, 'one log line per source for the minute');
+
+  for (let i = 0; i < 1_000; i++) await recorder.record(alert('alipay', i));
+  clock.advance(ALERT_FLUSH_MS);
+  await settle();
+  t.same(rows().map((r) => r.count), [5_000, 6_000]);
+  t.equal(rows()[1]!.lastAt, start + ALERT_FLUSH_MS, 'last seen');
+  t.equal(ops.length, 5, 'a quiet source costs no write');
+
+  clock.advance(ALERT_QUIET_MS + ALERT_FLUSH_MS);
+  await settle();
+  await recorder.record(alert('alipay', 0));
+  t.equal(rows().length, 3, 'after a quiet hour, a new row');
+
+  for (let i = 0; i < 3; i++) await recorder.record(alert('alipay', i));
+  await recorder.close();
+  t.equal(rows()[2]!.count, 4, 'close writes what is pending');
+  clock.advance(10 * ALERT_FLUSH_MS);
+  await settle();
+  t.equal(ops.length, 7, 'and nothing after it');
+});
