@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDb, type Db } from './db/open.js';
+import { tightenDatabaseFiles } from './db/file-modes.js';
 import { migrate } from './db/migrate.js';
 import { prepareReads } from './db/reads.js';
 import { WorkerWriter } from './db/writer.js';
@@ -81,6 +82,13 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const clock = opts.clock ?? realClock;
   const now = opts.now ?? clock.now;
 
+  const loose = tightenDatabaseFiles(config.DATABASE_PATH);
+  if (loose.length > 0) {
+    log.warn(
+      { files: loose.map((f) => ({ file: f.file, was: f.was.toString(8) })) },
+      'database files were readable by other users; made them private to the owner (0600)',
+    );
+  }
   const db = openDb(config.DATABASE_PATH);
   const migrated = Number(migrate(db).current ?? 0);
   // Stored live credentials that MASTER_KEY cannot open would fail every live order: refuse to start.

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { join } from 'node:path';
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createOrder, startGateway } from '../helper.js';
 import { cli } from '../cli-runner.js';
@@ -45,4 +46,33 @@ t.test('an online backup under load holds every order acknowledged before it beg
   const forced = await cli(gw.dir, db, ['backup', file, '--force']);
   t.equal(forced.code, 0, forced.stderr);
   t.match(forced.stdout, /backed up .* orders/);
+});
+
+t.test('a backup is private to its owner and stands alone: no -wal or -shm beside it', async (t) => {
+  const gw = await startGateway(t);
+  await createOrder(gw);
+  const file = join(gw.dir, 'private.sqlite');
+  for (const args of [['backup', file], ['backup', file, '--force']]) {
+    // --force over a file left readable by others makes it private as well.
+    if (args.length === 3) chmodSync(file, 0o644);
+    const r = await cli(gw.dir, gw.config.DATABASE_PATH, args);
+    t.equal(r.code, 0, r.stderr);
+    t.equal((statSync(file).mode & 0o777).toString(8), '600', `${args.join(' ')}: the copy is 0600`);
+    t.same(readdirSync(gw.dir).filter((f) => f.startsWith('private.sqlite')), ['private.sqlite'], 'nothing beside it');
+  }
+  // The copy is a database on its own: opened and closed read-only, it still leaves nothing beside it.
+  const copy = new Database(file, { readonly: true });
+  t.equal(copy.prepare('SELECT count(*) FROM orders').pluck().get(), 1);
+  copy.close();
+  t.same(readdirSync(gw.dir).filter((f) => f.startsWith('private.sqlite')), ['private.sqlite']);
+});
+
+t.test('a backup into a folder that does not exist: one line, exit 1', async (t) => {
+  const gw = await startGateway(t);
+  const file = join(gw.dir, 'no', 'such', 'folder', 'b.sqlite');
+  const r = await cli(gw.dir, gw.config.DATABASE_PATH, ['backup', file]);
+  t.equal(r.code, 1);
+  t.equal(r.stderr, `dtpay: backup: no folder ${dirname(file)}; create it first\n`);
+  t.equal(r.stdout, '');
+  t.notOk(existsSync(dirname(file)), 'the folder is not made on a guess');
 });
