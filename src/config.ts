@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { MASTER_KEY_GENERATE, masterKeyWeakness } from './secrets/key-strength.js';
 
 // Every setting the gateway reads, with its default. `.env.example` mirrors this list.
 const integer = (min: number, max: number) =>
@@ -28,6 +29,14 @@ const httpUrl = z
   .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be an http(s) URL such as https://pay.example.com')
   .transform((s) => s.replace(/\/+$/, ''));
 
+const masterKey = z
+  .string()
+  .regex(/^[A-Za-z0-9+/=_-]{32,}$/, { error: `must be at least 32 characters of base64 or hex (${MASTER_KEY_GENERATE})`, abort: true })
+  .superRefine((key, ctx) => {
+    const weakness = masterKeyWeakness(key);
+    if (weakness) ctx.addIssue({ code: 'custom', message: `is too weak to seal secrets with: ${weakness}. Generate one with: ${MASTER_KEY_GENERATE}` });
+  });
+
 const schema = z.object({
   PORT: integer(0, 65535).default(8080),
   HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
@@ -40,10 +49,7 @@ const schema = z.object({
   NOTIFY_HOST_CONCURRENCY: integer(1, 10_000).default(32),
   NOTIFY_ALLOW_PRIVATE: flag.default(false),
   NOTIFY_ALLOW_HOSTS: hostList.default([]),
-  MASTER_KEY: z
-    .string()
-    .regex(/^[A-Za-z0-9+/=_-]{32,}$/, 'must be at least 32 characters of base64 or hex (openssl rand -base64 32)')
-    .optional(),
+  MASTER_KEY: masterKey.optional(),
   BODY_LIMIT_BYTES: integer(1024, 1_048_576).default(65_536),
   CHANNEL_TIMEOUT_MS: integer(100, 120_000).default(10_000),
   SHUTDOWN_TIMEOUT_MS: integer(0, 120_000).default(10_000),
