@@ -34,7 +34,7 @@ import { PAYWAYS, type ChannelDriver, type HttpRequest, type HttpResponse, type 
 import { alipayDriver } from './channels/alipay/driver.js';
 import { wxpayDriver } from './channels/wxpay/driver.js';
 import { unionpayDriver } from './channels/unionpay/driver.js';
-import { isLivePayway } from './channels/credential-store.js';
+import { isLivePayway } from './channels/credentials.js';
 import { checkLiveCredentialsAtStartup, loadLiveCredentials } from './services/live-credentials.js';
 import { prepareCredentialReads } from './db/credential-reads.js';
 import { Dispatcher } from './notify/dispatcher.js';

@@ -6,24 +6,14 @@ import { migrate } from '../db/migrate.js';
 import { prepareReads } from '../db/reads.js';
 import { prepareCredentialReads, type ChannelCredentialRow } from '../db/credential-reads.js';
 import { InlineWriter } from '../db/writer.js';
-import type { CredentialsByPayway, LivePayway } from '../channels/credentials.js';
-import {
-  CredentialDecryptError,
-  CredentialInputError,
-  LIVE_PAYWAYS,
-  buildAlipayCredentials,
-  buildUnionpayCredentials,
-  buildWxpayCredentials,
-  channelCallbackUrl,
-  isLivePayway,
-  masterKeyId,
-  openCredentials,
-  sealCredentials,
-  summarizeCredentials,
-  type CertSummary,
-  type CredentialSummary,
-  type KeySummary,
-} from '../channels/credential-store.js';
+import { LIVE_PAYWAYS, channelCallbackUrl, isLivePayway, type CredentialsByPayway, type LivePayway } from '../channels/credentials.js';
+import { CredentialInputError } from '../channels/credential-input.js';
+import { buildAlipayCredentials } from '../channels/alipay/credential-input.js';
+import { buildWxpayCredentials } from '../channels/wxpay/credential-input.js';
+import { buildUnionpayCredentials } from '../channels/unionpay/credential-input.js';
+import { summarizeCredentials, type CertSummary, type CredentialSummary, type KeySummary } from '../channels/credential-summary.js';
+import { CredentialDecryptError, openCredentials, sealCredentials } from '../secrets/channel-credentials.js';
+import { masterKeyId } from '../secrets/sealing.js';
 import { MASTER_KEY_HOWTO } from '../services/live-credentials.js';
 import { CliError, printJson, type Io } from './io.js';
 

@@ -294,7 +294,7 @@ export function batchRunner(db: Db): (calls: OpCall[]) => OpOutcome[] {
 
 /**
  * Live channel credentials (migrations/0005): the row is already encrypted by the caller
- * (src/channels/credential-store.ts); binary parts travel as base64 so they cross to the writer
+ * (src/secrets/channel-credentials.ts); binary parts travel as base64 so they cross to the writer
  * thread unchanged. Only a live merchant can hold credentials. `updated_at` strictly increases,
  * so a cache keyed on it sees every change.
  */

@@ -2,7 +2,8 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/open.js';
 import { prepareCredentialReads, type ChannelCredentialRow, type CredentialReads } from '../db/credential-reads.js';
 import type { CredentialsByPayway, LivePayway } from '../channels/credentials.js';
-import { CredentialDecryptError, masterKeyId, openCredentials } from '../channels/credential-store.js';
+import { CredentialDecryptError, openCredentials } from '../secrets/channel-credentials.js';
+import { masterKeyId } from '../secrets/sealing.js';
 
 // The decrypted credentials of live merchants, for the drivers. Decrypted once per stored version
 // of a row and kept in memory: a `dtpay channel set` or `remove` run beside the server changes the

@@ -4,7 +4,7 @@ import { payFields, startGateway } from '../helper.js';
 import { startReceiver } from '../receiver.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
 import { createMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/channels/credential-store.js';
+import { sealCredentials } from '../../src/secrets/channel-credentials.js';
 import { sign } from '../../src/domain/sign.js';
 
 // A live merchant end to end, with the Alipay simulator standing in for Alipay: the signed unified

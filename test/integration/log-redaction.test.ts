@@ -7,7 +7,7 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config.js';
 import { buildGateway } from '../../src/app.js';
 import { createMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/channels/credential-store.js';
+import { sealCredentials } from '../../src/secrets/channel-credentials.js';
 import type { LivePayway, CredentialsByPayway } from '../../src/channels/credentials.js';
 import { sign, stringToSign } from '../../src/domain/sign.js';
 import { payFields, until } from '../helper.js';

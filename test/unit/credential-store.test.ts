@@ -1,20 +1,14 @@
 import t, { type Test } from 'tap';
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import {
-  CHANNEL_DEFAULT_URLS,
-  CredentialDecryptError,
-  CredentialInputError,
-  buildAlipayCredentials,
-  buildUnionpayCredentials,
-  buildWxpayCredentials,
-  channelCallbackUrl,
-  masterKeyId,
-  openCredentials,
-  sealCredentials,
-  summarizeCredentials,
-  type SealedCredentials,
-} from '../../src/channels/credential-store.js';
+import { CHANNEL_DEFAULT_URLS, channelCallbackUrl } from '../../src/channels/credentials.js';
+import { CredentialInputError } from '../../src/channels/credential-input.js';
+import { buildAlipayCredentials } from '../../src/channels/alipay/credential-input.js';
+import { buildWxpayCredentials } from '../../src/channels/wxpay/credential-input.js';
+import { buildUnionpayCredentials } from '../../src/channels/unionpay/credential-input.js';
+import { summarizeCredentials } from '../../src/channels/credential-summary.js';
+import { CredentialDecryptError, openCredentials, sealCredentials, type SealedCredentials } from '../../src/secrets/channel-credentials.js';
+import { masterKeyId } from '../../src/secrets/sealing.js';
 import type { AlipayCredentials, UnionpayCredentials, WxpayCredentials } from '../../src/channels/credentials.js';
 import { openDb } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -25,7 +19,7 @@ import { channelFixtures, pemBody, rsaKeyPair, certificatePem, pfx } from '../fi
 import { tempDir } from '../helper.js';
 
 const KEY = 'q2C0cQ9kGf0mXo3l0oH2VbQ8cXw1Yd5TzA7uJm4nKpE='; // the shape `openssl rand -base64 32` prints
-const OTHER_KEY = 'ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=';
+const OTHER_KEY = 'Vb3nR8wq1Lx0PjZ5kYt7Cs2Hm9Ge4Ud6Fa+oNi/TrE0=';
 const M1 = 'M100000000000001';
 const M2 = 'M100000000000002';
 
