@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { MASTER_KEY_GENERATE, masterKeyWeakness } from './secrets/key-strength.js';
 
@@ -50,6 +51,8 @@ const schema = z.object({
   NOTIFY_ALLOW_PRIVATE: flag.default(false),
   NOTIFY_ALLOW_HOSTS: hostList.default([]),
   MASTER_KEY: masterKey.optional(),
+  // Where MASTER_KEY is kept when the variable is not set (generated there on first start).
+  MASTER_KEY_FILE: z.string().min(1, 'must not be empty').optional(),
   BODY_LIMIT_BYTES: integer(1024, 1_048_576).default(65_536),
   CHANNEL_TIMEOUT_MS: integer(100, 120_000).default(10_000),
   SHUTDOWN_TIMEOUT_MS: integer(0, 120_000).default(10_000),
@@ -59,7 +62,7 @@ const schema = z.object({
 });
 
 export type Config = Readonly<
-  Omit<z.infer<typeof schema>, 'PUBLIC_BASE_URL'> & { PUBLIC_BASE_URL: string }
+  Omit<z.infer<typeof schema>, 'PUBLIC_BASE_URL' | 'MASTER_KEY_FILE'> & { PUBLIC_BASE_URL: string; MASTER_KEY_FILE: string }
 >;
 
 export class ConfigError extends Error {
@@ -88,6 +91,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   return Object.freeze({
     ...c,
     PUBLIC_BASE_URL: c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`,
+    MASTER_KEY_FILE: c.MASTER_KEY_FILE ?? join(dirname(c.DATABASE_PATH), 'master.key'),
   });
 }
 

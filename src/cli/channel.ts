@@ -14,8 +14,8 @@ import { buildUnionpayCredentials } from '../channels/unionpay/credential-input.
 import { summarizeCredentials, type CertSummary, type CredentialSummary, type KeySummary } from '../channels/credential-summary.js';
 import { CredentialDecryptError, openCredentials, sealCredentials } from '../secrets/channel-credentials.js';
 import { masterKeyId } from '../secrets/sealing.js';
-import { MASTER_KEY_HOWTO } from '../services/live-credentials.js';
 import { CliError, printJson, type Io } from './io.js';
+import { cliSecrets } from './secrets.js';
 
 // dtpay channel set | show | remove (CONTRACT §3). Secrets come from files (the APIv3 key and the
 // .pfx password as flags), are validated, encrypted with MASTER_KEY and never printed again.
@@ -67,7 +67,6 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
       }
       const missing = REQUIRED[payway].filter((f) => flags[f] === undefined);
       if (missing.length > 0) throw new CliError(`channel set ${payway}: ${missing.map((f) => `--${f}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required\n${USAGE_SET}`);
-      const masterKey = requireMasterKey(config, 'channel set');
       return withDb(config, async (db) => {
         const merchant = prepareReads(db).merchant(mercNo);
         if (!merchant) throw new CliError(`no merchant ${mercNo}`, 1);
@@ -78,6 +77,7 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
             1,
           );
         }
+        const { masterKey } = cliSecrets(db, config, io, 'channel set');
         const creds = prepareCredentialReads(db);
         // One MASTER_KEY for all rows: the server refuses to start when any row does not decrypt.
         const keyId = masterKeyId(masterKey);
@@ -122,7 +122,7 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
         const merchant = prepareReads(db).merchant(mercNo);
         if (!merchant) throw new CliError(`no merchant ${mercNo}`, 1);
         const rows = prepareCredentialReads(db).channelCredentialsOf(mercNo);
-        const masterKey = rows.length > 0 ? requireMasterKey(config, 'channel show') : undefined;
+        const masterKey = rows.length > 0 ? cliSecrets(db, config, io, 'channel show').masterKey : undefined;
         const channels = rows.map((row) => {
           try {
             return describeRow(config, row, openCredentials(masterKey!, row.merc_no, row.payway, sealedOf(row)));
@@ -173,11 +173,6 @@ async function withDb(config: Config, fn: (db: ReturnType<typeof openDb>) => Pro
   } finally {
     db.close();
   }
-}
-
-function requireMasterKey(config: Config, what: string): string {
-  if (!config.MASTER_KEY) throw new CliError(`${what}: MASTER_KEY is not set; it encrypts channel credentials at rest. ${MASTER_KEY_HOWTO}`, 1);
-  return config.MASTER_KEY;
 }
 
 const sealedOf = (row: ChannelCredentialRow) => ({ keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext });

@@ -1,5 +1,5 @@
 import type { Db } from './open.js';
-import type { MerchantRow, OrderRow } from './rows.js';
+import type { NewMerchantRecord, OrderRow } from './rows.js';
 import { randomBytes } from 'node:crypto';
 import { step, type OrderEvent, type PayStatus } from '../domain/order-states.js';
 import { notificationFields } from '../notify/notification-body.js';
@@ -111,9 +111,9 @@ function prepareOps(db: Db) {
   const insertAlert = db.prepare(`INSERT INTO alerts (kind, channel, order_id, merc_no, detail, at)
     VALUES (@kind, @channel, @orderId, @mercNo, @detail, @at)`);
 
-  const insertMerchant = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key, status, created_at, updated_at)
-    VALUES (@merc_no, @name, @mode, @key, @status, @created_at, @updated_at)`);
-  const setKey = db.prepare('UPDATE merchants SET key = ?, updated_at = ? WHERE merc_no = ?');
+  const insertMerchant = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key_sealed, status, created_at, updated_at)
+    VALUES (@merc_no, @name, @mode, @key_sealed, @status, @created_at, @updated_at)`);
+  const setKey = db.prepare('UPDATE merchants SET key_sealed = ?, updated_at = ? WHERE merc_no = ?');
   const setStatus = db.prepare('UPDATE merchants SET status = ?, updated_at = ? WHERE merc_no = ?');
   const putSetting = db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
   const getSetting = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
@@ -217,13 +217,14 @@ function prepareOps(db: Db) {
       return true;
     },
 
-    insertMerchant(row: MerchantRow): true {
-      insertMerchant.run(row);
+    /** The key comes sealed (src/secrets/merchant-keys.ts): the writer never sees a plaintext key. */
+    insertMerchant(row: NewMerchantRecord): true {
+      insertMerchant.run({ ...row, key_sealed: Buffer.from(row.key_sealed, 'base64') });
       return true;
     },
 
-    setMerchantKey(a: { mercNo: string; key: string; at: number }): boolean {
-      return setKey.run(a.key, a.at, a.mercNo).changes === 1;
+    setMerchantKey(a: { mercNo: string; keySealed: string; at: number }): boolean {
+      return setKey.run(Buffer.from(a.keySealed, 'base64'), a.at, a.mercNo).changes === 1;
     },
 
     setMerchantStatus(a: { mercNo: string; status: 'active' | 'disabled'; at: number }): boolean {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createOrder, startGateway } from '../helper.js';
@@ -75,4 +75,24 @@ t.test('a backup into a folder that does not exist: one line, exit 1', async (t)
   t.equal(r.stderr, `dtpay: backup: no folder ${dirname(file)}; create it first\n`);
   t.equal(r.stdout, '');
   t.notOk(existsSync(dirname(file)), 'the folder is not made on a guess');
+});
+
+t.test('neither the database nor a backup of it holds a merchant key in plaintext', async (t) => {
+  const gw = await startGateway(t);
+  await createOrder(gw); // orders and notifications are written beside the keys
+  const made = await cli(gw.dir, gw.config.DATABASE_PATH, ['merchant', 'create', '--name', 'Backed up shop', '--mode', 'live', '--json']);
+  t.equal(made.code, 0, made.stderr);
+  const keys = [gw.merchant.key, JSON.parse(made.stdout).key as string];
+  const rotated = await cli(gw.dir, gw.config.DATABASE_PATH, ['merchant', 'rotate-key', JSON.parse(made.stdout).mercNo, '--json']);
+  t.equal(rotated.code, 0, rotated.stderr);
+  keys.push(JSON.parse(rotated.stdout).key as string);
+
+  const file = join(gw.dir, 'keys.sqlite');
+  const r = await cli(gw.dir, gw.config.DATABASE_PATH, ['backup', file]);
+  t.equal(r.code, 0, r.stderr);
+  const db = gw.config.DATABASE_PATH;
+  for (const f of [file, db, `${db}-wal`].filter((f) => existsSync(f))) {
+    const bytes = readFileSync(f);
+    for (const key of keys) t.notOk(bytes.includes(Buffer.from(key)), `${f} does not hold the key ${key.slice(0, 4)}…`);
+  }
 });

@@ -58,7 +58,7 @@ t.test('trace logs carry request ids and no secret', async (t) => {
   };
 
   // --- a sandbox merchant: pay, bad signature, sandbox payment, notification, query, refund, resend
-  const sandbox = await createMerchant(writer, 'Sandbox shop', 'sandbox');
+  const sandbox = await createMerchant(gateway.services, 'Sandbox shop', 'sandbox');
   const payRequest = payFields(sandbox.mercNo, { notifyUrl: `${rcv.url}/n` });
   const made = await post('/api/pay', payRequest, sandbox.key);
   t.equal(made.respCode, '000000');
@@ -85,7 +85,7 @@ t.test('trace logs carry request ids and no secret', async (t) => {
   await post('/api/query', { mercNo: 'M000000000000000', orderId }, sandbox.key);
 
   // --- a live merchant with Alipay and WeChat Pay credentials, sealed with MASTER_KEY
-  const live = await createMerchant(writer, 'Live shop', 'live');
+  const live = await createMerchant(gateway.services, 'Live shop', 'live');
   const put = async <P extends LivePayway>(payway: P, credentials: CredentialsByPayway[P], mercNo = live.mercNo) => {
     const sealed = sealCredentials(MASTER_KEY, mercNo, payway, credentials);
     await writer.run('putChannelCredentials', {
@@ -132,7 +132,7 @@ t.test('trace logs carry request ids and no secret', async (t) => {
   await until(() => rcv.received.length >= 4, 'the live notifications');
 
   // A private key the driver cannot use: the driver throws, and the error is logged.
-  const broken = await createMerchant(writer, 'Broken key shop', 'live');
+  const broken = await createMerchant(gateway.services, 'Broken key shop', 'live');
   const brokenPem = `-----BEGIN PRIVATE KEY-----\n${randomBytes(96).toString('base64')}\n-----END PRIVATE KEY-----\n`;
   await put('alipay', { appId: '2021000000000002', privateKeyPem: brokenPem, alipayPublicKeyPem: alipay.alipayPublicKeyPem, gatewayUrl: alipay.gatewayUrl }, broken.mercNo);
   const failed = await post('/api/pay', payFields(broken.mercNo, { notifyUrl: `${rcv.url}/live` }), broken.key);

@@ -7,15 +7,17 @@ import { openDb, type Db } from '../../src/db/open.js';
 import { tightenDatabaseFiles } from '../../src/db/file-modes.js';
 import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
 import { WorkerWriter, WriteError, InlineWriter } from '../../src/db/writer.js';
-import type { MerchantRow } from '../../src/db/rows.js';
+import type { NewMerchantRecord } from '../../src/db/rows.js';
+import { sealMerchantKey } from '../../src/secrets/merchant-keys.js';
 import { tempDir } from '../helper.js';
+import { TEST_MASTER_KEY } from '../fixtures/merchant-keys.js';
 
-function merchantRow(mercNo: string, over: Partial<MerchantRow> = {}): MerchantRow {
+function merchantRow(mercNo: string, over: Partial<NewMerchantRecord> = {}): NewMerchantRecord {
   return {
     merc_no: mercNo,
     name: `Shop ${mercNo}`,
     mode: 'sandbox',
-    key: `key-${mercNo}-`.padEnd(40, 'x'),
+    key_sealed: sealMerchantKey(TEST_MASTER_KEY, mercNo, `key-${mercNo}-`.padEnd(40, 'x')).toString('base64'),
     status: 'active',
     created_at: 1_700_000_000_000,
     updated_at: 1_700_000_000_000,
@@ -174,7 +176,7 @@ t.test('a failing operation rejects alone; the rest of its batch commits', async
     writer.run('insertMerchant', merchantRow(mercNo(1), { name: 'duplicate' })), // primary key taken
     writer.run('insertMerchant', merchantRow(mercNo(3))),
     writer.run('insertMerchant', merchantRow(mercNo(3), { name: 'duplicate in the same batch' })),
-    writer.run('insertMerchant', merchantRow(mercNo(4), { key: 'too-short' })), // CHECK (length(key) >= 32)
+    writer.run('insertMerchant', merchantRow(mercNo(4), { key_sealed: 'dG9vLXNob3J0' })), // CHECK (length(key_sealed) > 37)
     writer.run('insertMerchant', merchantRow(mercNo(5))),
   ];
   const settled = await Promise.allSettled(calls);
