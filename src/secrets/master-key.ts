@@ -120,6 +120,10 @@ export function generateMasterKeyFile(path: string): string {
         'Set MASTER_KEY, or MASTER_KEY_FILE to a writable place.',
     );
   } finally {
-    rmSync(partial, { force: true });
+    try {
+      rmSync(partial, { force: true });
+    } catch {
+      // nothing was made there
+    }
   }
 }
