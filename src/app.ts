@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDb, type Db } from './db/open.js';
+import { tightenDatabaseFiles } from './db/file-modes.js';
 import { migrate } from './db/migrate.js';
 import { prepareReads } from './db/reads.js';
 import { WorkerWriter } from './db/writer.js';
@@ -35,8 +36,9 @@ import { PAYWAYS, type ChannelDriver, type HttpRequest, type HttpResponse, type 
 import { alipayDriver } from './channels/alipay/driver.js';
 import { wxpayDriver } from './channels/wxpay/driver.js';
 import { unionpayDriver } from './channels/unionpay/driver.js';
-import { isLivePayway } from './channels/credential-store.js';
-import { checkLiveCredentialsAtStartup, loadLiveCredentials } from './services/live-credentials.js';
+import { isLivePayway } from './channels/credentials.js';
+import { loadLiveCredentials } from './services/live-credentials.js';
+import { openSecrets, type SecretsNotes } from './services/secrets-at-start.js';
 import { prepareCredentialReads } from './db/credential-reads.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { realClock, type Clock } from './notify/clock.js';
@@ -83,17 +85,27 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const clock = opts.clock ?? realClock;
   const now = opts.now ?? clock.now;
 
+  const loose = tightenDatabaseFiles(config.DATABASE_PATH);
+  if (loose.length > 0) {
+    log.warn(
+      { files: loose.map((f) => ({ file: f.file, was: f.was.toString(8) })) },
+      'database files were readable by other users; made them private to the owner (0600)',
+    );
+  }
   const db = openDb(config.DATABASE_PATH);
   const migrated = Number(migrate(db).current ?? 0);
-  // Stored live credentials that MASTER_KEY cannot open would fail every live order: refuse to start.
+  // A sealed secret that MASTER_KEY cannot open would fail every request that needs it: refuse to start.
+  let secrets: ReturnType<typeof openSecrets>;
   try {
-    checkLiveCredentialsAtStartup(db, config);
+    secrets = openSecrets(db, config);
   } catch (err) {
     db.close();
     throw err;
   }
+  logSecretsNotes(log, secrets.notes);
+  const { masterKey, merchantKeys } = secrets;
   const credentialReads = prepareCredentialReads(db);
-  const reads = prepareReads(db);
+  const reads = prepareReads(db, merchantKeys);
   const walSignal = newWalSignal();
   const writer = await WorkerWriter.start(
     config.DATABASE_PATH,
@@ -131,6 +143,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     config,
     reads,
     writer,
+    merchantKeys,
     registry,
     ids,
     now,
@@ -143,7 +156,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
       merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set(credentialReads.channelCredentialsOf(merchant.merc_no).map((r) => r.payway)),
     credentialsFor: (merchant, driverName) => {
       if (merchant.mode === 'live' && isLivePayway(driverName)) {
-        const c = loadLiveCredentials(credentialReads, config.MASTER_KEY, merchant.merc_no, driverName);
+        const c = loadLiveCredentials(credentialReads, masterKey, merchant.merc_no, driverName);
         if (c) return c;
       }
       if (driverName === 'sandbox') return { secret: sandboxSecret };
@@ -234,4 +247,19 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
       db.close();
     },
   };
+}
+
+/** What the start-up step did to secrets, said once; never the key itself. */
+function logSecretsNotes(log: Logger, notes: SecretsNotes): void {
+  if (notes.generated) {
+    log.warn(
+      { file: notes.generated },
+      'MASTER_KEY was not set: generated one into MASTER_KEY_FILE (0600). Back that file up apart from the database: ' +
+        'without it the sealed merchant keys and channel credentials cannot be read',
+    );
+  }
+  if (notes.tightenedKeyFile) {
+    log.warn({ file: notes.tightenedKeyFile.file, was: notes.tightenedKeyFile.was }, 'MASTER_KEY_FILE was readable by other users; made it private to the owner (0600)');
+  }
+  if (notes.sealedPlaintextKeys > 0) log.info({ count: notes.sealedPlaintextKeys }, 'sealed the merchant keys stored in plaintext under MASTER_KEY');
 }

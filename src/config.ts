@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { MASTER_KEY_GENERATE, masterKeyWeakness } from './secrets/key-strength.js';
 
 // Every setting the gateway reads, with its default. `.env.example` mirrors this list.
 const integer = (min: number, max: number) =>
@@ -28,6 +30,14 @@ const httpUrl = z
   .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be an http(s) URL such as https://pay.example.com')
   .transform((s) => s.replace(/\/+$/, ''));
 
+const masterKey = z
+  .string()
+  .regex(/^[A-Za-z0-9+/=_-]{32,}$/, { error: `must be at least 32 characters of base64 or hex (${MASTER_KEY_GENERATE})`, abort: true })
+  .superRefine((key, ctx) => {
+    const weakness = masterKeyWeakness(key);
+    if (weakness) ctx.addIssue({ code: 'custom', message: `is too weak to seal secrets with: ${weakness}. Generate one with: ${MASTER_KEY_GENERATE}` });
+  });
+
 const schema = z.object({
   PORT: integer(0, 65535).default(8080),
   HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
@@ -40,10 +50,9 @@ const schema = z.object({
   NOTIFY_HOST_CONCURRENCY: integer(1, 10_000).default(32),
   NOTIFY_ALLOW_PRIVATE: flag.default(false),
   NOTIFY_ALLOW_HOSTS: hostList.default([]),
-  MASTER_KEY: z
-    .string()
-    .regex(/^[A-Za-z0-9+/=_-]{32,}$/, 'must be at least 32 characters of base64 or hex (openssl rand -base64 32)')
-    .optional(),
+  MASTER_KEY: masterKey.optional(),
+  // Where MASTER_KEY is kept when the variable is not set (generated there on first start).
+  MASTER_KEY_FILE: z.string().min(1, 'must not be empty').optional(),
   BODY_LIMIT_BYTES: integer(1024, 1_048_576).default(65_536),
   CHANNEL_TIMEOUT_MS: integer(100, 120_000).default(10_000),
   SHUTDOWN_TIMEOUT_MS: integer(0, 120_000).default(10_000),
@@ -53,7 +62,7 @@ const schema = z.object({
 });
 
 export type Config = Readonly<
-  Omit<z.infer<typeof schema>, 'PUBLIC_BASE_URL'> & { PUBLIC_BASE_URL: string }
+  Omit<z.infer<typeof schema>, 'PUBLIC_BASE_URL' | 'MASTER_KEY_FILE'> & { PUBLIC_BASE_URL: string; MASTER_KEY_FILE: string }
 >;
 
 export class ConfigError extends Error {
@@ -82,6 +91,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   return Object.freeze({
     ...c,
     PUBLIC_BASE_URL: c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`,
+    MASTER_KEY_FILE: c.MASTER_KEY_FILE ?? join(dirname(c.DATABASE_PATH), 'master.key'),
   });
 }
 

@@ -83,7 +83,7 @@ export async function startGateway(
     clock: opts.clock,
     resolve: opts.resolve ?? noDns,
   });
-  const merchant = await createMerchant(gateway.services.writer, opts.merchantName ?? 'Test shop', 'sandbox');
+  const merchant = await createMerchant(gateway.services, opts.merchantName ?? 'Test shop', 'sandbox');
   const address = await gateway.app.listen({ port, host: '127.0.0.1' });
   let closed = false;
   const close = async () => {

@@ -52,3 +52,18 @@ export interface CredentialsByPayway {
   wxpay: WxpayCredentials;
   unionpay: UnionpayCredentials;
 }
+
+export const CHANNEL_DEFAULT_URLS: Readonly<Record<LivePayway, string>> = Object.freeze({
+  alipay: 'https://openapi.alipay.com/gateway.do',
+  wxpay: 'https://api.mch.weixin.qq.com',
+  unionpay: 'https://gateway.95516.com',
+});
+
+export const LIVE_PAYWAYS: readonly LivePayway[] = ['alipay', 'wxpay', 'unionpay'];
+
+export const isLivePayway = (s: string): s is LivePayway => (LIVE_PAYWAYS as readonly string[]).includes(s);
+
+/** Where the channel sends its asynchronous results for this merchant (registered by the operator). */
+export function channelCallbackUrl(publicBaseUrl: string, payway: LivePayway, mercNo: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/channel/${payway}/notify/${mercNo}`;
+}

@@ -6,26 +6,16 @@ import { migrate } from '../db/migrate.js';
 import { prepareReads } from '../db/reads.js';
 import { prepareCredentialReads, type ChannelCredentialRow } from '../db/credential-reads.js';
 import { InlineWriter } from '../db/writer.js';
-import type { CredentialsByPayway, LivePayway } from '../channels/credentials.js';
-import {
-  CredentialDecryptError,
-  CredentialInputError,
-  LIVE_PAYWAYS,
-  buildAlipayCredentials,
-  buildUnionpayCredentials,
-  buildWxpayCredentials,
-  channelCallbackUrl,
-  isLivePayway,
-  masterKeyId,
-  openCredentials,
-  sealCredentials,
-  summarizeCredentials,
-  type CertSummary,
-  type CredentialSummary,
-  type KeySummary,
-} from '../channels/credential-store.js';
-import { MASTER_KEY_HOWTO } from '../services/live-credentials.js';
+import { LIVE_PAYWAYS, channelCallbackUrl, isLivePayway, type CredentialsByPayway, type LivePayway } from '../channels/credentials.js';
+import { CredentialInputError } from '../channels/credential-input.js';
+import { buildAlipayCredentials } from '../channels/alipay/credential-input.js';
+import { buildWxpayCredentials } from '../channels/wxpay/credential-input.js';
+import { buildUnionpayCredentials } from '../channels/unionpay/credential-input.js';
+import { summarizeCredentials, type CertSummary, type CredentialSummary, type KeySummary } from '../channels/credential-summary.js';
+import { CredentialDecryptError, openCredentials, sealCredentials } from '../secrets/channel-credentials.js';
+import { masterKeyId } from '../secrets/sealing.js';
 import { CliError, printJson, type Io } from './io.js';
+import { cliSecrets } from './secrets.js';
 
 // dtpay channel set | show | remove (CONTRACT §3). Secrets come from files (the APIv3 key and the
 // .pfx password as flags), are validated, encrypted with MASTER_KEY and never printed again.
@@ -77,7 +67,6 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
       }
       const missing = REQUIRED[payway].filter((f) => flags[f] === undefined);
       if (missing.length > 0) throw new CliError(`channel set ${payway}: ${missing.map((f) => `--${f}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required\n${USAGE_SET}`);
-      const masterKey = requireMasterKey(config, 'channel set');
       return withDb(config, async (db) => {
         const merchant = prepareReads(db).merchant(mercNo);
         if (!merchant) throw new CliError(`no merchant ${mercNo}`, 1);
@@ -88,6 +77,7 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
             1,
           );
         }
+        const { masterKey } = cliSecrets(db, config, io, 'channel set');
         const creds = prepareCredentialReads(db);
         // One MASTER_KEY for all rows: the server refuses to start when any row does not decrypt.
         const keyId = masterKeyId(masterKey);
@@ -132,7 +122,7 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
         const merchant = prepareReads(db).merchant(mercNo);
         if (!merchant) throw new CliError(`no merchant ${mercNo}`, 1);
         const rows = prepareCredentialReads(db).channelCredentialsOf(mercNo);
-        const masterKey = rows.length > 0 ? requireMasterKey(config, 'channel show') : undefined;
+        const masterKey = rows.length > 0 ? cliSecrets(db, config, io, 'channel show').masterKey : undefined;
         const channels = rows.map((row) => {
           try {
             return describeRow(config, row, openCredentials(masterKey!, row.merc_no, row.payway, sealedOf(row)));
@@ -183,11 +173,6 @@ async function withDb(config: Config, fn: (db: ReturnType<typeof openDb>) => Pro
   } finally {
     db.close();
   }
-}
-
-function requireMasterKey(config: Config, what: string): string {
-  if (!config.MASTER_KEY) throw new CliError(`${what}: MASTER_KEY is not set; it encrypts channel credentials at rest. ${MASTER_KEY_HOWTO}`, 1);
-  return config.MASTER_KEY;
 }
 
 const sealedOf = (row: ChannelCredentialRow) => ({ keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext });

@@ -6,6 +6,7 @@ import { prepareReads } from '../db/reads.js';
 import { InlineWriter } from '../db/writer.js';
 import { createMerchant, rotateMerchantKey, setMerchantStatus } from '../services/merchants.js';
 import { CliError, printJson, type Io } from './io.js';
+import { cliSecrets } from './secrets.js';
 
 export async function runMerchant(config: Config, args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
@@ -23,7 +24,8 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
       case 'create': {
         if (!values.name) throw new CliError('merchant create: --name NAME is required');
         if (values.mode !== 'sandbox' && values.mode !== 'live') throw new CliError('merchant create: --mode must be sandbox or live');
-        const m = await createMerchant(writer, values.name, values.mode);
+        const { merchantKeys } = cliSecrets(db, config, io, 'merchant create');
+        const m = await createMerchant({ writer, merchantKeys }, values.name, values.mode);
         if (values.json) printJson(io, { mercNo: m.mercNo, key: m.key, mode: m.mode });
         else io.out(`created ${m.mode} merchant ${m.mercNo} (${m.name})\nkey: ${m.key}\nKeep the key secret; it is shown only now.\n`);
         return 0;
@@ -43,7 +45,9 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
       }
       case 'rotate-key': {
         const mercNo = one(positionals, 'merchant rotate-key MERCNO');
-        const key = await rotateMerchantKey(writer, mercNo);
+        if (!reads.merchant(mercNo)) throw new CliError(`no merchant ${mercNo}`, 1);
+        const { merchantKeys } = cliSecrets(db, config, io, 'merchant rotate-key');
+        const key = await rotateMerchantKey({ writer, merchantKeys }, mercNo);
         if (!key) throw new CliError(`no merchant ${mercNo}`, 1);
         if (values.json) printJson(io, { mercNo, key });
         else io.out(`new key for ${mercNo}: ${key}\nThe old key no longer verifies.\n`);

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type Db = Database.Database;
@@ -15,7 +15,7 @@ export interface OpenOptions {
  * every connection: a dedicated checkpoint thread does them, so no request waits for one.
  */
 export function openDb(path: string, opts: OpenOptions = {}): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') createPrivately(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
@@ -24,4 +24,18 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
   db.pragma('wal_autocheckpoint = 0');
   db.pragma('journal_size_limit = 67108864');
   return db;
+}
+
+/**
+ * The folder (when missing) 0700 and the file 0600, before SQLite opens it: SQLite gives -wal and
+ * -shm the main file's mode, so they are private too. An existing file is left to
+ * tightenDatabaseFiles, which says what it changed.
+ */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  }
 }

@@ -1,8 +1,12 @@
 import type { Db } from './open.js';
-import type { AttemptRow, MerchantRow, NotificationRow, NotifyStatus, OrderRow, RefundRow } from './rows.js';
+import type { AttemptRow, MerchantRecord, MerchantRow, NotificationRow, NotifyStatus, OrderRow, RefundRow } from './rows.js';
+import { lockedMerchantKeys, type MerchantKeys } from '../secrets/merchant-keys.js';
 
-/** The queries the request path makes, prepared once on the reading connection. */
-export function prepareReads(db: Db) {
+/**
+ * The queries the request path makes, prepared once on the reading connection. Merchant rows come
+ * with their key opened by `merchantKeys` when first used; without it, using one is refused.
+ */
+export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchantKeys) {
   const merchant = db.prepare('SELECT * FROM merchants WHERE merc_no = ?');
   const merchants = db.prepare('SELECT * FROM merchants ORDER BY created_at, merc_no');
   const merchantCount = db.prepare('SELECT count(*) FROM merchants').pluck();
@@ -61,8 +65,11 @@ export function prepareReads(db: Db) {
   };
 
   return {
-    merchant: (mercNo: string) => merchant.get(mercNo) as MerchantRow | undefined,
-    merchants: () => merchants.all() as MerchantRow[],
+    merchant: (mercNo: string): MerchantRow | undefined => {
+      const row = merchant.get(mercNo) as MerchantRecord | undefined;
+      return row && merchantKeys.attach(row);
+    },
+    merchants: (): MerchantRow[] => (merchants.all() as MerchantRecord[]).map((row) => merchantKeys.attach(row)),
     merchantCount: () => merchantCount.get() as number,
     order: (orderId: string) => orderRow(order.get(orderId)),
     orderByMercNo: (mercNo: string, mercOrderNo: string) => orderRow(orderByMercNo.get(mercNo, mercOrderNo)),

@@ -2,15 +2,23 @@ import type { PayStatus } from '../domain/order-states.js';
 
 export type MerchantMode = 'sandbox' | 'live';
 
-export interface MerchantRow {
+/** A merchant as stored: its key sealed under MASTER_KEY (migrations/0007). */
+export interface MerchantRecord {
   merc_no: string;
   name: string;
   mode: MerchantMode;
-  key: string;
+  /** packed AES-256-GCM value (src/secrets/merchant-keys.ts); null only before the start-up step seals it */
+  key_sealed: Buffer | null;
   status: 'active' | 'disabled';
   created_at: number;
   updated_at: number;
 }
+
+/** A merchant as the request path reads it: `key` is opened from key_sealed when first used. */
+export type MerchantRow = MerchantRecord & { readonly key: string };
+
+/** What insertMerchant stores; the sealed key travels to the writer thread as base64. */
+export type NewMerchantRecord = Omit<MerchantRecord, 'key_sealed'> & { key_sealed: string };
 
 export type ChannelState = 'accepted' | 'refused' | 'unknown';
 

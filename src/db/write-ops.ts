@@ -1,5 +1,5 @@
 import type { Db } from './open.js';
-import type { MerchantRow, OrderRow } from './rows.js';
+import type { NewMerchantRecord, OrderRow } from './rows.js';
 import { randomBytes } from 'node:crypto';
 import { step, type OrderEvent, type PayStatus } from '../domain/order-states.js';
 import { notificationFields } from '../notify/notification-body.js';
@@ -115,9 +115,9 @@ function prepareOps(db: Db) {
       WHERE kind = @kind AND channel = @channel AND merc_no IS @mercNo AND order_id IS @orderId AND last_at >= @since
       ORDER BY last_at DESC LIMIT 1)`);
 
-  const insertMerchant = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key, status, created_at, updated_at)
-    VALUES (@merc_no, @name, @mode, @key, @status, @created_at, @updated_at)`);
-  const setKey = db.prepare('UPDATE merchants SET key = ?, updated_at = ? WHERE merc_no = ?');
+  const insertMerchant = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key_sealed, status, created_at, updated_at)
+    VALUES (@merc_no, @name, @mode, @key_sealed, @status, @created_at, @updated_at)`);
+  const setKey = db.prepare('UPDATE merchants SET key_sealed = ?, updated_at = ? WHERE merc_no = ?');
   const setStatus = db.prepare('UPDATE merchants SET status = ?, updated_at = ? WHERE merc_no = ?');
   const putSetting = db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
   const getSetting = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
@@ -244,13 +244,14 @@ function prepareOps(db: Db) {
       return true;
     },
 
-    insertMerchant(row: MerchantRow): true {
-      insertMerchant.run(row);
+    /** The key comes sealed (src/secrets/merchant-keys.ts): the writer never sees a plaintext key. */
+    insertMerchant(row: NewMerchantRecord): true {
+      insertMerchant.run({ ...row, key_sealed: Buffer.from(row.key_sealed, 'base64') });
       return true;
     },
 
-    setMerchantKey(a: { mercNo: string; key: string; at: number }): boolean {
-      return setKey.run(a.key, a.at, a.mercNo).changes === 1;
+    setMerchantKey(a: { mercNo: string; keySealed: string; at: number }): boolean {
+      return setKey.run(Buffer.from(a.keySealed, 'base64'), a.at, a.mercNo).changes === 1;
     },
 
     setMerchantStatus(a: { mercNo: string; status: 'active' | 'disabled'; at: number }): boolean {
@@ -321,7 +322,7 @@ export function batchRunner(db: Db): (calls: OpCall[]) => OpOutcome[] {
 
 /**
  * Live channel credentials (migrations/0005): the row is already encrypted by the caller
- * (src/channels/credential-store.ts); binary parts travel as base64 so they cross to the writer
+ * (src/secrets/channel-credentials.ts); binary parts travel as base64 so they cross to the writer
  * thread unchanged. Only a live merchant can hold credentials. `updated_at` strictly increases,
  * so a cache keyed on it sees every change.
  */

@@ -8,12 +8,15 @@ import type { OrderIdGenerator } from '../domain/ids.js';
 import type { MerchantRow, QueuedNotification } from '../db/rows.js';
 import type { CashierLinks } from '../domain/cashier-links.js';
 import type { AlertRecorder } from './alert-recorder.js';
+import type { MerchantKeys } from '../secrets/merchant-keys.js';
 
 /** What the use cases need from the outside world; app.ts builds it once. */
 export interface Services {
   config: Config;
   reads: Reads;
   writer: Writer;
+  /** Seals new merchant keys and opens stored ones, under the gateway's MASTER_KEY. */
+  merchantKeys: MerchantKeys;
   registry: ChannelRegistry;
   ids: OrderIdGenerator;
   now: () => number;

@@ -4,7 +4,7 @@ import { createMerchant, type NewMerchant } from './merchants.js';
 /** On an empty database, one sandbox merchant so that a new user can try the gateway at once. */
 export async function ensureFirstMerchant(s: Services): Promise<NewMerchant | undefined> {
   if (s.reads.merchantCount() > 0) return undefined;
-  return createMerchant(s.writer, 'Sandbox shop', 'sandbox', s.now());
+  return createMerchant(s, 'Sandbox shop', 'sandbox', s.now());
 }
 
 export function firstBootMessage(m: NewMerchant, publicBaseUrl: string): string {

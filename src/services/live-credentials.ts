@@ -2,7 +2,9 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/open.js';
 import { prepareCredentialReads, type ChannelCredentialRow, type CredentialReads } from '../db/credential-reads.js';
 import type { CredentialsByPayway, LivePayway } from '../channels/credentials.js';
-import { CredentialDecryptError, masterKeyId, openCredentials } from '../channels/credential-store.js';
+import { CredentialDecryptError, openCredentials } from '../secrets/channel-credentials.js';
+import { masterKeyId } from '../secrets/sealing.js';
+import { MASTER_KEY_HOWTO, MasterKeyMissingError } from '../secrets/master-key.js';
 
 // The decrypted credentials of live merchants, for the drivers. Decrypted once per stored version
 // of a row and kept in memory: a `dtpay channel set` or `remove` run beside the server changes the
@@ -27,14 +29,7 @@ function readsFor(source: Db | CredentialReads): CredentialReads {
   return reads;
 }
 
-export const MASTER_KEY_HOWTO =
-  'Set MASTER_KEY in the environment or in .env, e.g. MASTER_KEY=$(openssl rand -base64 32), and keep it: ' +
-  'the stored channel credentials can only be read with the same MASTER_KEY.';
-
-/** MASTER_KEY is needed (live channel credentials exist or are being stored) but not set. */
-export class MasterKeyMissingError extends Error {
-  override name = 'MasterKeyMissingError';
-}
+export { MASTER_KEY_HOWTO, MasterKeyMissingError };
 
 const stampOf = (row: ChannelCredentialRow) => `${row.updated_at}:${row.key_id}:${row.iv.toString('base64')}`;
 

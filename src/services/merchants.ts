@@ -2,6 +2,13 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Writer } from '../db/writer.js';
 import { WriteError } from '../db/writer.js';
 import type { MerchantMode } from '../db/rows.js';
+import type { MerchantKeys } from '../secrets/merchant-keys.js';
+
+/** What making or re-keying a merchant needs: the key is sealed here, before the writer sees it. */
+export interface MerchantWriting {
+  writer: Writer;
+  merchantKeys: MerchantKeys;
+}
 
 /**
  * 32 random bytes as base64url: 43 characters, safe in JSON, forms and shells. Never starting
@@ -28,15 +35,15 @@ export interface NewMerchant {
   name: string;
 }
 
-export async function createMerchant(writer: Writer, name: string, mode: MerchantMode, now = Date.now()): Promise<NewMerchant> {
+export async function createMerchant(s: MerchantWriting, name: string, mode: MerchantMode, now = Date.now()): Promise<NewMerchant> {
   for (let attempt = 0; ; attempt++) {
     const m = { mercNo: newMercNo(), key: newMerchantKey(), mode, name };
     try {
-      await writer.run('insertMerchant', {
+      await s.writer.run('insertMerchant', {
         merc_no: m.mercNo,
         name,
         mode,
-        key: m.key,
+        key_sealed: s.merchantKeys.seal(m.mercNo, m.key).toString('base64'),
         status: 'active',
         created_at: now,
         updated_at: now,
@@ -49,9 +56,10 @@ export async function createMerchant(writer: Writer, name: string, mode: Merchan
   }
 }
 
-export async function rotateMerchantKey(writer: Writer, mercNo: string, now = Date.now()): Promise<string | undefined> {
+export async function rotateMerchantKey(s: MerchantWriting, mercNo: string, now = Date.now()): Promise<string | undefined> {
   const key = newMerchantKey();
-  return (await writer.run('setMerchantKey', { mercNo, key, at: now })) ? key : undefined;
+  const keySealed = s.merchantKeys.seal(mercNo, key).toString('base64');
+  return (await s.writer.run('setMerchantKey', { mercNo, keySealed, at: now })) ? key : undefined;
 }
 
 export async function setMerchantStatus(writer: Writer, mercNo: string, status: 'active' | 'disabled', now = Date.now()): Promise<boolean> {

@@ -7,6 +7,7 @@ import { createMerchant } from '../../src/services/merchants.js';
 import { orderRow } from '../fixtures/orders.js';
 import { cli, type CliResult } from '../cli-runner.js';
 import { tempDir } from '../helper.js';
+import { merchantWriting } from '../fixtures/merchant-keys.js';
 
 // `dtpay order show|list`, run as the compiled CLI in a child process over a database built
 // here through the real write operations.
@@ -36,8 +37,8 @@ async function buildDb(dbPath: string) {
   const db = openDb(dbPath);
   migrate(db);
   const w = new InlineWriter(db);
-  const a = await createMerchant(w, 'Shop A', 'sandbox', T0);
-  const b = await createMerchant(w, 'Shop B', 'sandbox', T0);
+  const a = await createMerchant(merchantWriting(w), 'Shop A', 'sandbox', T0);
+  const b = await createMerchant(merchantWriting(w), 'Shop B', 'sandbox', T0);
   const move = (orderId: string, event: 'payer_opened' | 'channel_paid' | 'channel_failed' | 'merchant_closed' | 'expired', at: number, extra = {}) =>
     w.run('transitionOrder', { orderId, event, source: 'test', at, ...extra });
 
@@ -253,7 +254,7 @@ t.test('the default limit is 50', async (t) => {
   const db = openDb(dbPath);
   migrate(db);
   const w = new InlineWriter(db);
-  const m = await createMerchant(w, 'Busy shop', 'sandbox', T0);
+  const m = await createMerchant(merchantWriting(w), 'Busy shop', 'sandbox', T0);
   const ids: string[] = [];
   for (let i = 0; i < 60; i++) {
     const o = orderRow(m.mercNo, T0 + i * 1_000);

@@ -131,7 +131,7 @@ t.test('concurrent requests, one mercOrderNo, different amounts: one order, the 
 });
 
 t.test('the same mercOrderNo at two merchants makes two orders', async (t) => {
-  const b = await createMerchant(gw.gateway.services.writer, 'B', 'sandbox');
+  const b = await createMerchant(gw.gateway.services, 'B', 'sandbox');
   const mercOrderNo = payFields(mercNo).mercOrderNo!;
   const a1 = await gw.post('/api/pay', payFields(mercNo, { mercOrderNo }));
   const b1 = await gw.post('/api/pay', payFields(b.mercNo, { mercOrderNo, tradeAmt: '99.00' }), { key: b.key });

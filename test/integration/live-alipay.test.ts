@@ -4,7 +4,7 @@ import { payFields, startGateway } from '../helper.js';
 import { startReceiver } from '../receiver.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
 import { createMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/channels/credential-store.js';
+import { sealCredentials } from '../../src/secrets/channel-credentials.js';
 import { sign } from '../../src/domain/sign.js';
 
 // A live merchant end to end, with the Alipay simulator standing in for Alipay: the signed unified
@@ -20,7 +20,7 @@ t.test('a live Alipay scan order: channel, payment, callback, notification, quer
   t.teardown(() => sim.close());
   const rcv = await startReceiver(t);
   const gw = await startGateway(t, { MASTER_KEY, NOTIFY_ALLOW_PRIVATE: 'true' });
-  const live = await createMerchant(gw.gateway.services.writer, 'Live shop', 'live');
+  const live = await createMerchant(gw.gateway.services, 'Live shop', 'live');
   const post = (path: string, fields: Record<string, string>) => gw.post(path, { mercNo: live.mercNo, ...fields }, { key: live.key });
 
   const before = await post('/api/pay', payFields(live.mercNo, { notifyUrl: `${rcv.url}/n` }));

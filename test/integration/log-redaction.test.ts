@@ -7,7 +7,7 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config.js';
 import { buildGateway } from '../../src/app.js';
 import { createMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/channels/credential-store.js';
+import { sealCredentials } from '../../src/secrets/channel-credentials.js';
 import type { LivePayway, CredentialsByPayway } from '../../src/channels/credentials.js';
 import { sign, stringToSign } from '../../src/domain/sign.js';
 import { payFields, until } from '../helper.js';
@@ -59,7 +59,7 @@ t.test('trace logs carry request ids and no secret', async (t) => {
   };
 
   // --- a sandbox merchant: pay, bad signature, sandbox payment, notification, query, refund, resend
-  const sandbox = await createMerchant(writer, 'Sandbox shop', 'sandbox');
+  const sandbox = await createMerchant(gateway.services, 'Sandbox shop', 'sandbox');
   const payRequest = payFields(sandbox.mercNo, { notifyUrl: `${rcv.url}/n` });
   const made = await post('/api/pay', payRequest, sandbox.key);
   t.equal(made.respCode, '000000');
@@ -86,7 +86,7 @@ t.test('trace logs carry request ids and no secret', async (t) => {
   await post('/api/query', { mercNo: 'M000000000000000', orderId }, sandbox.key);
 
   // --- a live merchant with Alipay and WeChat Pay credentials, sealed with MASTER_KEY
-  const live = await createMerchant(writer, 'Live shop', 'live');
+  const live = await createMerchant(gateway.services, 'Live shop', 'live');
   const put = async <P extends LivePayway>(payway: P, credentials: CredentialsByPayway[P], mercNo = live.mercNo) => {
     const sealed = sealCredentials(MASTER_KEY, mercNo, payway, credentials);
     await writer.run('putChannelCredentials', {
@@ -133,7 +133,7 @@ t.test('trace logs carry request ids and no secret', async (t) => {
   await until(() => rcv.received.length >= 4, 'the live notifications');
 
   // A private key the driver cannot use: the driver throws, and the error is logged.
-  const broken = await createMerchant(writer, 'Broken key shop', 'live');
+  const broken = await createMerchant(gateway.services, 'Broken key shop', 'live');
   const brokenPem = `-----BEGIN PRIVATE KEY-----\n${randomBytes(96).toString('base64')}\n-----END PRIVATE KEY-----\n`;
   await put('alipay', { appId: '2021000000000002', privateKeyPem: brokenPem, alipayPublicKeyPem: alipay.alipayPublicKeyPem, gatewayUrl: alipay.gatewayUrl }, broken.mercNo);
   const failed = await post('/api/pay', payFields(broken.mercNo, { notifyUrl: `${rcv.url}/live` }), broken.key);

@@ -12,6 +12,7 @@ import { realClock } from '../../src/notify/clock.js';
 import { tempDir, until } from '../helper.js';
 import { orderRow } from '../fixtures/orders.js';
 import { startReceiver } from '../receiver.js';
+import { testMerchantKeys } from '../fixtures/merchant-keys.js';
 
 // The dispatcher over a real database and a real receiver, without the HTTP API: live merchants
 // (which cannot take sandbox orders), DNS answers chosen by the test, and a million rows.
@@ -30,7 +31,8 @@ function rig(t: { teardown(fn: () => unknown): void }): Rig {
   const db = openDb(join(tempDir(t), 'd.sqlite'));
   migrate(db);
   const w = new InlineWriter(db);
-  const reads = prepareReads(db);
+  const merchantKeys = testMerchantKeys();
+  const reads = prepareReads(db, merchantKeys);
   const dispatchers: Dispatcher[] = [];
   t.teardown(async () => {
     for (const d of dispatchers) await d.stop(100);
@@ -61,7 +63,7 @@ function rig(t: { teardown(fn: () => unknown): void }): Rig {
       return d;
     },
     async paid(mode, url) {
-      const merchant = await createMerchant(w, `${mode} shop`, mode);
+      const merchant = await createMerchant({ writer: w, merchantKeys }, `${mode} shop`, mode);
       const order = orderRow(merchant.mercNo, Date.now(), { notify_url: url });
       await w.run('insertOrder', order);
       const r = await w.run('transitionOrder', { orderId: order.order_id, event: 'channel_paid', source: 'test', at: Date.now() });

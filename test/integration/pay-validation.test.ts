@@ -11,11 +11,11 @@ import { supportedCells } from '../../src/channels/matrix.js';
 const gw = await startGateway(t);
 const M = gw.merchant;
 
-const disabled = await createMerchant(gw.gateway.services.writer, 'Disabled shop', 'sandbox');
+const disabled = await createMerchant(gw.gateway.services, 'Disabled shop', 'sandbox');
 if (!(await gw.gateway.services.writer.run('setMerchantStatus', { mercNo: disabled.mercNo, status: 'disabled', at: Date.now() }))) {
   throw new Error('could not disable the second merchant');
 }
-const live = await createMerchant(gw.gateway.services.writer, 'Live shop, no channels', 'live');
+const live = await createMerchant(gw.gateway.services, 'Live shop, no channels', 'live');
 
 const orderCount = () => (gw.gateway.db.prepare('select count(*) c from orders').get() as { c: number }).c;
 

@@ -40,7 +40,7 @@ t.test('the merchant API: per mercNo, a signed 100008 envelope with Retry-After'
   t.match(pay.body, { respCode: '100008', interfaceCode: 'pay' });
 
   // Another merchant has a budget of its own.
-  const other = await createMerchant(gw.gateway.services.writer, 'Other shop', 'sandbox');
+  const other = await createMerchant(gw.gateway.services, 'Other shop', 'sandbox');
   const a = await gw.post('/api/query', { mercNo: other.mercNo, mercOrderNo: 'NOPE' }, { key: other.key });
   t.equal(a.body.respCode, '100005', 'another merchant is not limited by the first one');
 

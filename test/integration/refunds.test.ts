@@ -163,7 +163,7 @@ t.test("another merchant's refund is not found", async (t) => {
   const gw = await startGateway(t);
   const orderId = await paidOrder(gw);
   const mine = await refund(gw, { orderId, mercRefundNo: 'MINE', refundAmt: '1.00' });
-  const other = await createMerchant(gw.gateway.services.writer, 'Other', 'sandbox');
+  const other = await createMerchant(gw.gateway.services, 'Other', 'sandbox');
   const q = await gw.post('/api/refund/query', { mercNo: other.mercNo, refundId: mine.body.refundId! }, { key: other.key });
   t.equal(q.body.respCode, '100005');
   const r = await gw.post('/api/refund', { mercNo: other.mercNo, orderId, mercRefundNo: 'THEIRS', refundAmt: '1.00' }, { key: other.key });

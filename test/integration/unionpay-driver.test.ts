@@ -5,7 +5,7 @@ import forge from 'node-forge';
 import { createUnionpayDriver, unionpayDriver } from '../../src/channels/unionpay/driver.js';
 import { certIdOf, defaultSignerNames, UNIONPAY_SIGNER_NAME, UNIONPAY_TEST_SIGNER_NAME } from '../../src/channels/unionpay/certs.js';
 import { paidAtOf, parseAnswer } from '../../src/channels/unionpay/wire.js';
-import { readPfx } from '../../src/channels/credential-store.js';
+import { readPfx } from '../../src/channels/unionpay/credential-input.js';
 import type { UnionpayCredentials } from '../../src/channels/credentials.js';
 import { CallbackIgnored, CallbackRejected, type CallbackOutcome, type ChannelContext, type PaymentInput, type Scene } from '../../src/channels/types.js';
 import { OrderIdGenerator } from '../../src/domain/ids.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { unionpayDriver } from '../../src/channels/unionpay/driver.js';
 import { digestHex, signFields, signingString, verifyFields } from '../../src/channels/unionpay/sign.js';
 import { certIdOf, checkSignerCert, subjectCn, UNIONPAY_SIGNER_NAME } from '../../src/channels/unionpay/certs.js';
-import { readPfx } from '../../src/channels/credential-store.js';
+import { readPfx } from '../../src/channels/unionpay/credential-input.js';
 import type { UnionpayCredentials } from '../../src/channels/credentials.js';
 import { CallbackRejected, type ChannelContext, type HttpRequest, type HttpResponse, type PaymentInput, type Scene } from '../../src/channels/types.js';
 import { OrderIdGenerator } from '../../src/domain/ids.js';

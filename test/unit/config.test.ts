@@ -1,5 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,9 @@ function configError(env: Record<string, string | undefined>): ConfigError {
   }
   throw new Error('parseConfig accepted the environment');
 }
+
+// The shape `openssl rand -base64 32` prints.
+const STRONG_KEY = 'Jr1mXz4Tq8vN0cWb7Ls2Hd9Gk5Ye3Pa6Uo+fRi/QwE0=';
 
 t.test('defaults', async (t) => {
   const c = parseConfig({});
@@ -54,7 +58,7 @@ t.test('values are parsed', async (t) => {
     LOG_LEVEL: 'debug',
     NOTIFY_RETRY_SCHEDULE: '1, 2,3 ,60',
     NOTIFY_TIMEOUT_MS: '2500',
-    MASTER_KEY: 'a'.repeat(44),
+    MASTER_KEY: STRONG_KEY,
   });
   t.equal(c.PORT, 9000);
   t.equal(c.HOST, '127.0.0.1');
@@ -62,7 +66,7 @@ t.test('values are parsed', async (t) => {
   t.equal(c.LOG_LEVEL, 'debug');
   t.same(c.NOTIFY_RETRY_SCHEDULE, [1, 2, 3, 60]);
   t.equal(c.NOTIFY_TIMEOUT_MS, 2500);
-  t.equal(c.MASTER_KEY, 'a'.repeat(44));
+  t.equal(c.MASTER_KEY, STRONG_KEY);
   t.equal(parseConfig({ PORT: '0' }).PORT, 0, 'port 0 (any free port) is allowed');
 });
 
@@ -119,6 +123,46 @@ t.test('a bad MASTER_KEY is never echoed', async (t) => {
   const err2 = configError({ MASTER_KEY: bad });
   t.match(err2.message, 'MASTER_KEY');
   t.notOk(err2.message.includes(bad));
+});
+
+t.test('a MASTER_KEY with little randomness is refused, naming the variable and how to make one', async (t) => {
+  const weak: [string, RegExp][] = [
+    ['a'.repeat(44), /only 1 different character/],
+    ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', /only 2 different characters/],
+    ['01'.repeat(20), /only 2 different characters/],
+    ['ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=', /only 4 different characters/], // base64 of "fff…"
+    ['deadbeef'.repeat(8), /only 5 different characters/],
+    ['passwordpasswordpasswordpassword1', /repeats the same few characters/],
+    ['0123456789abcdef0123456789abcdef', /sequence such as abcd/],
+    ['abcdefghijklmnopqrstuvwxyzABCDEFGH', /sequence such as abcd/],
+    [Buffer.from('1234567890'.repeat(4)).toString('base64'), /repeats the same few bytes.*decoded from base64/],
+  ];
+  for (const [key, why] of weak) {
+    const err = configError({ MASTER_KEY: key });
+    t.equal(err.problems.length, 1, `${key}: one problem`);
+    t.match(err.problems[0], /^MASTER_KEY=\(hidden\): is too weak to seal secrets with: /, `${key}: names the variable`);
+    t.match(err.problems[0], why, `${key}: says why`);
+    t.match(err.problems[0], 'openssl rand -base64 32', `${key}: says how to generate one`);
+    t.notOk(err.message.includes(key), `${key}: never echoed`);
+  }
+  t.same(configError({ MASTER_KEY: 'short' }).problems, ['MASTER_KEY=(hidden): must be at least 32 characters of base64 or hex (openssl rand -base64 32)'], 'a malformed key: that one problem only');
+});
+
+t.test('strong keys in every format accepted today still pass', async (t) => {
+  for (let i = 0; i < 200; i++) {
+    for (const key of [
+      randomBytes(32).toString('base64'), // openssl rand -base64 32
+      randomBytes(32).toString('hex'), // openssl rand -hex 32
+      randomBytes(16).toString('hex'), // 32 hex digits, the shortest accepted
+      randomBytes(32).toString('base64url'),
+    ]) {
+      t.equal(parseConfig({ MASTER_KEY: key }).MASTER_KEY, key, `accepted: ${key.length} characters`);
+    }
+  }
+  // The keys the tests of the channel credentials use.
+  for (const key of ['cli-test-master-key-0123456789abcdefABCDEF=', 'bG9nLXJlZGFjdGlvbi10ZXN0LW1hc3Rlci1rZXktMDAwMQ==']) {
+    t.equal(parseConfig({ MASTER_KEY: key }).MASTER_KEY, key);
+  }
 });
 
 t.test('loadConfig reads .env, and the environment wins over it', async (t) => {

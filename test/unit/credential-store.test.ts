@@ -1,20 +1,14 @@
 import t, { type Test } from 'tap';
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import {
-  CHANNEL_DEFAULT_URLS,
-  CredentialDecryptError,
-  CredentialInputError,
-  buildAlipayCredentials,
-  buildUnionpayCredentials,
-  buildWxpayCredentials,
-  channelCallbackUrl,
-  masterKeyId,
-  openCredentials,
-  sealCredentials,
-  summarizeCredentials,
-  type SealedCredentials,
-} from '../../src/channels/credential-store.js';
+import { CHANNEL_DEFAULT_URLS, channelCallbackUrl } from '../../src/channels/credentials.js';
+import { CredentialInputError } from '../../src/channels/credential-input.js';
+import { buildAlipayCredentials } from '../../src/channels/alipay/credential-input.js';
+import { buildWxpayCredentials } from '../../src/channels/wxpay/credential-input.js';
+import { buildUnionpayCredentials } from '../../src/channels/unionpay/credential-input.js';
+import { summarizeCredentials } from '../../src/channels/credential-summary.js';
+import { CredentialDecryptError, openCredentials, sealCredentials, type SealedCredentials } from '../../src/secrets/channel-credentials.js';
+import { masterKeyId } from '../../src/secrets/sealing.js';
 import type { AlipayCredentials, UnionpayCredentials, WxpayCredentials } from '../../src/channels/credentials.js';
 import { openDb } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -23,9 +17,10 @@ import { prepareCredentialReads } from '../../src/db/credential-reads.js';
 import { checkLiveCredentialsAtStartup, loadLiveCredentials, MasterKeyMissingError } from '../../src/services/live-credentials.js';
 import { channelFixtures, pemBody, rsaKeyPair, certificatePem, pfx } from '../fixtures/channel-credentials.js';
 import { tempDir } from '../helper.js';
+import { sealMerchantKey } from '../../src/secrets/merchant-keys.js';
 
 const KEY = 'q2C0cQ9kGf0mXo3l0oH2VbQ8cXw1Yd5TzA7uJm4nKpE='; // the shape `openssl rand -base64 32` prints
-const OTHER_KEY = 'ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=';
+const OTHER_KEY = 'Vb3nR8wq1Lx0PjZ5kYt7Cs2Hm9Ge4Ud6Fa+oNi/TrE0=';
 const M1 = 'M100000000000001';
 const M2 = 'M100000000000002';
 
@@ -287,7 +282,15 @@ t.test('stored rows, the loader cache and the start-up check', async (t) => {
   const writer = new InlineWriter(db);
   const now = Date.now();
   for (const [merc_no, mode] of [[M1, 'live'], [M2, 'sandbox']] as const) {
-    await writer.run('insertMerchant', { merc_no, name: merc_no, mode, key: 'k'.repeat(43), status: 'active', created_at: now, updated_at: now });
+    await writer.run('insertMerchant', {
+      merc_no,
+      name: merc_no,
+      mode,
+      key_sealed: sealMerchantKey(KEY, merc_no, 'k'.repeat(43)).toString('base64'),
+      status: 'active',
+      created_at: now,
+      updated_at: now,
+    });
   }
   const put = (mercNo: string, payway: 'alipay' | 'wxpay' | 'unionpay', creds: AlipayCredentials | WxpayCredentials | UnionpayCredentials, key = KEY) => {
     const s = sealCredentials(key, mercNo, payway, creds as never);

@@ -1,19 +1,23 @@
 import t from 'tap';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
 import { setImmediate as tick } from 'node:timers/promises';
 import { openDb, type Db } from '../../src/db/open.js';
+import { tightenDatabaseFiles } from '../../src/db/file-modes.js';
 import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
 import { WorkerWriter, WriteError, InlineWriter } from '../../src/db/writer.js';
-import type { MerchantRow } from '../../src/db/rows.js';
+import type { NewMerchantRecord } from '../../src/db/rows.js';
+import { sealMerchantKey } from '../../src/secrets/merchant-keys.js';
 import { tempDir } from '../helper.js';
+import { TEST_MASTER_KEY } from '../fixtures/merchant-keys.js';
 
-function merchantRow(mercNo: string, over: Partial<MerchantRow> = {}): MerchantRow {
+function merchantRow(mercNo: string, over: Partial<NewMerchantRecord> = {}): NewMerchantRecord {
   return {
     merc_no: mercNo,
     name: `Shop ${mercNo}`,
     mode: 'sandbox',
-    key: `key-${mercNo}-`.padEnd(40, 'x'),
+    key_sealed: sealMerchantKey(TEST_MASTER_KEY, mercNo, `key-${mercNo}-`.padEnd(40, 'x')).toString('base64'),
     status: 'active',
     created_at: 1_700_000_000_000,
     updated_at: 1_700_000_000_000,
@@ -172,7 +176,7 @@ t.test('a failing operation rejects alone; the rest of its batch commits', async
     writer.run('insertMerchant', merchantRow(mercNo(1), { name: 'duplicate' })), // primary key taken
     writer.run('insertMerchant', merchantRow(mercNo(3))),
     writer.run('insertMerchant', merchantRow(mercNo(3), { name: 'duplicate in the same batch' })),
-    writer.run('insertMerchant', merchantRow(mercNo(4), { key: 'too-short' })), // CHECK (length(key) >= 32)
+    writer.run('insertMerchant', merchantRow(mercNo(4), { key_sealed: 'dG9vLXNob3J0' })), // CHECK (length(key_sealed) > 37)
     writer.run('insertMerchant', merchantRow(mercNo(5))),
   ];
   const settled = await Promise.allSettled(calls);
@@ -231,4 +235,37 @@ t.test('InlineWriter runs each operation in its own transaction', async (t) => {
   t.notOk(db.inTransaction);
   t.equal(db.prepare('SELECT count(*) FROM merchants').pluck().get(), 1);
   await writer.close();
+});
+
+const modeOf = (file: string) => statSync(file).mode & 0o777;
+
+t.test('the database, its -wal and -shm, and the folder dtpay makes for them are private to the owner', async (t) => {
+  const { path, db } = freshDb(t); // DATABASE_PATH in a folder that does not exist yet
+  migrate(db); // a write, so that -wal and -shm exist
+  t.equal(modeOf(dirname(path)).toString(8), '700', 'the folder dtpay created');
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    t.ok(existsSync(f), `${f} exists`);
+    t.equal(modeOf(f).toString(8), '600', f);
+  }
+});
+
+t.test('an existing database readable by others is tightened, once', async (t) => {
+  const dir = tempDir(t);
+  chmodSync(dir, 0o755);
+  const path = join(dir, 'dtpay.sqlite');
+  // As an older version left it: created by SQLite with the process umask.
+  const old = new Database(path);
+  old.pragma('journal_mode = WAL');
+  old.exec('CREATE TABLE x (y)');
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) chmodSync(f, 0o644);
+  t.same(
+    tightenDatabaseFiles(path).map((c) => [c.file, c.was.toString(8)]),
+    [path, `${path}-wal`, `${path}-shm`].map((f) => [f, '644']),
+    'each loose file is reported with the mode it had',
+  );
+  old.close();
+  for (const f of [path, `${path}-wal`, `${path}-shm`].filter(existsSync)) t.equal(modeOf(f).toString(8), '600', f);
+  t.same(tightenDatabaseFiles(path), [], 'nothing to say the second time');
+  t.same(tightenDatabaseFiles(join(dir, 'missing.sqlite')), [], 'no database yet: nothing to do');
+  t.equal(modeOf(dir).toString(8), '755', 'a folder the operator made keeps its mode');
 });

@@ -8,6 +8,7 @@ import type { NotificationRow } from '../../src/db/rows.js';
 import { createMerchant } from '../../src/services/merchants.js';
 import { tempDir } from '../helper.js';
 import { orderRow } from '../fixtures/orders.js';
+import { merchantWriting } from '../fixtures/merchant-keys.js';
 
 // The outbox half of CONTRACT §2.5: the row commits with the state change or not at all, claims
 // are leases, and attempts move a row to delivered, due again, or failed.
@@ -18,7 +19,7 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
   migrate(db);
   const w = new InlineWriter(db);
   const reads = prepareReads(db);
-  const m = await createMerchant(w, 'Shop', 'sandbox');
+  const m = await createMerchant(merchantWriting(w), 'Shop', 'sandbox');
   const order = orderRow(m.mercNo, 1_000);
   await w.run('insertOrder', order);
   const rows = () => db.prepare('SELECT * FROM notifications ORDER BY id').all() as NotificationRow[];

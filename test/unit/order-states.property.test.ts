@@ -11,6 +11,7 @@ import { InlineWriter, WorkerWriter } from '../../src/db/writer.js';
 import type { TransitionArgs, TransitionResult } from '../../src/db/write-ops.js';
 import { createMerchant } from '../../src/services/merchants.js';
 import { orderRow } from '../fixtures/orders.js';
+import { merchantWriting } from '../fixtures/merchant-keys.js';
 
 // Property tests of the order state machine (CONTRACT §2.4, §2.5). Random event sequences are
 // checked against a model written here, independently of src/domain/order-states.ts: first the
@@ -235,7 +236,7 @@ t.test('(b) random events through the writer thread: the stored history replays 
   t.teardown(closeWriters);
   const writers = { A, B };
 
-  const merchant = await createMerchant(A, 'Property shop', 'sandbox');
+  const merchant = await createMerchant(merchantWriting(A), 'Property shop', 'sandbox');
   const ROUNDS = 30;
   const CREATED_AT = 1_700_000_000_000;
   const plans: Plan[] = [];
@@ -478,7 +479,7 @@ t.test('(c) with resends, the notification still to be delivered matches the sto
   t.teardown(() => db.close());
   migrate(db);
   const w = new InlineWriter(db);
-  const merchant = await createMerchant(w, 'Resend shop', 'sandbox');
+  const merchant = await createMerchant(merchantWriting(w), 'Resend shop', 'sandbox');
   const statusOf = db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck();
   const pendingOf = db.prepare(`SELECT id, json_extract(fields_json, '$.payStatus') AS payStatus FROM notifications WHERE order_id = ? AND status = 'pending'`);
   const failures: { steps: string[]; problem: string }[] = [];
