@@ -6,7 +6,7 @@ import { startGateway, tempDir, until } from '../helper.js';
 import { FakeClock } from '../fake-clock.js';
 import { rsaKeyPair } from '../fixtures/channel-credentials.js';
 import { createMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/channels/credential-store.js';
+import { sealCredentials } from '../../src/secrets/channel-credentials.js';
 import { openDb } from '../../src/db/open.js';
 import { ALERT_FLUSH_MS, ALERT_QUIET_MS } from '../../src/services/alert-recorder.js';
 import { SANDBOX_SIGNATURE_HEADER } from '../../src/channels/sandbox/driver.js';
@@ -43,7 +43,7 @@ t.test('2,000 forged callbacks: one row per source, every one counted, a bounded
   const dir = tempDir(t);
   const clock = new FakeClock();
   const gw = await startGateway(t, { MASTER_KEY }, { clock, dir });
-  const live = await createMerchant(gw.gateway.services.writer, 'Live shop', 'live');
+  const live = await createMerchant(gw.gateway.services, 'Live shop', 'live');
   const app = rsaKeyPair();
   const sealed = sealCredentials(MASTER_KEY, live.mercNo, 'alipay', {
     appId: '2021000000000003',

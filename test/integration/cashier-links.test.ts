@@ -110,7 +110,7 @@ t.test('the token is an HMAC under a secret kept in the database', async (t) => 
 
 t.test("a live merchant's order: nothing of it served by order id alone, not even on the sandbox page", async (t) => {
   const gw = await startGateway(t);
-  const live = await createMerchant(gw.gateway.services.writer, 'Live Jewellers', 'live');
+  const live = await createMerchant(gw.gateway.services, 'Live Jewellers', 'live');
   const row = orderRow(live.mercNo, Date.now(), {
     response_json: JSON.stringify({ respCode: '000000', respDesc: 'ok', fields: { codeUrl: 'https://qr.alipay.com/bax00000000000000000000' } }),
   });

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { payFields, startGateway, type TestGateway } from '../helper.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
 import { createMerchant, type NewMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/channels/credential-store.js';
+import { sealCredentials } from '../../src/secrets/channel-credentials.js';
 
 // A live merchant's notifyUrl that the notification dispatcher will refuse on every attempt (an IP
 // literal it never contacts, a localhost name) is refused when the order or refund is made, with
@@ -26,7 +26,7 @@ async function liveGateway(t: Test, env: Record<string, string> = {}): Promise<L
   const sim = await AlipaySimulator.start(appId, appKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString());
   t.teardown(() => sim.close());
   const gw = await startGateway(t, { MASTER_KEY, ...env });
-  const merchant = await createMerchant(gw.gateway.services.writer, 'Live shop', 'live');
+  const merchant = await createMerchant(gw.gateway.services, 'Live shop', 'live');
   const sealed = sealCredentials(MASTER_KEY, merchant.mercNo, 'alipay', {
     appId,
     privateKeyPem: appKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
