@@ -68,3 +68,10 @@ t.test('zip entry names flagged UTF-8 are taken as they are (GBK names without t
   t.same([...unzipFiles(zip, (n) => n.endsWith('.csv'), 'x').keys()], ['2088_20261130_业务明细.csv']);
   t.throws(() => unzipFiles(zip, (n) => n.endsWith('.xls'), 'x'), { name: 'BillError', code: 'archive', message: /other\.txt/ });
 });
+
+t.test('an archive entry larger than a bill can be is refused before it is inflated', async (t) => {
+  const zip = Buffer.from(zipSync({ 'x_20261130_业务明细.csv': new Uint8Array(10) }));
+  const central = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+  zip.writeUInt32LE(0x7fffffff, central + 24); // what the central directory says it inflates to
+  t.throws(() => unzipFiles(new Uint8Array(zip), () => true, 'x'), { name: 'BillError', code: 'archive', message: /would inflate to 2147483647 bytes/ });
+});
