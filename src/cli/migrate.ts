@@ -9,7 +9,7 @@ export function runMigrate(config: Config, args: string[], io: Io): number {
   const db = openDb(config.DATABASE_PATH);
   try {
     const r = migrate(db);
-    // An upgrade moves plaintext merchant keys aside for sealing (migrations/0007): seal them now.
+    // An upgrade moves plaintext merchant keys aside for sealing (migrations/0008): seal them now.
     if (plaintextKeysPending(db)) cliSecrets(db, config, io, 'migrate');
     if (json) printJson(io, { applied: r.applied, current: r.current ?? null });
     else io.out(r.applied.length ? `applied ${r.applied.join(', ')}\n` : `up to date (version ${r.current})\n`);

@@ -31,7 +31,7 @@ export function cliSecrets(db: Db, config: Config, io: Io, what: string): Opened
   return secrets;
 }
 
-/** Whether migrations/0007 left plaintext merchant keys for a start-up step to seal. */
+/** Whether migrations/0008 left plaintext merchant keys for a start-up step to seal. */
 export function plaintextKeysPending(db: Db): boolean {
   const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'merchant_keys_to_seal'").pluck().get();
   return table === 1 && db.prepare('SELECT 1 FROM merchant_keys_to_seal LIMIT 1').pluck().get() === 1;

@@ -2,7 +2,7 @@ import type { PayStatus } from '../domain/order-states.js';
 
 export type MerchantMode = 'sandbox' | 'live';
 
-/** A merchant as stored: its key sealed under MASTER_KEY (migrations/0007). */
+/** A merchant as stored: its key sealed under MASTER_KEY (migrations/0008). */
 export interface MerchantRecord {
   merc_no: string;
   name: string;

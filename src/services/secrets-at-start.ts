@@ -86,7 +86,7 @@ function checkMerchantKeys(db: Db, keys: MerchantKeys): void {
 }
 
 /**
- * Seals the keys migrations/0007 set aside in plaintext, in one transaction, and empties that
+ * Seals the keys migrations/0008 set aside in plaintext, in one transaction, and empties that
  * table; a key already sealed (rotated since) is kept. Running it again finds nothing to do.
  * Returns how many keys it sealed.
  */

@@ -118,7 +118,7 @@ t.test('a CLI on a fresh database makes the key file, and says so on stderr', as
 function legacyDatabase(t: { teardown(fn: () => unknown): void }, dir: string, n: number): { mercNo: string; key: string }[] {
   const older = join(tempDir(t), 'migrations');
   mkdirSync(older);
-  for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql') && f < '0007')) copyFileSync(join(MIGRATIONS_DIR, f), join(older, f));
+  for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql') && f < '0008')) copyFileSync(join(MIGRATIONS_DIR, f), join(older, f));
   const db = openDb(join(dir, 'dtpay.sqlite'));
   migrate(db, older);
   const merchants = Array.from({ length: n }, (_, i) => ({ mercNo: `M10000000000000${i + 1}`, key: newMerchantKey() }));
