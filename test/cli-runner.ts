@@ -38,3 +38,27 @@ export function runNode(entry: string, args: string[], cwd: string, env: Record<
 
 /** Runs the real CLI in `cwd` (a temp dir: no .env is read) on the database at `dbPath`. */
 export const cli = (cwd: string, dbPath: string, args: string[], stdin = '') => runNode(CLI, args, cwd, { DATABASE_PATH: dbPath }, stdin);
+
+/** Parses stdout as exactly one JSON document, failing the test (not throwing) when it is not. */
+export function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
+  try {
+    return JSON.parse(r.stdout);
+  } catch (err) {
+    t.fail(`stdout is not one JSON document: ${(err as Error).message}\n${r.stdout}\nstderr: ${r.stderr}`);
+    return undefined;
+  }
+}
+
+/** Runs the jobs (each a child process) at most `n` at a time, keeping their order: a busy machine has few cores. */
+export async function pooled<T>(jobs: (() => Promise<T>)[], n = 3): Promise<T[]> {
+  const out: T[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      out[i] = await jobs[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, jobs.length) }, worker));
+  return out;
+}

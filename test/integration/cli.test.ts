@@ -72,6 +72,22 @@ t.test('merchant commands', async (t) => {
   t.match(rows.find((r) => r.mercNo === l.mercNo), { name: 'Live shop', mode: 'live', status: 'active' });
   t.notOk(list.stdout.includes(m.key), 'list never shows a key');
 
+  const [shown, shownText, shownLive] = await Promise.all([
+    cli(cwd, db, ['merchant', 'show', m.mercNo, '--json']),
+    cli(cwd, db, ['merchant', 'show', m.mercNo]),
+    cli(cwd, db, ['merchant', 'show', l.mercNo]),
+  ]);
+  t.equal(shown.code, 0, `merchant show exits 0 ${shown.stderr}`);
+  const sj = oneJson(t, shown);
+  t.same(Object.keys(sj).sort(), ['channels', 'createdAt', 'mercNo', 'mode', 'name', 'status', 'updatedAt']);
+  t.match(sj, { mercNo: m.mercNo, name: 'Shop', mode: 'sandbox', status: 'active', channels: [] });
+  t.match(sj.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '--json: ISO 8601 UTC');
+  t.match(shownText.stdout, new RegExp(`^merchant\\s+${m.mercNo}$`, 'm'));
+  t.match(shownText.stdout, /^created\s+\d{14}$/m, 'the text: Beijing time as the API prints it');
+  t.match(shownText.stdout, /^channels\s+the built-in sandbox channel$/m);
+  t.match(shownLive.stdout, /^channels\s+none configured/m, 'a live merchant without channels says so');
+  for (const r of [shown, shownText]) t.notOk(r.stdout.includes(m.key), 'show never shows the key');
+
   t.equal(rotated.code, 0, `rotate-key exits 0 ${rotated.stderr}`);
   const r = oneJson(t, rotated);
   t.equal(r.mercNo, m.mercNo);
@@ -83,6 +99,7 @@ t.test('merchant commands', async (t) => {
   t.equal(disabled.code, 0, `disable exits 0 ${disabled.stderr}`);
   // The failures do not depend on each other: run them side by side.
   const notFound = [
+    ['merchant', 'show', 'M999999999999999'],
     ['merchant', 'rotate-key', 'M999999999999999', '--json'],
     ['merchant', 'disable', 'M999999999999999'],
     ['merchant', 'enable', 'M999999999999999'],
