@@ -240,6 +240,21 @@ t.test('npm start: first boot, orders, CLI beside a running server, clean shutdo
   t.ok(key!.length >= 32, 'first boot printed a key of at least 32 characters');
   t.match(s1.out(), /curl .*\/api\/pay/, 'and a curl example');
   t.match(s1.out(), 'npx dtpay sign', 'that signs with the CLI');
+  // At LOG_LEVEL info the block stands apart from the JSON log lines: a blank line, a rule, the
+  // block, a rule, a blank line; every other line is one JSON log record.
+  await waitFor(s1, /\n={78}\n\n/);
+  const lines = s1.out().split('\n');
+  const top = lines.findIndex((l) => /^==== dtpay: first start =+$/.test(l));
+  const bottom = lines.findIndex((l, i) => i > top && /^={78}$/.test(l));
+  t.ok(top > 0 && bottom > top, 'the block is framed by two rules');
+  t.equal(lines[top]!.length, 78, 'both rules are as wide');
+  t.equal(lines[top - 1], '', 'a blank line before it');
+  t.equal(lines[bottom + 1], '', 'a blank line after it');
+  t.ok(lines.slice(top + 1, bottom).every((l) => !l.startsWith('{')), 'no log line inside the block');
+  t.match(lines.slice(top, bottom).join('\n'), `database: ${db}`, 'it names the database the CLI must use too');
+  const outside = [...lines.slice(0, top - 1), ...lines.slice(bottom + 2)].filter((l) => l !== '');
+  t.ok(outside.length > 0, 'there are log lines around it');
+  for (const l of outside) t.doesNotThrow(() => JSON.parse(l), `outside the block, a JSON log line: ${l.slice(0, 60)}`);
 
   const listed = oneJson(t, await cli(cwd, db, ['merchant', 'list', '--json'])) as { mercNo: string; mode: string }[];
   t.equal(listed.length, 1, 'exactly one merchant after first boot');
