@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sign } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { baseEnv, startServer, waitFor, type Served } from '../processes.js';
-import { CLI, cli, runNode, type CliResult } from '../cli-runner.js';
+import { CLI, cli, oneJson, runNode } from '../cli-runner.js';
 import { VECTOR_BODY, VECTOR_KEY } from '../fixtures/contract-vector.js';
 import { startReceiver } from '../receiver.js';
 
@@ -17,15 +17,6 @@ const SERVER = fileURLToPath(new URL('../../src/server.js', import.meta.url));
 
 type Teardown = Parameters<typeof tempDir>[0];
 
-/** Parses stdout as exactly one JSON document. */
-function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
-  try {
-    return JSON.parse(r.stdout);
-  } catch (err) {
-    t.fail(`stdout is not one JSON document: ${(err as Error).message}\n${r.stdout}\nstderr: ${r.stderr}`);
-    return undefined;
-  }
-}
 
 
 t.test('merchant commands', async (t) => {

@@ -1,11 +1,12 @@
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sign } from '../../src/domain/sign.js';
 import { VECTOR_BODY, VECTOR_KEY } from '../fixtures/contract-vector.js';
+import { runProcess } from '../cli-runner.js';
 
 // The signing examples of docs/merchant-guide.md are real files in docs/examples/sign/. Each one,
 // run as the guide says, must give the contract's test vector (CONTRACT §2.1), and must tell a
@@ -39,29 +40,12 @@ const EXAMPLES: { language: string; tool: string; versionArgs: string[]; args: s
   },
 ];
 
-function run(tool: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, {
-      cwd: DIR,
-      env: { PATH: process.env.PATH ?? '', HOME: scratch, TMPDIR: scratch, LANG: 'C.UTF-8', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 120_000,
-      killSignal: 'SIGKILL',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 for (const ex of EXAMPLES) {
   const probe = spawnSync(ex.tool, ex.versionArgs, { stdio: 'ignore', timeout: 30_000 });
   const missing = probe.error !== undefined || probe.status !== 0;
   t.test(`${ex.language}: docs/examples/sign/${ex.args.at(-1)}`, { skip: missing ? `${ex.tool} is not installed here: the ${ex.language} example is not run` : false }, async (t) => {
-    const r = await run(ex.tool, ex.args, ex.env ?? {});
+    const env = { PATH: process.env.PATH ?? '', HOME: scratch, TMPDIR: scratch, LANG: 'C.UTF-8', ...ex.env };
+    const r = await runProcess(ex.tool, ex.args, { cwd: DIR, env, timeoutMs: 120_000 });
     t.equal(r.code, 0, `exits 0 ${r.stderr}`);
     t.equal(r.stdout.replaceAll('\r\n', '\n'), EXPECTED, 'the MD5 and HMAC-SHA256 vectors, and verify tells signed from tampered');
   });

@@ -1,4 +1,4 @@
-// dtpay request signing in Java 11 or later (the dtpay cashier interface spec's rule, CONTRACT §2.1).
+// dtpay request signing in Java 11 or later (the dtpay cashier interface spec's rule: docs/merchant-guide.md, "Signature").
 // Run: java Sign.java — prints the signatures of the contract's test vector.
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

@@ -1,4 +1,4 @@
-// dtpay request signing in Go (the dtpay cashier interface spec's rule, CONTRACT §2.1).
+// dtpay request signing in Go (the dtpay cashier interface spec's rule: docs/merchant-guide.md, "Signature").
 // Run: go run sign.go — prints the signatures of the contract's test vector.
 package main
 

@@ -1,4 +1,4 @@
-// dtpay request signing in Node.js (the dtpay cashier interface spec's rule, CONTRACT §2.1).
+// dtpay request signing in Node.js (the dtpay cashier interface spec's rule: docs/merchant-guide.md, "Signature").
 // Run: node sign.mjs — prints the signatures of the contract's test vector.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { realpathSync } from 'node:fs';

@@ -1,5 +1,5 @@
 <?php
-// dtpay request signing in PHP 7.4 or later (the dtpay cashier interface spec's rule, CONTRACT §2.1).
+// dtpay request signing in PHP 7.4 or later (the dtpay cashier interface spec's rule: docs/merchant-guide.md, "Signature").
 // Run: php sign.php — prints the signatures of the contract's test vector.
 
 /** The signature of $fields (an array of strings) with the merchant key: MD5 or HMAC-SHA256, upper-case hex. */

@@ -1,4 +1,4 @@
-"""dtpay request signing in Python 3 (the dtpay cashier interface spec's rule, CONTRACT §2.1).
+"""dtpay request signing in Python 3 (the dtpay cashier interface spec's rule: docs/merchant-guide.md, "Signature").
 
 Run: python3 sign.py — prints the signatures of the contract's test vector.
 """
