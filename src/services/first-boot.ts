@@ -15,7 +15,7 @@ const RULE = '='.repeat(78);
  */
 export function firstBootMessage(m: NewMerchant, publicBaseUrl: string, databaseFile: string): string {
   const order = `{"mercNo":"${m.mercNo}","mercOrderNo":"FIRST0001","subject":"First order","tradeType":"01","tradeAmt":"0.01","tradeTime":"20240618125826","orderPeriod":"30","notifyUrl":"http://127.0.0.1:9999/notify","termType":"pc","paywayCode":"alipay","sceneCode":"scan","ip":"127.0.0.1"}`;
-  const title = ' dtpay: first start ';
+  const title = ' dtpay: First start ';
   return [
     '',
     `${'='.repeat(4)}${title}${'='.repeat(RULE.length - 4 - title.length)}`,

@@ -235,7 +235,7 @@ t.test('npm start: first boot, orders, CLI beside a running server, clean shutdo
   // block, a rule, a blank line; every other line is one JSON log record.
   await waitFor(s1, /\n={78}\n\n/);
   const lines = s1.out().split('\n');
-  const top = lines.findIndex((l) => /^==== dtpay: first start =+$/.test(l));
+  const top = lines.findIndex((l) => /^==== dtpay: First start =+$/.test(l));
   const bottom = lines.findIndex((l, i) => i > top && /^={78}$/.test(l));
   t.ok(top > 0 && bottom > top, 'the block is framed by two rules');
   t.equal(lines[top]!.length, 78, 'both rules are as wide');
