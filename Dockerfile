@@ -20,7 +20,10 @@ COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/migrations ./migrations
-RUN mkdir -p /data && chown node:node /data
+# The database's folder belongs to the user the gateway runs as; a named volume mounted there starts
+# with that owner. `dtpay` on PATH is the CLI, reading the same DATABASE_PATH as the gateway.
+RUN mkdir -p /data && chown node:node /data \
+    && ln -s /app/dist/src/cli/main.js /usr/local/bin/dtpay
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

@@ -61,6 +61,9 @@ const schema = z.object({
   RATE_LIMIT_PAGES_PER_MINUTE: integer(0, 10_000_000).default(600),
 });
 
+/** Every variable the gateway reads; `.env.example` lists each (test/unit/container-config.test.ts checks it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export type Config = Readonly<
   Omit<z.infer<typeof schema>, 'PUBLIC_BASE_URL' | 'MASTER_KEY_FILE'> & { PUBLIC_BASE_URL: string; MASTER_KEY_FILE: string }
 >;

@@ -1,4 +1,5 @@
 import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -27,7 +28,8 @@ export async function serve(config: Config): Promise<void> {
   // can try the gateway at once. Live keys are only ever printed by the CLI that makes them.
   if (first) {
     log.info({ mercNo: first.mercNo }, 'first start: created a sandbox merchant');
-    process.stdout.write(`\n${firstBootMessage(first, config.PUBLIC_BASE_URL)}\n\n`);
+    // One write, so that no log line can land inside the block.
+    process.stdout.write(firstBootMessage(first, config.PUBLIC_BASE_URL, resolve(config.DATABASE_PATH)));
   }
 
   let closing = false;

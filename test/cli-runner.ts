@@ -13,14 +13,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs a compiled entry point in `cwd` with only what node needs from the environment, bounded to 15 s. */
-export function runNode(entry: string, args: string[], cwd: string, env: Record<string, string>, stdin = ''): Promise<CliResult> {
+/** Runs `command` to its end, bounded (SIGKILL after `timeoutMs`); a killed run rejects, naming its stderr. */
+export function runProcess(
+  command: string,
+  args: string[],
+  opts: { cwd: string; env: Record<string, string>; stdin?: string; timeoutMs?: number },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, ...args], {
-      cwd,
-      env: baseEnv(env),
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env,
       stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: 15_000,
+      timeout: opts.timeoutMs ?? 15_000,
       killSignal: 'SIGKILL',
     });
     let stdout = '';
@@ -29,12 +33,41 @@ export function runNode(entry: string, args: string[], cwd: string, env: Record<
     child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      if (signal) reject(new Error(`${entry} ${args.join(' ')} was killed (${signal}); stderr: ${stderr}`));
+      if (signal) reject(new Error(`${command} ${args.join(' ')} was killed (${signal}); stderr: ${stderr}`));
       else resolve({ code, stdout, stderr });
     });
-    child.stdin.end(stdin);
+    child.stdin.end(opts.stdin ?? '');
   });
+}
+
+/** Runs a compiled entry point in `cwd` with only what node needs from the environment, bounded to 15 s. */
+export function runNode(entry: string, args: string[], cwd: string, env: Record<string, string>, stdin = ''): Promise<CliResult> {
+  return runProcess(process.execPath, [entry, ...args], { cwd, env: baseEnv(env), stdin });
 }
 
 /** Runs the real CLI in `cwd` (a temp dir: no .env is read) on the database at `dbPath`. */
 export const cli = (cwd: string, dbPath: string, args: string[], stdin = '') => runNode(CLI, args, cwd, { DATABASE_PATH: dbPath }, stdin);
+
+/** Parses stdout as exactly one JSON document, failing the test (not throwing) when it is not. */
+export function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
+  try {
+    return JSON.parse(r.stdout);
+  } catch (err) {
+    t.fail(`stdout is not one JSON document: ${(err as Error).message}\n${r.stdout}\nstderr: ${r.stderr}`);
+    return undefined;
+  }
+}
+
+/** Runs the jobs (each a child process) at most `n` at a time, keeping their order: a busy machine has few cores. */
+export async function pooled<T>(jobs: (() => Promise<T>)[], n = 3): Promise<T[]> {
+  const out: T[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      out[i] = await jobs[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, jobs.length) }, worker));
+  return out;
+}

@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { RESP, SUCCESS_DESC, httpStatusOf, type RespCode } from '../errors.js';
 import { PAYWAYS, SCENES } from '../channels/types.js';
-import { PAY_STATUSES, STATUS_NAMES } from '../domain/order-states.js';
 import { REFUND_STATUS } from '../domain/refund-states.js';
 import { docsPage } from '../pages/docs-page.js';
+import { beijingTime, payStatus, signType, text, yuan } from './openapi-fields.js';
+import { notificationWebhooks, WEBHOOKS_TEXT, type WebhookOperation } from './openapi-webhooks.js';
 import { payRequestSchema } from './pay-schema.js';
 import { orderRefSchema } from './order-ref.js';
 import { refundQuerySchema, refundRequestSchema } from './refund-routes.js';
@@ -24,6 +25,8 @@ export interface OpenApiDocument {
   info: { title: string; version: string; description: string };
   servers?: { url: string }[];
   paths: Record<string, Record<string, OpenApiOperation>>;
+  /** What the gateway POSTs to merchants (OpenAPI 3.1 webhooks). */
+  webhooks: Record<string, Record<string, WebhookOperation>>;
   components: { schemas: Record<string, Json> };
   /** The respCode table (src/errors.ts): code, HTTP status, meaning. */
   'x-respCodes': { respCode: RespCode; httpStatus: number; meaning: string }[];
@@ -166,10 +169,6 @@ function requestJsonSchema(schema: z.ZodType, notes: FieldNotes, texts: FieldNot
 // ---------------------------------------------------------------------------------------------
 // Answer fields (what sendEnvelope sends; fields with an empty value are left out)
 
-const text = z.string();
-const yuan = z.string().describe('yuan with two decimals');
-const beijingTime = z.string().describe('Beijing time (UTC+8), yyyyMMddHHmmss');
-const payStatus = z.enum(PAY_STATUSES as [string, ...string[]]).describe(PAY_STATUSES.map((s) => `${s} ${STATUS_NAMES[s]}`).join(', '));
 const notifyStatus = z.enum(['pending', 'delivered', 'failed']).describe('of the latest notification, once there is one');
 
 /** The envelope of every answer. */
@@ -178,7 +177,7 @@ export const envelopeSchema = z.object({
   respDesc: text.describe(`${SUCCESS_DESC} on success; otherwise names the field and the rule, or what went wrong`),
   interfaceCode: text,
   mercNo: text.optional().describe('once the merchant is identified'),
-  signType: z.enum(['MD5', 'HMAC-SHA256']).optional().describe('the request’s signType (MD5 if it had none); once the merchant is identified'),
+  signType: signType.optional().describe('the request’s signType (MD5 if it had none); once the merchant is identified'),
   signature: text.optional().describe('the answer’s signature, computed like the request’s; once the merchant is identified'),
 });
 
@@ -489,15 +488,18 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}): OpenApi
   const schemas: Record<string, Json> = {};
   const paths: OpenApiDocument['paths'] = {};
   for (const op of OPERATIONS) paths[op.path] = { post: operation(op, schemas) };
+  const notifications = notificationWebhooks();
+  Object.assign(schemas, notifications.schemas);
   return {
     openapi: '3.1.0',
     info: {
       title: 'dtpay merchant API',
       version: '1.0',
-      description: ['One signed HTTP API for Alipay, WeChat Pay and UnionPay.', REQUEST_TEXT, SIGNATURE_TEXT, RESPONSE_TEXT, respCodeTable()].join('\n\n'),
+      description: ['One signed HTTP API for Alipay, WeChat Pay and UnionPay.', REQUEST_TEXT, SIGNATURE_TEXT, RESPONSE_TEXT, WEBHOOKS_TEXT, respCodeTable()].join('\n\n'),
     },
     ...(opts.serverUrl ? { servers: [{ url: opts.serverUrl }] } : {}),
     paths,
+    webhooks: notifications.webhooks,
     components: { schemas },
     'x-respCodes': ALL_CODES.map((respCode) => ({ respCode, httpStatus: httpStatusOf(respCode), meaning: MEANING[respCode] })),
   };

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Config } from '../config.js';
-import { openDb } from '../db/open.js';
-import { migrate } from '../db/migrate.js';
+import type { Db } from '../db/open.js';
 import { prepareReads } from '../db/reads.js';
 import { prepareCredentialReads, type ChannelCredentialRow } from '../db/credential-reads.js';
 import { InlineWriter } from '../db/writer.js';
@@ -14,8 +13,11 @@ import { buildUnionpayCredentials } from '../channels/unionpay/credential-input.
 import { summarizeCredentials, type CertSummary, type CredentialSummary, type KeySummary } from '../channels/credential-summary.js';
 import { CredentialDecryptError, openCredentials, sealCredentials } from '../secrets/channel-credentials.js';
 import { masterKeyId } from '../secrets/sealing.js';
+import { formatBeijing } from '../domain/time.js';
+import { notFound, openExisting } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { cliSecrets } from './secrets.js';
+import { subcommandsOf, usageOf } from './usage.js';
 
 // dtpay channel set | show | remove (CONTRACT §3). Secrets come from files (the APIv3 key and the
 // .pfx password as flags), are validated, encrypted with MASTER_KEY and never printed again.
@@ -43,11 +45,7 @@ const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   ...Object.fromEntries([...new Set(Object.values(FLAGS).flat())].map((f) => [f, { type: 'string' as const }])),
 };
 
-const USAGE_SET = `usage: dtpay channel set MERCNO alipay --app-id ID --private-key-file F --alipay-public-key-file F [--gateway-url URL]
-       dtpay channel set MERCNO wxpay --mchid ID --appid ID --serial-no HEX --private-key-file F --apiv3-key KEY
-             (--platform-cert-file F | --wechatpay-public-key-file F --wechatpay-public-key-id ID) [--base-url URL]
-       dtpay channel set MERCNO unionpay --mer-id ID --sign-cert-file F.pfx --sign-cert-password P
-             --root-cert-file F --middle-cert-file F [--base-url URL]`;
+const USAGE_SET = usageOf('channel set');
 
 export async function runChannel(config: Config, args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
@@ -67,9 +65,9 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
       }
       const missing = REQUIRED[payway].filter((f) => flags[f] === undefined);
       if (missing.length > 0) throw new CliError(`channel set ${payway}: ${missing.map((f) => `--${f}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required\n${USAGE_SET}`);
-      return withDb(config, async (db) => {
+      return withDb(config, 'channel set', async (db) => {
         const merchant = prepareReads(db).merchant(mercNo);
-        if (!merchant) throw new CliError(`no merchant ${mercNo}`, 1);
+        if (!merchant) throw notFound(db, config, `no merchant ${mercNo}`);
         if (merchant.mode !== 'live') {
           throw new CliError(
             `channel set: ${mercNo} is a sandbox merchant; channel credentials are for live merchants only ` +
@@ -113,14 +111,14 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
     }
 
     case 'show': {
-      if (positionals.length !== 1) throw new CliError('usage: dtpay channel show MERCNO [--json]');
+      if (positionals.length !== 1) throw new CliError(usageOf('channel show'));
       if (Object.keys(flags).some((f) => f !== 'json' && flags[f] !== undefined)) {
-        throw new CliError('usage: dtpay channel show MERCNO [--json]');
+        throw new CliError(usageOf('channel show'));
       }
       const mercNo = positionals[0]!;
-      return withDb(config, async (db) => {
+      return withDb(config, 'channel show', async (db) => {
         const merchant = prepareReads(db).merchant(mercNo);
-        if (!merchant) throw new CliError(`no merchant ${mercNo}`, 1);
+        if (!merchant) throw notFound(db, config, `no merchant ${mercNo}`);
         const rows = prepareCredentialReads(db).channelCredentialsOf(mercNo);
         const masterKey = rows.length > 0 ? cliSecrets(db, config, io, 'channel show').masterKey : undefined;
         const channels = rows.map((row) => {
@@ -144,14 +142,14 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
     }
 
     case 'remove': {
-      if (positionals.length !== 2) throw new CliError('usage: dtpay channel remove MERCNO PAYWAY [--json]');
+      if (positionals.length !== 2) throw new CliError(usageOf('channel remove'));
       if (Object.keys(flags).some((f) => f !== 'json' && flags[f] !== undefined)) {
-        throw new CliError('usage: dtpay channel remove MERCNO PAYWAY [--json]');
+        throw new CliError(usageOf('channel remove'));
       }
       const [mercNo, payway] = positionals as [string, string];
       if (!isLivePayway(payway)) throw new CliError(`channel remove: the payway must be one of ${LIVE_PAYWAYS.join(', ')}`);
-      return withDb(config, async (db) => {
-        if (!prepareReads(db).merchant(mercNo)) throw new CliError(`no merchant ${mercNo}`, 1);
+      return withDb(config, 'channel remove', async (db) => {
+        if (!prepareReads(db).merchant(mercNo)) throw notFound(db, config, `no merchant ${mercNo}`);
         const removed = await new InlineWriter(db).run('removeChannelCredentials', { mercNo, payway });
         if (!removed) throw new CliError(`${mercNo} has no ${payway} credentials`, 1);
         if (json) printJson(io, { mercNo, payway, removed: true });
@@ -161,14 +159,13 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
     }
 
     default:
-      throw new CliError('channel: expected set, show or remove');
+      throw new CliError(`channel: expected ${subcommandsOf('channel')}`);
   }
 }
 
-async function withDb(config: Config, fn: (db: ReturnType<typeof openDb>) => Promise<number>): Promise<number> {
-  const db = openDb(config.DATABASE_PATH);
+async function withDb(config: Config, command: string, fn: (db: Db) => Promise<number>): Promise<number> {
+  const db = openExisting(config, command);
   try {
-    migrate(db);
     return await fn(db);
   } finally {
     db.close();
@@ -247,12 +244,15 @@ function expiryWarnings(e: Entry): string[] {
       : e.payway === 'unionpay'
         ? [['the signing certificate', e.signCert], ['the root certificate', e.rootCert], ['the middle certificate', e.middleCert]]
         : [];
-  return certs.flatMap(([name, c]) => (c?.expired ? [`${name} expired on ${c.validTo}`] : []));
+  return certs.flatMap(([name, c]) => (c?.expired ? [`${name} expired on ${beijing(c.validTo)}`] : []));
 }
+
+/** The text shows times as the API does (Beijing time); --json keeps ISO 8601 UTC. */
+const beijing = (isoTime: string) => formatBeijing(Date.parse(isoTime));
 
 const key = (k: KeySummary) => `${k.type}${k.bits ? ` ${k.bits}` : ''}, public key sha256 ${k.sha256}`;
 const cert = (c: CertSummary) =>
-  `${c.subject}; serial ${c.serialNumber}; valid ${c.validFrom} to ${c.validTo}${c.expired ? ' (EXPIRED)' : ''}; sha256 ${c.sha256}`;
+  `${c.subject}; serial ${c.serialNumber}; valid ${beijing(c.validFrom)} to ${beijing(c.validTo)}${c.expired ? ' (EXPIRED)' : ''}; sha256 ${c.sha256}`;
 
 function renderEntry(e: Entry): string {
   const lines: [string, string][] = [];
@@ -289,7 +289,7 @@ function renderEntry(e: Entry): string {
       );
       break;
   }
-  lines.push(['updated', e.updatedAt]);
+  lines.push(['updated', beijing(e.updatedAt)]);
   const width = Math.max(...lines.map(([k]) => k.length)) + 2;
   return (
     `${e.payway}\n` +

@@ -10,32 +10,7 @@ import { runBackup } from './backup.js';
 import { runOrder } from './order.js';
 import { runChannel } from './channel.js';
 import { CliError, type Io } from './io.js';
-
-const USAGE = `usage: dtpay <command> [options]
-
-  serve                                   start the gateway (same as npm start)
-  migrate [--json]                        apply database migrations
-  merchant create --name NAME --mode sandbox|live [--json]
-  merchant list [--json]
-  merchant rotate-key MERCNO [--json]
-  merchant disable MERCNO [--json]
-  notify list [--status pending|delivered|failed|superseded] [--limit N] [--json]
-  notify resend ORDERID [--json]           queue a fresh notification of the order's current state
-  order show ORDERID [--json]             the order, its state changes and its notifications
-  order list [--status p0001|p0002|p0000|p0004|p0005|p0006] [--merchant MERCNO] [--limit N] [--json]
-                                          orders, newest first (50 unless --limit)
-  channel set MERCNO alipay --app-id ID --private-key-file F --alipay-public-key-file F [--gateway-url URL]
-  channel set MERCNO wxpay --mchid ID --appid ID --serial-no HEX --private-key-file F --apiv3-key KEY
-        (--platform-cert-file F | --wechatpay-public-key-file F --wechatpay-public-key-id ID) [--base-url URL]
-  channel set MERCNO unionpay --mer-id ID --sign-cert-file F.pfx --sign-cert-password P
-        --root-cert-file F --middle-cert-file F [--base-url URL]
-                                          store a live merchant's channel credentials (encrypted with MASTER_KEY)
-  channel show MERCNO [--json]            its channels, secrets masked, and the callback URLs to register
-  channel remove MERCNO PAYWAY [--json]
-  backup FILE [--force] [--json]          a consistent copy of the database, while the gateway serves
-  sign --key KEY [--sign-type MD5|HMAC-SHA256]
-                                          sign the JSON object on stdin; print it with "signature"
-`;
+import { helpFor, topUsage } from './usage.js';
 
 function config(): Config {
   try {
@@ -46,9 +21,27 @@ function config(): Config {
   }
 }
 
+/** The words naming the command whose help is asked for: `help WORDS…`, or those before the first option. */
+function helpWords(argv: string[]): string[] {
+  if (argv[0] === 'help') {
+    const words = argv.slice(1).filter((a) => !a.startsWith('-'));
+    return words.length === 0 && argv.length > 1 ? ['help'] : words; // `help --help`: help's own usage
+  }
+  const firstOption = argv.findIndex((a) => a.startsWith('-'));
+  return argv.slice(0, firstOption);
+}
+
 export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    // Help is answered before anything runs: `serve --help` starts nothing, `sign --help` reads no stdin.
+    if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
+      const words = helpWords(argv);
+      const help = helpFor(words);
+      if (help === undefined) throw new CliError(`unknown command ${words.join(' ')}\n\n${helpFor(words.slice(0, 1)) ?? topUsage()}`);
+      io.out(help);
+      return 0;
+    }
     switch (command) {
       case 'serve': {
         const { serve } = await import('../server.js');
@@ -70,13 +63,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case 'sign':
         return await runSign(rest, io);
       case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        io.out(USAGE);
-        return command === undefined ? 1 : 0;
+        io.out(topUsage());
+        return 1;
       default:
-        throw new CliError(`unknown command ${command}\n\n${USAGE}`);
+        throw new CliError(`unknown command ${command}\n\n${topUsage()}`);
     }
   } catch (err) {
     if (err instanceof CliError) {

@@ -3,10 +3,16 @@ import type { Config } from '../config.js';
 import { openDb } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
 import { prepareReads } from '../db/reads.js';
+import { prepareCredentialReads } from '../db/credential-reads.js';
 import { InlineWriter } from '../db/writer.js';
+import { formatBeijing } from '../domain/time.js';
 import { createMerchant, rotateMerchantKey, setMerchantStatus } from '../services/merchants.js';
+import { databaseFile, emptyDatabaseNote, notFound, openExisting } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { cliSecrets } from './secrets.js';
+import { subcommandsOf, usageOf } from './usage.js';
+
+const SUBCOMMANDS = ['create', 'list', 'show', 'rotate-key', 'disable', 'enable'];
 
 export async function runMerchant(config: Config, args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
@@ -15,9 +21,11 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
     allowPositionals: true,
     options: { name: { type: 'string' }, mode: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
-  const db = openDb(config.DATABASE_PATH);
+  if (sub === undefined || !SUBCOMMANDS.includes(sub)) throw new CliError(`merchant: expected ${subcommandsOf('merchant')}`);
+  // Only `create` may make the database: every other command needs a merchant that is already there.
+  const db = sub === 'create' ? openDb(databaseFile(config)) : openExisting(config, `merchant ${sub}`);
   try {
-    migrate(db);
+    if (sub === 'create') migrate(db);
     const writer = new InlineWriter(db);
     const reads = prepareReads(db);
     switch (sub) {
@@ -41,36 +49,65 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
         if (values.json) printJson(io, rows);
         else if (rows.length === 0) io.out('no merchants\n');
         else for (const r of rows) io.out(`${r.mercNo}  ${r.mode.padEnd(7)}  ${r.status.padEnd(8)}  ${r.name}\n`);
+        const note = emptyDatabaseNote(db, config);
+        if (note) io.err(`dtpay: ${note}\n`);
+        return 0;
+      }
+      case 'show': {
+        const mercNo = one(positionals, 'merchant show');
+        const m = reads.merchant(mercNo);
+        if (!m) throw notFound(db, config, `no merchant ${mercNo}`);
+        const shown = {
+          mercNo: m.merc_no,
+          name: m.name,
+          mode: m.mode,
+          status: m.status,
+          createdAt: new Date(m.created_at).toISOString(),
+          updatedAt: new Date(m.updated_at).toISOString(),
+          channels: prepareCredentialReads(db).channelCredentialsOf(mercNo).map((c) => c.payway),
+        };
+        if (values.json) printJson(io, shown);
+        else {
+          const channels =
+            shown.mode === 'sandbox' ? 'the built-in sandbox channel' : shown.channels.length ? shown.channels.join(', ') : 'none configured (dtpay channel set)';
+          for (const [label, value] of [
+            ['merchant', shown.mercNo],
+            ['name', shown.name],
+            ['mode', shown.mode],
+            ['status', shown.status],
+            ['created', formatBeijing(m.created_at)],
+            ['updated', formatBeijing(m.updated_at)],
+            ['channels', channels],
+          ])
+            io.out(`${label!.padEnd(10)}${value}\n`);
+        }
         return 0;
       }
       case 'rotate-key': {
-        const mercNo = one(positionals, 'merchant rotate-key MERCNO');
-        if (!reads.merchant(mercNo)) throw new CliError(`no merchant ${mercNo}`, 1);
+        const mercNo = one(positionals, 'merchant rotate-key');
+        if (!reads.merchant(mercNo)) throw notFound(db, config, `no merchant ${mercNo}`);
         const { merchantKeys } = cliSecrets(db, config, io, 'merchant rotate-key');
         const key = await rotateMerchantKey({ writer, merchantKeys }, mercNo);
-        if (!key) throw new CliError(`no merchant ${mercNo}`, 1);
+        if (!key) throw notFound(db, config, `no merchant ${mercNo}`);
         if (values.json) printJson(io, { mercNo, key });
         else io.out(`new key for ${mercNo}: ${key}\nThe old key no longer verifies.\n`);
         return 0;
       }
-      case 'disable':
-      case 'enable': {
-        const mercNo = one(positionals, `merchant ${sub} MERCNO`);
+      default: {
+        const mercNo = one(positionals, `merchant ${sub}`);
         const status = sub === 'disable' ? 'disabled' : 'active';
-        if (!(await setMerchantStatus(writer, mercNo, status))) throw new CliError(`no merchant ${mercNo}`, 1);
+        if (!(await setMerchantStatus(writer, mercNo, status))) throw notFound(db, config, `no merchant ${mercNo}`);
         if (values.json) printJson(io, { mercNo, status });
         else io.out(`${mercNo} is ${status}\n`);
         return 0;
       }
-      default:
-        throw new CliError('merchant: expected create, list, rotate-key, disable or enable');
     }
   } finally {
     db.close();
   }
 }
 
-function one(positionals: string[], usage: string): string {
-  if (positionals.length !== 1) throw new CliError(`usage: dtpay ${usage}`);
+function one(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new CliError(usageOf(command));
   return positionals[0]!;
 }

@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { openDb } from '../db/open.js';
-import { migrate } from '../db/migrate.js';
 import { prepareReads } from '../db/reads.js';
 import type { NotifyStatus } from '../db/rows.js';
 import { InlineWriter } from '../db/writer.js';
 import { isOrderId } from '../domain/ids.js';
 import { formatBeijing } from '../domain/time.js';
+import { emptyDatabaseNote, notFound, openExisting } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
+import { subcommandsOf, usageOf } from './usage.js';
 
 const STATUSES: readonly NotifyStatus[] = ['pending', 'delivered', 'failed', 'superseded'];
 
@@ -18,9 +18,10 @@ export async function runNotify(config: Config, args: string[], io: Io): Promise
     allowPositionals: true,
     options: { status: { type: 'string' }, limit: { type: 'string', default: '50' }, json: { type: 'boolean', default: false } },
   });
-  const db = openDb(config.DATABASE_PATH);
+  if (sub !== 'list' && sub !== 'resend') throw new CliError(`notify: expected ${subcommandsOf('notify')}`);
+  if (sub === 'resend' && positionals.length !== 1) throw new CliError(usageOf('notify resend'));
+  const db = openExisting(config, `notify ${sub}`);
   try {
-    migrate(db);
     const reads = prepareReads(db);
     switch (sub) {
       case 'list': {
@@ -47,6 +48,10 @@ export async function runNotify(config: Config, args: string[], io: Io): Promise
               : null,
           };
         });
+        if (rows.length === 0) {
+          const note = emptyDatabaseNote(db, config);
+          if (note) io.err(`dtpay: ${note}\n`);
+        }
         if (values.json) printJson(io, rows);
         else if (rows.length === 0) io.out('no notifications\n');
         else
@@ -57,19 +62,16 @@ export async function runNotify(config: Config, args: string[], io: Io): Promise
           }
         return 0;
       }
-      case 'resend': {
-        if (positionals.length !== 1) throw new CliError('usage: dtpay notify resend ORDERID');
+      default: {
         const orderId = positionals[0]!;
-        if (!isOrderId(orderId) || !reads.order(orderId)) throw new CliError(`no order ${orderId}`, 1);
+        if (!isOrderId(orderId) || !reads.order(orderId)) throw notFound(db, config, `no order ${orderId}`);
         // The running gateway picks the row up at its next periodic look at the outbox (every second).
         const q = await new InlineWriter(db).run('queueNotification', { orderId, at: Date.now(), reason: 'resend requested by the operator' });
-        if (!q) throw new CliError(`no order ${orderId}`, 1);
+        if (!q) throw notFound(db, config, `no order ${orderId}`);
         if (values.json) printJson(io, { orderId, notificationId: q.id, webhookId: q.webhookId, payStatus: q.payStatus, status: 'pending' });
         else io.out(`queued notification ${q.id} (${q.webhookId}) of order ${orderId} in state ${q.payStatus} to ${q.url}\n`);
         return 0;
       }
-      default:
-        throw new CliError('notify: expected list or resend');
     }
   } finally {
     db.close();

@@ -1,19 +1,26 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { openDb } from '../db/open.js';
-import { migrate } from '../db/migrate.js';
 import { prepareReads, type Reads } from '../db/reads.js';
-import { prepareOrderReads, type OrderReads, type OrderSummaryRow } from '../db/order-reads.js';
+import { prepareOrderReads, type OrderReads, type OrderRefundRow, type OrderSummaryRow } from '../db/order-reads.js';
+import type { NotificationRow } from '../db/rows.js';
 import { PAY_STATUSES, STATUS_NAMES, type PayStatus } from '../domain/order-states.js';
 import { fenToYuan } from '../domain/money.js';
 import { isOrderId } from '../domain/ids.js';
+import { formatBeijing } from '../domain/time.js';
+import { emptyDatabaseNote, notFound, openExisting } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
+import { subcommandsOf, usageOf } from './usage.js';
 
-// `dtpay order show|list`: what the gateway knows about orders, read-only.
+// `dtpay order show|list`: what the gateway knows about orders, read-only. --json gives instants as
+// ISO 8601 UTC (machine-friendly); the text gives every time in Beijing time as the API does.
 
 const STATUSES: readonly PayStatus[] = PAY_STATUSES;
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** An ISO instant from the JSON view, as the text shows it. */
+const beijing = (isoTime: string) => formatBeijing(Date.parse(isoTime));
+
+const REFUND_NAMES: Record<OrderRefundRow['refund_status'], string> = { r0001: 'processing', r0000: 'success', r0004: 'failed' };
 
 function summary(o: OrderSummaryRow) {
   return {
@@ -35,7 +42,35 @@ function summary(o: OrderSummaryRow) {
   };
 }
 
+function notification(n: NotificationRow, reads: Reads) {
+  const fields = JSON.parse(n.fields_json) as { payStatus?: string; refundStatus?: string };
+  return {
+    id: n.id,
+    webhookId: n.webhook_id,
+    payStatus: fields.payStatus ?? '',
+    ...(fields.refundStatus !== undefined ? { refundStatus: fields.refundStatus } : {}),
+    status: n.status,
+    attempts: n.attempts,
+    nextAttemptAt: n.due_at === null ? null : iso(n.due_at),
+    createdAt: iso(n.created_at),
+    reason: n.reason,
+    url: n.url,
+    attemptLog: reads.attempts(n.id).map((a) => ({
+      attempt: a.attempt,
+      dueAt: iso(a.due_at),
+      at: iso(a.at),
+      httpStatus: a.http_status,
+      latencyMs: a.latency_ms,
+      outcome: a.outcome,
+      error: a.error,
+      answer: a.answer,
+    })),
+  };
+}
+
 function details(o: OrderSummaryRow, orders: OrderReads, reads: Reads) {
+  const all = reads.notificationsOfOrder(o.order_id);
+  const ofRefund = (refundId: string | null) => all.filter((n) => n.refund_id === refundId).map((n) => notification(n, reads));
   return {
     ...summary(o),
     events: orders.events(o.order_id).map((e) => ({
@@ -46,33 +81,41 @@ function details(o: OrderSummaryRow, orders: OrderReads, reads: Reads) {
       detail: e.detail,
       at: iso(e.at),
     })),
-    notifications: reads.notificationsOfOrder(o.order_id).map((n) => ({
-      id: n.id,
-      webhookId: n.webhook_id,
-      payStatus: (JSON.parse(n.fields_json) as { payStatus?: string }).payStatus ?? '',
-      status: n.status,
-      attempts: n.attempts,
-      nextAttemptAt: n.due_at === null ? null : iso(n.due_at),
-      createdAt: iso(n.created_at),
-      reason: n.reason,
-      url: n.url,
-      attemptLog: reads.attempts(n.id).map((a) => ({
-        attempt: a.attempt,
-        dueAt: iso(a.due_at),
-        at: iso(a.at),
-        httpStatus: a.http_status,
-        latencyMs: a.latency_ms,
-        outcome: a.outcome,
-        error: a.error,
-        answer: a.answer,
-      })),
+    notifications: ofRefund(null),
+    refunds: orders.refunds(o.order_id).map((r) => ({
+      refundId: r.refund_id,
+      mercRefundNo: r.merc_refund_no,
+      refundAmt: fenToYuan(r.amount_fen),
+      refundStatus: r.refund_status,
+      channelState: r.channel_state,
+      channelRefundNo: r.channel_refund_no,
+      channelCode: r.channel_code,
+      channelMsg: r.channel_msg,
+      refundReason: r.reason,
+      refundEndTime: r.refund_end_time,
+      notifyUrl: r.notify_url,
+      createdAt: iso(r.created_at),
+      notifications: ofRefund(r.refund_id),
     })),
   };
 }
 
 const status = (s: PayStatus, late: boolean) => `${s} (${STATUS_NAMES[s] ?? 'unknown'}${late ? ', late payment' : ''})`;
 
-function printDetails(io: Io, d: ReturnType<typeof details>): void {
+type Shown = ReturnType<typeof details>;
+
+function printNotifications(io: Io, list: Shown['notifications'], indent: string): void {
+  for (const n of list) {
+    const next = n.nextAttemptAt ? `  next ${beijing(n.nextAttemptAt)}` : '';
+    io.out(`${indent}${n.id}  ${n.webhookId}  ${n.refundStatus ?? n.payStatus}  ${n.status}  attempts ${n.attempts}${next}  ${n.reason}  ${n.url}\n`);
+    for (const a of n.attemptLog) {
+      const answer = a.answer === null ? '' : `  ${JSON.stringify(a.answer)}`;
+      io.out(`${indent}  attempt ${a.attempt}  ${beijing(a.at)}  ${a.outcome}  ${a.httpStatus ?? '-'}  ${a.latencyMs} ms${a.error ? `  ${a.error}` : ''}${answer}\n`);
+    }
+  }
+}
+
+function printDetails(io: Io, d: Shown): void {
   const line = (label: string, value: string | null) => io.out(`${label.padEnd(12)}${value ?? '-'}\n`);
   line('order', d.orderId);
   line('merchant', `${d.mercNo}  order no ${d.mercOrderNo}`);
@@ -80,21 +123,22 @@ function printDetails(io: Io, d: ReturnType<typeof details>): void {
   line('amount', d.tradeAmt);
   line('status', status(d.payStatus, d.latePayment));
   line('channel', `${d.channelState}${d.channelTradeNo ? `  trade no ${d.channelTradeNo}` : ''}`);
-  line('created', d.createdAt);
-  line('expires', d.expireAt);
+  line('created', beijing(d.createdAt));
+  line('expires', beijing(d.expireAt));
   line('trade end', d.tradeEndTime);
   line('bank', d.bankType);
   line('notify url', d.notifyUrl);
   io.out(`\nevents (${d.events.length})\n`);
-  for (const e of d.events) io.out(`  ${e.at}  ${e.from} -> ${e.to}  ${e.source}${e.detail ? `  ${e.detail}` : ''}\n`);
+  for (const e of d.events) io.out(`  ${beijing(e.at)}  ${e.from} -> ${e.to}  ${e.source}${e.detail ? `  ${e.detail}` : ''}\n`);
   io.out(`\nnotifications (${d.notifications.length})\n`);
-  for (const n of d.notifications) {
-    const next = n.nextAttemptAt ? `  next ${n.nextAttemptAt}` : '';
-    io.out(`  ${n.id}  ${n.webhookId}  ${n.payStatus}  ${n.status}  attempts ${n.attempts}${next}  ${n.reason}  ${n.url}\n`);
-    for (const a of n.attemptLog) {
-      const answer = a.answer === null ? '' : `  ${JSON.stringify(a.answer)}`;
-      io.out(`    attempt ${a.attempt}  ${a.at}  ${a.outcome}  ${a.httpStatus ?? '-'}  ${a.latencyMs} ms${a.error ? `  ${a.error}` : ''}${answer}\n`);
-    }
+  printNotifications(io, d.notifications, '  ');
+  io.out(`\nrefunds (${d.refunds.length})\n`);
+  for (const r of d.refunds) {
+    const channel = `channel ${r.channelState}${r.channelRefundNo ? ` refund no ${r.channelRefundNo}` : ''}${r.channelCode ? ` ${r.channelCode} ${r.channelMsg ?? ''}`.trimEnd() : ''}`;
+    const ended = r.refundEndTime ? `  ended ${r.refundEndTime}` : '';
+    const reason = r.refundReason ? `  reason ${JSON.stringify(r.refundReason)}` : '';
+    io.out(`  ${r.refundId}  ${r.mercRefundNo}  ${r.refundAmt}  ${r.refundStatus} (${REFUND_NAMES[r.refundStatus]})  ${channel}  created ${beijing(r.createdAt)}${ended}${reason}\n`);
+    printNotifications(io, r.notifications, '    ');
   }
 }
 
@@ -111,9 +155,9 @@ export async function runOrder(config: Config, args: string[], io: Io): Promise<
     },
   });
   // Checked before the database is opened: a mistyped command creates no file.
-  if (sub !== 'show' && sub !== 'list') throw new CliError('order: expected show or list');
-  if (sub === 'show' && positionals.length !== 1) throw new CliError('usage: dtpay order show ORDERID [--json]');
-  if (sub === 'list' && positionals.length !== 0) throw new CliError(`order list: unexpected argument ${positionals[0]}`);
+  if (sub !== 'show' && sub !== 'list') throw new CliError(`order: expected ${subcommandsOf('order')}`);
+  if (sub === 'show' && positionals.length !== 1) throw new CliError(usageOf('order show'));
+  if (sub === 'list' && positionals.length !== 0) throw new CliError(`order list: unexpected argument ${positionals[0]}\n${usageOf('order list')}`);
   const payStatus = values.status as PayStatus | undefined;
   const limit = Number(values.limit);
   if (sub === 'list') {
@@ -121,30 +165,33 @@ export async function runOrder(config: Config, args: string[], io: Io): Promise<
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new CliError('order list: --limit must be a whole number from 1 to 100000');
   }
 
-  const db = openDb(config.DATABASE_PATH);
+  const db = openExisting(config, `order ${sub}`);
   try {
-    migrate(db);
     const reads = prepareReads(db);
     const orders = prepareOrderReads(db);
     if (sub === 'show') {
       const orderId = positionals[0]!;
       const o = isOrderId(orderId) ? orders.order(orderId) : undefined;
-      if (!o) throw new CliError(`no order ${orderId}`, 1);
+      if (!o) throw notFound(db, config, `no order ${orderId}`);
       const d = details(o, orders, reads);
       if (values.json) printJson(io, d);
       else printDetails(io, d);
       return 0;
     }
     const mercNo = values.merchant;
-    if (mercNo !== undefined && !reads.merchant(mercNo)) throw new CliError(`no merchant ${mercNo}`, 1);
+    if (mercNo !== undefined && !reads.merchant(mercNo)) throw notFound(db, config, `no merchant ${mercNo}`);
     const rows = orders.orders({ status: payStatus, mercNo, limit }).map(summary);
+    if (rows.length === 0) {
+      const note = emptyDatabaseNote(db, config);
+      if (note) io.err(`dtpay: ${note}\n`);
+    }
     if (values.json) printJson(io, rows);
     else if (rows.length === 0) io.out('no orders\n');
     else
       for (const r of rows)
         io.out(
           `${r.orderId}  ${r.mercNo}  ${r.payStatus}${r.latePayment ? ' late' : '     '}  ${r.tradeAmt.padStart(10)}  ` +
-            `${`${r.payway}.${r.scene}`.padEnd(16)}  ${r.createdAt}  ${r.mercOrderNo}\n`,
+            `${`${r.payway}.${r.scene}`.padEnd(16)}  ${beijing(r.createdAt)}  ${r.mercOrderNo}\n`,
         );
     return 0;
   } finally {

@@ -34,6 +34,21 @@ export interface OrderEventRow {
   at: number;
 }
 
+export interface OrderRefundRow {
+  refund_id: string;
+  merc_refund_no: string;
+  amount_fen: bigint;
+  reason: string | null;
+  notify_url: string | null;
+  refund_status: 'r0001' | 'r0000' | 'r0004';
+  channel_state: string;
+  channel_refund_no: string | null;
+  channel_code: string | null;
+  channel_msg: string | null;
+  refund_end_time: string | null;
+  created_at: number;
+}
+
 export interface OrderListFilter {
   status?: PayStatus;
   mercNo?: string;
@@ -58,6 +73,10 @@ export function prepareOrderReads(db: Db) {
     both: listSql(['merc_no = @mercNo', 'pay_status = @status']),
   };
   const events = db.prepare('SELECT id, from_status, to_status, source, detail, at FROM order_events WHERE order_id = ? ORDER BY id');
+  const refunds = db
+    .prepare(`SELECT refund_id, merc_refund_no, amount_fen, reason, notify_url, refund_status, channel_state, channel_refund_no,
+      channel_code, channel_msg, refund_end_time, created_at FROM refunds WHERE order_id = ? ORDER BY created_at, refund_id`)
+    .safeIntegers(true);
 
   const row = (r: unknown): OrderSummaryRow | undefined => {
     if (!r) return undefined;
@@ -82,6 +101,9 @@ export function prepareOrderReads(db: Db) {
       return rows.map((r) => row(r)!);
     },
     events: (orderId: string) => events.all(orderId) as OrderEventRow[],
+    /** The order's refunds, oldest first. */
+    refunds: (orderId: string): OrderRefundRow[] =>
+      (refunds.all(orderId) as Record<string, unknown>[]).map((r) => ({ ...r, created_at: Number(r.created_at) }) as unknown as OrderRefundRow),
   };
 }
 

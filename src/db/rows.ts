@@ -103,6 +103,8 @@ export interface NotificationRow {
   id: number;
   webhook_id: string;
   order_id: string;
+  /** set when the notification announces a refund's end rather than the order's state */
+  refund_id: string | null;
   merc_no: string;
   url: string;
   fields_json: string;

@@ -1,10 +1,38 @@
 import { escapeHtml } from '../domain/escape-html.js';
-import type { OpenApiDocument, OpenApiOperation } from '../api/openapi.js';
 
 // GET /docs: the OpenAPI document as one self-contained page (no script, no CDN), rendered on the
 // server from the document itself. Everything taken from the document is escaped.
 
 type Json = Record<string, unknown>;
+
+// The parts of an OpenAPI 3.1 document the page renders, declared here: the page depends on the
+// document's shape, not on the module that builds it (src/api/openapi.ts, which serves the page).
+
+export interface DocOperation {
+  operationId: string;
+  summary: string;
+  description: string;
+  'x-interfaceCode': string;
+  requestBody: { content: Record<string, { schema: Json }> };
+  responses: Record<string, { description: string; content: Record<string, { schema: Json }> }>;
+}
+
+export interface DocWebhook {
+  operationId: string;
+  summary: string;
+  description: string;
+  parameters: { name: string; description: string }[];
+  requestBody: { content: Record<string, { schema: Json }> };
+  responses: Record<string, { description: string }>;
+}
+
+export interface ApiDocument {
+  openapi: string;
+  info: { title: string; version: string; description: string };
+  paths: Record<string, Record<string, DocOperation>>;
+  webhooks?: Record<string, Record<string, DocWebhook>>;
+  components: { schemas: Record<string, Json> };
+}
 
 const STYLE = `body{font-family:system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
 h1{font-size:1.5rem}h2{font-size:1.25rem;margin-top:2.5rem;border-top:1px solid #ddd;padding-top:1rem}h3{font-size:1.05rem}
@@ -70,7 +98,7 @@ export function describeType(s: Json): string {
   return parts.join(', ');
 }
 
-function resolve(doc: OpenApiDocument, schema: Json): Json {
+function resolve(doc: ApiDocument, schema: Json): Json {
   const ref = schema.$ref;
   if (typeof ref !== 'string') return schema;
   const name = ref.replace('#/components/schemas/', '');
@@ -89,7 +117,7 @@ function fieldsTable(schema: Json): string {
   return `<table><tr><th>field</th><th>required</th><th>type</th><th>description</th></tr>${rows.join('')}</table>`;
 }
 
-function operationSection(doc: OpenApiDocument, method: string, path: string, op: OpenApiOperation): string {
+function operationSection(doc: ApiDocument, method: string, path: string, op: DocOperation): string {
   const content = Object.keys(op.requestBody.content);
   const request = resolve(doc, Object.values(op.requestBody.content)[0]!.schema);
   const responses = Object.entries(op.responses)
@@ -111,11 +139,33 @@ ${ok ? `<h3>Answer fields (200)</h3>\n${fieldsTable(resolve(doc, ok))}` : ''}
 </section>`;
 }
 
-export function docsPage(doc: OpenApiDocument): string {
-  const ops = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
-  const toc = ops
-    .map(({ path, method, op }) => `<li><a href="#${escapeHtml(op.operationId)}">${escapeHtml(method.toUpperCase())} ${escapeHtml(path)}</a> — ${escapeHtml(op.summary)}</li>`)
+/** A notification the gateway sends: its headers, its body, the answer it wants. */
+function webhookSection(doc: ApiDocument, method: string, name: string, w: DocWebhook): string {
+  const body = resolve(doc, Object.values(w.requestBody.content)[0]?.schema ?? {});
+  const headers = w.parameters.map((p) => `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${inline(p.description)}</td></tr>`).join('');
+  const answers = Object.entries(w.responses)
+    .map(([status, r]) => `<tr><td>${escapeHtml(status)}</td><td>${inline(r.description)}</td></tr>`)
     .join('');
+  return `<section id="${escapeHtml(w.operationId)}">
+<h2><span class="method">${escapeHtml(method.toUpperCase())}</span><code>notifyUrl</code> — ${escapeHtml(w.summary)}</h2>
+<p class="muted">webhook <code>${escapeHtml(name)}</code> · ${Object.keys(w.requestBody.content).map((c) => `<code>${escapeHtml(c)}</code>`).join(' or ')}</p>
+${markdown(w.description)}
+<h3>Headers</h3>
+<table><tr><th>header</th><th>description</th></tr>${headers}</table>
+<h3>Body fields</h3>
+${fieldsTable(body)}
+<h3>Your answer</h3>
+<table><tr><th>HTTP</th><th>meaning</th></tr>${answers}</table>
+</section>`;
+}
+
+export function docsPage(doc: ApiDocument): string {
+  const ops = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
+  const hooks = Object.entries(doc.webhooks ?? {}).flatMap(([name, methods]) => Object.entries(methods).map(([method, w]) => ({ name, method, w })));
+  const toc = [
+    ...ops.map(({ path, method, op }) => `<li><a href="#${escapeHtml(op.operationId)}">${escapeHtml(method.toUpperCase())} ${escapeHtml(path)}</a> — ${escapeHtml(op.summary)}</li>`),
+    ...hooks.map(({ w }) => `<li><a href="#${escapeHtml(w.operationId)}">${escapeHtml(w.summary)}</a></li>`),
+  ].join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(doc.info.title)}</title>
 <style>${STYLE}</style></head><body>
@@ -124,5 +174,6 @@ export function docsPage(doc: OpenApiDocument): string {
 <ul class="toc">${toc}</ul>
 ${markdown(doc.info.description)}
 ${ops.map(({ path, method, op }) => operationSection(doc, method, path, op)).join('\n')}
+${hooks.map(({ name, method, w }) => webhookSection(doc, method, name, w)).join('\n')}
 </body></html>`;
 }

@@ -7,14 +7,29 @@ export async function ensureFirstMerchant(s: Services): Promise<NewMerchant | un
   return createMerchant(s, 'Sandbox shop', 'sandbox', s.now());
 }
 
-export function firstBootMessage(m: NewMerchant, publicBaseUrl: string): string {
+const RULE = '='.repeat(78);
+
+/**
+ * The first-start block, framed and set off by blank lines so that it stands apart from the JSON
+ * log lines around it. Its lines carry no border, so the example copies and pastes as it is.
+ */
+export function firstBootMessage(m: NewMerchant, publicBaseUrl: string, databaseFile: string): string {
   const order = `{"mercNo":"${m.mercNo}","mercOrderNo":"FIRST0001","subject":"First order","tradeType":"01","tradeAmt":"0.01","tradeTime":"20240618125826","orderPeriod":"30","notifyUrl":"http://127.0.0.1:9999/notify","termType":"pc","paywayCode":"alipay","sceneCode":"scan","ip":"127.0.0.1"}`;
+  const title = ' dtpay: First start ';
   return [
-    'First start: created a sandbox merchant (no money moves in the sandbox).',
-    `  mercNo: ${m.mercNo}`,
-    `  key:    ${m.key}`,
+    '',
+    `${'='.repeat(4)}${title}${'='.repeat(RULE.length - 4 - title.length)}`,
+    'Created a sandbox merchant (no money moves in the sandbox). Its key is shown only now.',
+    `  mercNo:   ${m.mercNo}`,
+    `  key:      ${m.key}`,
+    `  database: ${databaseFile}`,
+    '  (the CLI sees this merchant when it runs with the same DATABASE_PATH, e.g. from this folder)',
     'Try it:',
-    `  echo '${order}' | npx dtpay sign --key='${m.key}' \\`,
+    `  echo '${order}' \\`,
+    `    | npx dtpay sign --key='${m.key}' \\`,
     `    | curl -s -H 'content-type: application/json' --data-binary @- ${publicBaseUrl}/api/pay`,
+    RULE,
+    '',
+    '',
   ].join('\n');
 }

@@ -4,30 +4,22 @@ import { openDb } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
 import { InlineWriter } from '../../src/db/writer.js';
 import { createMerchant } from '../../src/services/merchants.js';
+import { formatBeijing } from '../../src/domain/time.js';
 import { orderRow } from '../fixtures/orders.js';
-import { cli, type CliResult } from '../cli-runner.js';
+import { cli, oneJson, pooled, type CliResult } from '../cli-runner.js';
 import { tempDir } from '../helper.js';
 import { merchantWriting } from '../fixtures/merchant-keys.js';
 
 // `dtpay order show|list`, run as the compiled CLI in a child process over a database built
 // here through the real write operations.
 
-/** Parses stdout as exactly one JSON document. */
-function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
-  try {
-    return JSON.parse(r.stdout);
-  } catch (err) {
-    t.fail(`stdout is not one JSON document: ${(err as Error).message}\n${r.stdout}\nstderr: ${r.stderr}`);
-    return undefined;
-  }
-}
 
 const T0 = Date.UTC(2026, 0, 1, 4, 0, 0); // 2026-01-01 12:00 in Beijing
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Every row the order commands read, as text. */
 function dump(db: ReturnType<typeof openDb>): string {
-  const tables = ['orders', 'order_events', 'notifications', 'notification_attempts', 'merchants'];
+  const tables = ['orders', 'order_events', 'notifications', 'notification_attempts', 'merchants', 'refunds'];
   const rows = tables.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).safeIntegers(true).all());
   return JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
@@ -57,6 +49,37 @@ async function buildDb(dbPath: string) {
   await w.run('recordAttempt', { id: nid, owner: 'test', attempt: 1, dueAt: T0 + 3_000, at: T0 + 3_000, httpStatus: 500, latencyMs: 12, outcome: 'retry', error: 'status', answer: 'oops', nextDueAt: T0 + 13_000 });
   await w.run('claimNotification', { id: nid, owner: 'test', now: T0 + 13_000, leaseUntil: T0 + 23_000 });
   await w.run('recordAttempt', { id: nid, owner: 'test', attempt: 2, dueAt: T0 + 13_000, at: T0 + 13_001, httpStatus: 200, latencyMs: 3, outcome: 'delivered', answer: 'success' });
+  // Two refunds of it: one ended and announced (with a delivered attempt), one still processing.
+  const refund = (refundId: string, mercRefundNo: string, amountFen: bigint, at: number, notifyUrl: string | null, reason: string | null) => ({
+    refund_id: refundId,
+    order_id: late.order_id,
+    merc_no: a.mercNo,
+    merc_refund_no: mercRefundNo,
+    request_hash: `hash-${refundId}`,
+    request_json: JSON.stringify({ mercRefundNo, ...(notifyUrl ? { notifyUrl } : {}) }),
+    amount_fen: amountFen,
+    reason,
+    notify_url: notifyUrl,
+    refund_status: 'r0001' as const,
+    channel_state: 'pending' as const,
+    channel_refund_no: null,
+    channel_code: null,
+    channel_msg: null,
+    refund_end_time: null,
+    created_at: at,
+    updated_at: at,
+    next_check_at: null,
+    checks: 0,
+  });
+  const r1 = refund('2026010112002000000001', 'RF-1', 234n, T0 + 20_000, 'https://shop.example.com/refund', '破损');
+  const r2 = refund('2026010112003000000002', 'RF-2', 100n, T0 + 30_000, null, null);
+  await w.run('insertRefund', r1);
+  await w.run('insertRefund', r2);
+  await w.run('refundChannelAnswer', { refundId: r1.refund_id, state: 'accepted', channelRefundNo: 'RN-1', at: T0 + 20_100 });
+  const settled = await w.run('settleRefund', { refundId: r1.refund_id, status: 'r0000', at: T0 + 25_000, refundEndTime: '20260101120025', channelRefundNo: 'RN-1' });
+  const rnid = settled.notification!.id;
+  await w.run('claimNotification', { id: rnid, owner: 'test', now: T0 + 25_000, leaseUntil: T0 + 35_000 });
+  await w.run('recordAttempt', { id: rnid, owner: 'test', attempt: 1, dueAt: T0 + 25_000, at: T0 + 25_002, httpStatus: 200, latencyMs: 4, outcome: 'delivered', answer: 'success' });
 
   // Still submitted, the largest amount the API takes.
   const big = orderRow(a.mercNo, T0 + 60_000, { amount_fen: 999999999999999999n, payway: 'wxpay', scene: 'h5' });
@@ -85,13 +108,13 @@ async function buildDb(dbPath: string) {
       again.close();
     }
   };
-  return { a, b, late, big, closed, expired, ontime, unchanged };
+  return { a, b, late, big, closed, expired, ontime, r1, r2, unchanged };
 }
 
 t.test('order show', async (t) => {
   const cwd = tempDir(t);
   const dbPath = join(cwd, 'data', 'dtpay.sqlite');
-  const { a, late, big, closed, unchanged } = await buildDb(dbPath);
+  const { a, late, big, closed, r1, r2, unchanged } = await buildDb(dbPath);
 
   const [json, text, bigJson, closedJson, unknown, malformed, noId, twoIds] = await Promise.all([
     cli(cwd, dbPath, ['order', 'show', late.order_id, '--json']),
@@ -106,7 +129,7 @@ t.test('order show', async (t) => {
 
   t.equal(json.code, 0, `show --json exits 0 ${json.stderr}`);
   const d = oneJson(t, json);
-  const { events, notifications, ...fields } = d;
+  const { events, notifications, refunds, ...fields } = d;
   t.same(fields, {
     orderId: late.order_id,
     mercNo: a.mercNo,
@@ -141,6 +164,44 @@ t.test('order show', async (t) => {
     { attempt: 2, dueAt: iso(T0 + 13_000), at: iso(T0 + 13_001), httpStatus: 200, latencyMs: 3, outcome: 'delivered', error: null, answer: 'success' },
   ]);
   t.match(notifications[1], { payStatus: 'p0000', status: 'delivered', attempts: 2, nextAttemptAt: null, reason: 'state change to p0000' });
+  t.same(
+    refunds.map(({ notifications: n, ...r }: any) => r),
+    [
+      {
+        refundId: r1.refund_id,
+        mercRefundNo: 'RF-1',
+        refundAmt: '2.34',
+        refundStatus: 'r0000',
+        channelState: 'accepted',
+        channelRefundNo: 'RN-1',
+        channelCode: null,
+        channelMsg: null,
+        refundReason: '破损',
+        refundEndTime: '20260101120025',
+        notifyUrl: 'https://shop.example.com/refund',
+        createdAt: iso(T0 + 20_000),
+      },
+      {
+        refundId: r2.refund_id,
+        mercRefundNo: 'RF-2',
+        refundAmt: '1.00',
+        refundStatus: 'r0001',
+        channelState: 'pending',
+        channelRefundNo: null,
+        channelCode: null,
+        channelMsg: null,
+        refundReason: null,
+        refundEndTime: null,
+        notifyUrl: null,
+        createdAt: iso(T0 + 30_000),
+      },
+    ],
+    'the order\'s refunds, oldest first',
+  );
+  t.equal(refunds[0].notifications.length, 1, 'the refund\'s notification sits with the refund, not with the order\'s');
+  t.match(refunds[0].notifications[0], { refundStatus: 'r0000', status: 'delivered', attempts: 1, url: 'https://shop.example.com/refund', reason: 'refund ended r0000' });
+  t.same(refunds[0].notifications[0].attemptLog.map((x: any) => [x.attempt, x.at, x.httpStatus, x.outcome]), [[1, iso(T0 + 25_002), 200, 'delivered']]);
+  t.same(refunds[1].notifications, []);
 
   t.equal(text.code, 0, `show exits 0 ${text.stderr}`);
   for (const re of [
@@ -156,11 +217,22 @@ t.test('order show', async (t) => {
     /p0000\s+delivered\s+attempts 2/,
     /attempt 1\s+\S+\s+retry\s+500\s+12 ms\s+status\s+"oops"/,
     /attempt 2\s+\S+\s+delivered\s+200\s+3 ms\s+"success"/,
+    // Every time in Beijing time, as the API prints it (T0 is 12:00 in Beijing).
+    /^created\s+20260101120000$/m,
+    /^expires\s+20260101123000$/m,
+    /^  20260101120001  p0001 -> p0002  test  page opened$/m,
+    /attempt 2  20260101120013  delivered/,
+    /^refunds \(2\)$/m,
+    new RegExp(`^  ${r1.refund_id}  RF-1  2\\.34  r0000 \\(success\\)  channel accepted refund no RN-1  created 20260101120020  ended 20260101120025  reason "破损"$`, 'm'),
+    /^    \d+  msg_\S+  r0000  delivered  attempts 1  refund ended r0000  https:\/\/shop\.example\.com\/refund$/m,
+    /^      attempt 1  20260101120025  delivered  200  4 ms  "success"$/m,
+    new RegExp(`^  ${r2.refund_id}  RF-2  1\\.00  r0001 \\(processing\\)  channel pending  created 20260101120030$`, 'm'),
   ])
     t.match(text.stdout, re, `text shows ${re}`);
+  t.notMatch(text.stdout, /\d{4}-\d\d-\d\dT/, 'no ISO time in the text');
 
   t.equal(bigJson.code, 0);
-  t.match(oneJson(t, bigJson), { tradeAmt: '9999999999999999.99', payStatus: 'p0001', payway: 'wxpay', scene: 'h5', latePayment: false, tradeEndTime: null, bankType: null, channelTradeNo: null, events: [], notifications: [] }, 'amounts beyond 2^53 fen are exact');
+  t.match(oneJson(t, bigJson), { tradeAmt: '9999999999999999.99', payStatus: 'p0001', payway: 'wxpay', scene: 'h5', latePayment: false, tradeEndTime: null, bankType: null, channelTradeNo: null, events: [], notifications: [], refunds: [] }, 'amounts beyond 2^53 fen are exact');
   const c = oneJson(t, closedJson);
   t.match(c, { payStatus: 'p0005', notifications: [] }, 'a merchant close is not announced');
   t.equal(c.events.length, 1);
@@ -200,7 +272,8 @@ t.test('order list', async (t) => {
     badSub: ['order', 'delete', late.order_id],
   };
   const names = Object.keys(runs) as (keyof typeof runs)[];
-  const results = await Promise.all(names.map((n) => cli(cwd, dbPath, runs[n])));
+  // A few at a time: fifteen node processes at once outlast the runner's bound on a busy two-core machine.
+  const results = await pooled(names.map((n) => () => cli(cwd, dbPath, runs[n])), 4);
   const r = Object.fromEntries(names.map((n, i) => [n, results[i]!])) as Record<keyof typeof runs, CliResult>;
 
   t.equal(r.all.code, 0, `list --json exits 0 ${r.all.stderr}`);
@@ -222,7 +295,9 @@ t.test('order list', async (t) => {
   t.equal(r.text.code, 0);
   const lines = r.text.stdout.trimEnd().split('\n');
   t.equal(lines.length, 5, 'one line per order');
-  t.match(lines[0], new RegExp(`^${ontime.order_id}\\s+${b.mercNo}\\s+p0000\\s+20\\.00\\s+unionpay\\.gateway\\s+${iso(T0 + 240_000)}\\s+${ontime.merc_order_no}$`));
+  // The creation time in Beijing time, as the API prints times (T0 + 4 min is 12:04 in Beijing).
+  t.match(lines[0], new RegExp(`^${ontime.order_id}\\s+${b.mercNo}\\s+p0000\\s+20\\.00\\s+unionpay\\.gateway\\s+${formatBeijing(T0 + 240_000)}\\s+${ontime.merc_order_no}$`));
+  t.equal(formatBeijing(T0 + 240_000), '20260101120400');
   t.match(lines[4], new RegExp(`^${late.order_id}\\s+${a.mercNo}\\s+p0000 late\\s+12\\.34\\s+alipay\\.scan`));
 
   t.same(oneJson(t, r.limit).map((o: any) => o.orderId), newestFirst.slice(0, 2), '--limit 2: the two newest');

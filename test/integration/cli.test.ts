@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sign } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { baseEnv, startServer, waitFor, type Served } from '../processes.js';
-import { CLI, cli, runNode, type CliResult } from '../cli-runner.js';
+import { CLI, cli, oneJson, runNode } from '../cli-runner.js';
 import { VECTOR_BODY, VECTOR_KEY } from '../fixtures/contract-vector.js';
 import { startReceiver } from '../receiver.js';
 
@@ -17,15 +17,6 @@ const SERVER = fileURLToPath(new URL('../../src/server.js', import.meta.url));
 
 type Teardown = Parameters<typeof tempDir>[0];
 
-/** Parses stdout as exactly one JSON document. */
-function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
-  try {
-    return JSON.parse(r.stdout);
-  } catch (err) {
-    t.fail(`stdout is not one JSON document: ${(err as Error).message}\n${r.stdout}\nstderr: ${r.stderr}`);
-    return undefined;
-  }
-}
 
 
 t.test('merchant commands', async (t) => {
@@ -72,6 +63,22 @@ t.test('merchant commands', async (t) => {
   t.match(rows.find((r) => r.mercNo === l.mercNo), { name: 'Live shop', mode: 'live', status: 'active' });
   t.notOk(list.stdout.includes(m.key), 'list never shows a key');
 
+  const [shown, shownText, shownLive] = await Promise.all([
+    cli(cwd, db, ['merchant', 'show', m.mercNo, '--json']),
+    cli(cwd, db, ['merchant', 'show', m.mercNo]),
+    cli(cwd, db, ['merchant', 'show', l.mercNo]),
+  ]);
+  t.equal(shown.code, 0, `merchant show exits 0 ${shown.stderr}`);
+  const sj = oneJson(t, shown);
+  t.same(Object.keys(sj).sort(), ['channels', 'createdAt', 'mercNo', 'mode', 'name', 'status', 'updatedAt']);
+  t.match(sj, { mercNo: m.mercNo, name: 'Shop', mode: 'sandbox', status: 'active', channels: [] });
+  t.match(sj.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '--json: ISO 8601 UTC');
+  t.match(shownText.stdout, new RegExp(`^merchant\\s+${m.mercNo}$`, 'm'));
+  t.match(shownText.stdout, /^created\s+\d{14}$/m, 'the text: Beijing time as the API prints it');
+  t.match(shownText.stdout, /^channels\s+the built-in sandbox channel$/m);
+  t.match(shownLive.stdout, /^channels\s+none configured/m, 'a live merchant without channels says so');
+  for (const r of [shown, shownText]) t.notOk(r.stdout.includes(m.key), 'show never shows the key');
+
   t.equal(rotated.code, 0, `rotate-key exits 0 ${rotated.stderr}`);
   const r = oneJson(t, rotated);
   t.equal(r.mercNo, m.mercNo);
@@ -83,6 +90,7 @@ t.test('merchant commands', async (t) => {
   t.equal(disabled.code, 0, `disable exits 0 ${disabled.stderr}`);
   // The failures do not depend on each other: run them side by side.
   const notFound = [
+    ['merchant', 'show', 'M999999999999999'],
     ['merchant', 'rotate-key', 'M999999999999999', '--json'],
     ['merchant', 'disable', 'M999999999999999'],
     ['merchant', 'enable', 'M999999999999999'],
@@ -223,6 +231,21 @@ t.test('npm start: first boot, orders, CLI beside a running server, clean shutdo
   t.ok(key!.length >= 32, 'first boot printed a key of at least 32 characters');
   t.match(s1.out(), /curl .*\/api\/pay/, 'and a curl example');
   t.match(s1.out(), 'npx dtpay sign', 'that signs with the CLI');
+  // At LOG_LEVEL info the block stands apart from the JSON log lines: a blank line, a rule, the
+  // block, a rule, a blank line; every other line is one JSON log record.
+  await waitFor(s1, /\n={78}\n\n/);
+  const lines = s1.out().split('\n');
+  const top = lines.findIndex((l) => /^==== dtpay: First start =+$/.test(l));
+  const bottom = lines.findIndex((l, i) => i > top && /^={78}$/.test(l));
+  t.ok(top > 0 && bottom > top, 'the block is framed by two rules');
+  t.equal(lines[top]!.length, 78, 'both rules are as wide');
+  t.equal(lines[top - 1], '', 'a blank line before it');
+  t.equal(lines[bottom + 1], '', 'a blank line after it');
+  t.ok(lines.slice(top + 1, bottom).every((l) => !l.startsWith('{')), 'no log line inside the block');
+  t.match(lines.slice(top, bottom).join('\n'), `database: ${db}`, 'it names the database the CLI must use too');
+  const outside = [...lines.slice(0, top - 1), ...lines.slice(bottom + 2)].filter((l) => l !== '');
+  t.ok(outside.length > 0, 'there are log lines around it');
+  for (const l of outside) t.doesNotThrow(() => JSON.parse(l), `outside the block, a JSON log line: ${l.slice(0, 60)}`);
 
   const listed = oneJson(t, await cli(cwd, db, ['merchant', 'list', '--json'])) as { mercNo: string; mode: string }[];
   t.equal(listed.length, 1, 'exactly one merchant after first boot');

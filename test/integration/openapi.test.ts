@@ -1,10 +1,14 @@
 import t, { type Test } from 'tap';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { createOrder, payFields, sandboxPay, startGateway, TEST_PUBLIC_BASE_URL, type ApiAnswer } from '../helper.js';
 import { buildOpenApiDocument, type OpenApiDocument } from '../../src/api/openapi.js';
 import { RESP, httpStatusOf, type RespCode } from '../../src/errors.js';
 import { sign, type SignType } from '../../src/domain/sign.js';
 import { supportedCells } from '../../src/channels/matrix.js';
+import { startReceiver } from '../receiver.js';
 
 // GET /openapi.json and /docs against a real gateway: the document covers every merchant route, its
 // request schemas give the same verdict as the routes on valid and invalid bodies (where JSON Schema
@@ -433,4 +437,75 @@ t.test('GET /docs renders the document', async (t) => {
   t.match(html, /one of alipay, wxpay, unionpay/, 'enums are shown');
   t.ok(html.includes('&amp;key=&lt;merchant key&gt;'), 'descriptions are escaped');
   t.notOk(html.includes('<merchant key>'));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Notifications: the document's webhooks against what the gateway really sends
+
+t.test('webhooks: the order and refund notifications, their headers, the success answer, the retries', async (t) => {
+  const hooks = doc.webhooks;
+  t.same(Object.keys(hooks).sort(), ['orderNotification', 'refundNotification']);
+  for (const [name, item] of Object.entries(hooks)) {
+    const w = item.post!;
+    t.equal(w.operationId, name);
+    t.same(
+      w.parameters.map((p) => [p.name, p.in, p.required]),
+      [['webhook-id', 'header', true], ['webhook-timestamp', 'header', true], ['webhook-signature', 'header', true]],
+      `${name}: the Standard Webhooks headers`,
+    );
+    t.match(w.parameters[2]!.description, /HMAC-SHA256[\s\S]*webhook-id \+ "\." \+ webhook-timestamp \+ "\." \+ the raw body/);
+    t.same(w.responses['200']!.content!['text/plain']!.schema, { type: 'string', const: 'success' }, `${name}: the answer is success`);
+    t.match(w.responses['200']!.description, /2xx/);
+    t.ok(w.responses.default, `${name}: anything else is a failed attempt`);
+    t.match(w.description, /`10,10,10,10,10`[\s\S]*attempts at 0, 10, 20, 30, 40, 50 s, 6 in all/, `${name}: the retry schedule`);
+    t.match(w.description, /NOTIFY_TIMEOUT_MS \(default 5000 ms/);
+    const ref = String(w.requestBody.content['application/json']!.schema.$ref);
+    t.ok(doc.components.schemas[ref.replace('#/components/schemas/', '')], `${name}: ${ref} resolves`);
+  }
+  t.same(
+    Object.keys(doc.components.schemas.OrderNotification!.properties as Json),
+    ['mercNo', 'mercOrderNo', 'orderId', 'tradeType', 'tradeAmt', 'feeType', 'tradeTime', 'tradeEndTime', 'termType', 'payStatus', 'bankType', 'attach', 'charset', 'locale', 'version', 'signType', 'signature'],
+    'the order notification has CONTRACT §2.5’s fields, in its order',
+  );
+  t.same(
+    Object.keys(doc.components.schemas.RefundNotification!.properties as Json),
+    ['mercNo', 'mercOrderNo', 'orderId', 'mercRefundNo', 'refundId', 'tradeAmt', 'refundAmt', 'refundStatus', 'refundEndTime', 'charset', 'locale', 'version', 'signType', 'signature'],
+  );
+
+  // What the gateway sends fits what the document says, headers and body.
+  const rcv = await startReceiver(t);
+  const orderId = await createOrder(gw, { notifyUrl: `${rcv.url}/paid`, attach: 'a1' });
+  await sandboxPay(gw, orderId);
+  const refund = await gw.post('/api/refund', { mercNo: M.mercNo, orderId, mercRefundNo: uniq('R'), refundAmt: '0.91', notifyUrl: `${rcv.url}/refunded`, signType: 'HMAC-SHA256' }, { signType: 'HMAC-SHA256' });
+  t.equal(refund.body.refundStatus, 'r0004', 'the sandbox refuses a 0.91 refund at once, so it ends now');
+  await rcv.waitFor((r) => r.some((x) => x.path === '/paid') && r.some((x) => x.path === '/refunded'), 10_000);
+  for (const [path, name, schema] of [['/paid', 'orderNotification', 'OrderNotification'], ['/refunded', 'refundNotification', 'RefundNotification']] as const) {
+    const got = rcv.received.find((r) => r.path === path)!;
+    const v = validator(`webhook ${schema}`, { $ref: `#/components/schemas/${schema}` });
+    t.ok(v(got.json), `${name}: the body fits ${schema}`, { errors: v.errors, body: got.json });
+    t.match(got.headers['content-type'], /^application\/json/, `${name}: ${Object.keys(hooks[name]!.post!.requestBody.content)[0]}`);
+    for (const p of hooks[name]!.post!.parameters) {
+      const value = got.headers[p.name];
+      t.type(value, 'string', `${name}: header ${p.name} is sent`);
+      t.match(value, new RegExp(String(p.schema.pattern)), `${name}: ${p.name} fits its pattern`);
+    }
+    const [id, ts, sig] = ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((h) => got.headers[h] as string);
+    const mac = createHmac('sha256', M.key).update(`${id}.${ts}.${got.body}`).digest('base64');
+    t.equal(sig, `v1,${mac}`, `${name}: webhook-signature is computed as the document says`);
+    t.equal(got.json.signature, sign(got.json, M.key, got.json.signType as SignType), `${name}: the body is signed like an answer`);
+  }
+  const paid = rcv.received.find((r) => r.path === '/paid')!.json;
+  t.match(paid, { orderId, payStatus: 'p0000', attach: 'a1', signType: 'MD5', locale: 'CN' });
+  t.match(rcv.received.find((r) => r.path === '/refunded')!.json, { orderId, refundStatus: 'r0004', refundAmt: '0.91', signType: 'HMAC-SHA256' });
+
+  // The page shows them too.
+  const html = await (await fetch(`${gw.url}/docs`)).text();
+  for (const name of Object.keys(hooks)) t.ok(html.includes(`id="${name}"`), `/docs has a section for ${name}`);
+  for (const h of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) t.ok(html.includes(`<code>${h}</code>`), `/docs names ${h}`);
+  t.ok(html.includes('<code>refundStatus</code>'), '/docs lists the refund notification’s fields');
+});
+
+t.test('the docs page depends on the document’s shape, not on the module that builds it', async (t) => {
+  const source = readFileSync(fileURLToPath(new URL('../../../src/pages/docs-page.ts', import.meta.url)), 'utf8');
+  t.notMatch(source, /from '\.\.\/api\//, 'src/pages/docs-page.ts imports nothing from src/api/');
 });
