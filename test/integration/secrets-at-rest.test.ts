@@ -159,7 +159,7 @@ t.test('`dtpay migrate` seals an upgraded database too', async (t) => {
   const [m] = legacyDatabase(t, dir, 1);
   const r = await cli(dir, join(dir, 'dtpay.sqlite'), ['migrate']);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /applied .*0007_seal_merchant_keys\.sql/);
+  t.match(r.stdout, /applied .*0008_seal_merchant_keys\.sql/);
   t.match(r.stderr, 'generated one into');
   t.match(r.stderr, 'sealed 1 merchant keys that were stored in plaintext');
   t.same(filesHolding(['dtpay.sqlite', 'dtpay.sqlite-wal'].map((f) => join(dir, f)), m!.key), []);
