@@ -115,7 +115,7 @@ t.test('a CLI on a fresh database makes the key file, and says so on stderr', as
 });
 
 /** A database as the version before sealing left it: migrations up to 0006, keys in plaintext. */
-function legacyDatabase(t: { teardown(fn: () => unknown): void }, dir: string, n: number): { mercNo: string; key: string }[] {
+function legacyDatabase(t: { teardown(fn: () => unknown): void }, dir: string, n: number, rotatedAway: string[] = []): { mercNo: string; key: string }[] {
   const older = join(tempDir(t), 'migrations');
   mkdirSync(older);
   for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql') && f < '0008')) copyFileSync(join(MIGRATIONS_DIR, f), join(older, f));
@@ -125,15 +125,25 @@ function legacyDatabase(t: { teardown(fn: () => unknown): void }, dir: string, n
   const insert = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key, status, created_at, updated_at)
     VALUES (?, ?, 'sandbox', ?, 'active', 1, 1)`);
   for (const m of merchants) insert.run(m.mercNo, `Shop ${m.mercNo}`, m.key);
+  // Keys rotated away under the old version may linger in the file's free space.
+  const rotate = db.prepare('UPDATE merchants SET key = ? WHERE merc_no = ?');
+  for (let i = 0; i < 5; i++) {
+    const key = `${newMerchantKey()}${'-'.repeat(i)}`;
+    rotatedAway.push(merchants[0]!.key);
+    rotate.run(key, merchants[0]!.mercNo);
+    merchants[0]!.key = key;
+  }
   db.close();
   return merchants;
 }
 
 t.test('an upgrade seals the plaintext keys once, in one transaction, and leaves them nowhere on disk', async (t) => {
   const dir = tempDir(t);
-  const merchants = legacyDatabase(t, dir, 3);
+  const rotatedAway: string[] = [];
+  const merchants = legacyDatabase(t, dir, 3, rotatedAway);
   const path = join(dir, 'dtpay.sqlite');
   t.ok(filesHolding([path, `${path}-wal`], merchants[0]!.key).length > 0, 'before: the key is in the file');
+  t.ok(rotatedAway.some((k) => filesHolding([path], k).length > 0), 'and so is a key rotated away');
 
   const first = await boot(t, dir, { MASTER_KEY: 'Yh3kP9wX2mQ7vB0cN5rT8jL1gF4dS6aZ+uE/oKiW2s0=' });
   t.match(said(first.logs, 'sealed the merchant keys'), [{ level: 30, count: 3 }], 'said once, with the count');
@@ -147,6 +157,7 @@ t.test('an upgrade seals the plaintext keys once, in one transaction, and leaves
   const r = await cli(dir, path, ['backup', backup], '');
   t.equal(r.code, 0, r.stderr);
   for (const m of merchants) t.same(filesHolding([path, `${path}-wal`, `${path}-shm`, backup], m.key), [], `${m.mercNo}: no file holds its key`);
+  t.same(rotatedAway.flatMap((k) => filesHolding([path, `${path}-wal`, backup], k)), [], 'nor one rotated away long ago');
   await first.gateway.close();
 
   const second = await boot(t, dir, { MASTER_KEY: 'Yh3kP9wX2mQ7vB0cN5rT8jL1gF4dS6aZ+uE/oKiW2s0=' });
