@@ -7,9 +7,13 @@ import { cashierPage } from '../pages/cashier-page.js';
 import { notFoundPage, page } from '../pages/html.js';
 import { frontNotificationUrl } from '../services/front-notification.js';
 
-/** Public pages: the QR image of an order's codeUrl, the hosted cashier, and health. */
+/** Public pages: / (to the documentation), the QR image of an order's codeUrl, the hosted cashier. */
 export function pageRoutes(app: FastifyInstance, reads: Reads): void {
   const findOrder = (id: string) => (isOrderId(id) ? reads.order(id) : undefined);
+
+  // Someone opening the gateway's address in a browser lands on the API documentation. A temporary
+  // redirect: what lives at / may change (the operator console).
+  app.get('/', async (_request, reply) => reply.redirect('/docs', 302));
 
   app.get<{ Params: { file: string } }>('/qr/:file', async (request, reply) => {
     const orderId = request.params.file.replace(/\.png$/, '');
