@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { invalid } from '../errors.js';
-import { callerText } from './caller-text.js';
+import { callerText } from '../domain/caller-text.js';
 
 /** No interface takes more fields than this (the unified order, the longest, has 32). */
 export const MAX_FIELDS = 64;

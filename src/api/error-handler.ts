@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, RESP } from '../errors.js';
 import { envelopeBody, sendEnvelope } from './respond.js';
-import { callerText } from './caller-text.js';
+import { callerText } from '../domain/caller-text.js';
 import type { ApiLimits } from './rate-limits.js';
 
 const TRANSPORT_ERRORS: Record<string, (e: FastifyError, limit: number) => string> = {

@@ -3,7 +3,7 @@ import { ApiError, RESP, invalid } from '../errors.js';
 import { isSignType, verify, type SignType } from '../domain/sign.js';
 import type { Reads } from '../db/reads.js';
 import type { Signer } from './respond.js';
-import { callerText } from './caller-text.js';
+import { callerText } from '../domain/caller-text.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -3,7 +3,7 @@ import { ApiError, RESP, invalid } from '../errors.js';
 import type { Reads } from '../db/reads.js';
 import type { OrderRow } from '../db/rows.js';
 import { commonFields, describeIssues, optional } from './pay-schema.js';
-import { callerText } from './caller-text.js';
+import { callerText } from '../domain/caller-text.js';
 
 // The interfaces that act on one existing order name it by orderId or by mercOrderNo.
 export const orderRefSchema = z

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { YUAN_PATTERN } from '../domain/money.js';
 import { isCompactDateTime } from '../domain/time.js';
 import { PAYWAYS, SCENES } from '../channels/types.js';
-import { callerList, callerText } from './caller-text.js';
+import { callerList, callerText } from '../domain/caller-text.js';
 
 // Seed §4.1.2 plus CONTRACT §2.3, field by field. Lengths count characters (code points).
 

@@ -6,7 +6,7 @@ import { createRefund, reconcileRefund, refundView } from '../services/refunds.j
 import { findOwnOrder } from './order-ref.js';
 import { commonFields, describeIssues, optional, optionalUrl, required, yuanAmount } from './pay-schema.js';
 import { sendEnvelope } from './respond.js';
-import { callerText } from './caller-text.js';
+import { callerText } from '../domain/caller-text.js';
 
 const unknownField = { error: (iss: { code: string }) => (iss.code === 'unrecognized_keys' ? 'unknown field' : undefined) };
 

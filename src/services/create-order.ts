@@ -10,7 +10,7 @@ import type { PayRequest } from '../api/pay-schema.js';
 import type { Services } from './context.js';
 import { channelCallMetric } from '../metrics.js';
 import { differingFields, requestDigest } from './same-request.js';
-import { callerList, callerText } from '../api/caller-text.js';
+import { callerList, callerText } from '../domain/caller-text.js';
 
 /** The answer to a unified order: the unsigned fields, which the HTTP layer signs. */
 export interface PayAnswer {

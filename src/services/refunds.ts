@@ -9,7 +9,7 @@ import { callChannel, driverFor } from './channel-call.js';
 import { callbackUrl } from './create-order.js';
 import type { Services } from './context.js';
 import { differingFields, requestDigest } from './same-request.js';
-import { callerList, callerText } from '../api/caller-text.js';
+import { callerList, callerText } from '../domain/caller-text.js';
 
 export interface RefundRequest {
   mercRefundNo: string;

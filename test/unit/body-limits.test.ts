@@ -1,6 +1,6 @@
 import t from 'tap';
 import { MAX_FIELDS, formHasTooManyFields, jsonHasTooManyFields } from '../../src/api/body-parsers.js';
-import { callerList, callerText } from '../../src/api/caller-text.js';
+import { callerList, callerText } from '../../src/domain/caller-text.js';
 import { WindowCounter } from '../../src/api/window-counter.js';
 
 // The field cap (issue 10, item 3) against a reference: what JSON.parse makes of the text.
