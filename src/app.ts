@@ -17,8 +17,11 @@ import { sandboxDriver } from './channels/sandbox/driver.js';
 import type { Services } from './services/context.js';
 import { OrderCreator } from './services/create-order.js';
 import { SandboxPayments } from './services/sandbox-payment.js';
-import { installErrorHandling } from './api/error-handler.js';
-import { installFormParser } from './api/form-parser.js';
+import { ErrorAnswers } from './api/error-handler.js';
+import { installBodyParsers } from './api/body-parsers.js';
+import { installMerchantAuth } from './api/merchant-auth.js';
+import { internalInject } from './api/internal-calls.js';
+import { limitConnections, requestLogs, requestTimeouts } from './api/http-limits.js';
 import { payRoute } from './api/pay-route.js';
 import { queryRoute } from './api/query-route.js';
 import { channelRoutes } from './api/channel-routes.js';
@@ -44,7 +47,7 @@ import { Dispatcher } from './notify/dispatcher.js';
 import { realClock, type Clock } from './notify/clock.js';
 import { GatewayMetrics, bindMetrics, installMetrics } from './metrics.js';
 import { prepareMetricReads } from './db/metric-reads.js';
-import { installRateLimits } from './api/rate-limits.js';
+import { apiRateLimits, installRateLimits } from './api/rate-limits.js';
 
 const ALL_PAYWAYS: ReadonlySet<string> = new Set(PAYWAYS);
 
@@ -164,29 +167,36 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     },
   };
 
+  const apiLimits = apiRateLimits(config, now);
+  const errors = new ErrorAnswers(config.BODY_LIMIT_BYTES, config.REQUEST_TIMEOUT_MS, apiLimits);
   const app = Fastify({
     loggerInstance: log,
+    logController: requestLogs(),
     bodyLimit: config.BODY_LIMIT_BYTES,
     connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    ...requestTimeouts(config),
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    frameworkErrors: errors.frameworkErrors,
+    clientErrorHandler: errors.clientError,
   }) as unknown as FastifyInstance; // pino's Logger is wider than Fastify's base logger type
-  installErrorHandling(app, config.BODY_LIMIT_BYTES);
-  installFormParser(app);
-  // Before the routes: both attach to each route as it is added.
+  limitConnections(app.server, config);
+  // Before the routes: these attach to each route as it is added.
+  errors.install(app);
+  installBodyParsers(app);
   const metrics = new GatewayMetrics(prepareMetricReads(db));
   bindMetrics(metrics, services, dispatcher);
   installMetrics(app, metrics);
-  await installRateLimits(app, config, reads);
+  installMerchantAuth(app, reads, apiLimits?.admitMerchant);
+  await installRateLimits(app, config);
 
   // The sandbox channel is served by the gateway itself: its driver's calls stay in the process
   // (PUBLIC_BASE_URL may not lead back here from inside, behind a proxy or in a container).
   const sandboxPrefix = `${config.PUBLIC_BASE_URL}/sandbox/api/`;
   async function channelHttp(req: HttpRequest, signal?: AbortSignal): Promise<HttpResponse> {
     if (req.url.startsWith(sandboxPrefix)) {
-      const res = await app.inject({ method: req.method, url: req.url.slice(config.PUBLIC_BASE_URL.length), headers: req.headers, payload: req.body });
+      const res = await internalInject(app, { method: req.method, url: req.url.slice(config.PUBLIC_BASE_URL.length), headers: req.headers, payload: req.body });
       return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: res.body };
     }
     // The caller's signal bounds the whole call; these only stop undici's own longer defaults.
@@ -198,11 +208,11 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const creator = new OrderCreator(services);
   const sandbox = new SandboxPayments(services, async (payload, headers) => {
     // The sandbox channel reports to the same callback route a real channel uses.
-    const res = await app.inject({ method: 'POST', url: '/channel/sandbox/notify', payload, headers });
+    const res = await internalInject(app, { method: 'POST', url: '/channel/sandbox/notify', payload, headers });
     return { status: res.statusCode, body: res.body };
   });
 
-  payRoute(app, reads, creator);
+  payRoute(app, creator);
   queryRoute(app, services);
   closeRoute(app, services);
   refundRoutes(app, services);

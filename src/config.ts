@@ -56,9 +56,15 @@ const schema = z.object({
   BODY_LIMIT_BYTES: integer(1024, 1_048_576).default(65_536),
   CHANNEL_TIMEOUT_MS: integer(100, 120_000).default(10_000),
   SHUTDOWN_TIMEOUT_MS: integer(0, 120_000).default(10_000),
-  // Requests a minute per merchant on /api/* and per client address on the payer's pages; 0 = no limit.
+  // The longest a client may take to send one whole request, head and body.
+  REQUEST_TIMEOUT_MS: integer(100, 300_000).default(30_000),
+  // Open client connections at most; beyond it new ones are closed at once.
+  MAX_CONNECTIONS: integer(1, 1_000_000).default(1000),
+  // Requests a minute per merchant on /api/* (and failed ones per client address), per client
+  // address on the payer's pages and on the channels' callbacks; 0 = no limit.
   RATE_LIMIT_API_PER_MINUTE: integer(0, 10_000_000).default(6000),
   RATE_LIMIT_PAGES_PER_MINUTE: integer(0, 10_000_000).default(600),
+  RATE_LIMIT_CHANNEL_PER_MINUTE: integer(0, 10_000_000).default(3000),
 });
 
 /** Every variable the gateway reads; `.env.example` lists each (test/unit/container-config.test.ts checks it). */

@@ -1,13 +1,16 @@
-import type { MerchantRow } from '../db/rows.js';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { ApiError, RESP, invalid } from '../errors.js';
 import { isSignType, verify, type SignType } from '../domain/sign.js';
 import type { Reads } from '../db/reads.js';
 import type { Signer } from './respond.js';
+import { callerText } from '../domain/caller-text.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set as soon as the merchant is known, so that even a rejection is signed. */
+    /**
+     * Set once the request's signature verified, and only then: an answer is signed for the
+     * merchant who proved to hold the key, never for one a stranger merely names.
+     */
     signer?: Signer;
     /** The request's fields once every one is known to be a string and the signature verified. */
     fields?: Record<string, string>;
@@ -17,25 +20,15 @@ declare module 'fastify' {
   }
 }
 
-const WELL_FORMED = /^[^\u0000-\u001f\u007f]*$/u;
-
-// One read of the merchant per request, whoever asks first (the rate limit or authenticate).
-const looked = new WeakMap<FastifyRequest, MerchantRow | null>();
-
-/** The existing merchant the request body names, or undefined; read once per request. */
-export function namedMerchant(request: FastifyRequest, reads: Reads): MerchantRow | undefined {
-  const seen = looked.get(request);
-  if (seen !== undefined) return seen ?? undefined;
-  const body = request.body as Record<string, unknown> | null | undefined;
-  const mercNo = body && typeof body === 'object' ? body.mercNo : undefined;
-  const merchant = typeof mercNo === 'string' && mercNo.length > 0 && mercNo.length <= 32 ? reads.merchant(mercNo) : undefined;
-  looked.set(request, merchant ?? null);
-  return merchant;
-}
+// Text only: no C0 or C1 control characters (U+0000–U+001F, U+007F–U+009F) and no bidirectional
+// embeddings, overrides or isolates (U+202A–U+202E, U+2066–U+2069), which would let a subject
+// reorder what the cashier page shows around it. Broken Unicode is refused apart (isWellFormed).
+const WELL_FORMED = /^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$/u;
 
 /**
- * Identifies the merchant and checks the signature, in the order that lets every rejection be as
- * useful as possible: shape → merchant (unknown or disabled: 100003) → string fields → signature.
+ * Identifies the merchant and checks the signature: shape → merchant (unknown: 100003) → string
+ * fields → signature (100002). Until the signature verifies, every answer is unsigned. After it:
+ * a disabled merchant (100003) and an unknown signType (100001), signed.
  */
 export function authenticate(request: FastifyRequest, reads: Reads): void {
   const body = request.body;
@@ -46,27 +39,55 @@ export function authenticate(request: FastifyRequest, reads: Reads): void {
   const mercNo = input.mercNo;
   if (mercNo === undefined || mercNo === '') throw invalid('mercNo: is required');
   if (typeof mercNo !== 'string') throw invalid('mercNo: must be a string');
-  const merchant = namedMerchant(request, reads);
-  if (!merchant) throw new ApiError(RESP.MERCHANT_REFUSED, `mercNo: unknown merchant ${mercNo.slice(0, 32)}`);
-  const signType: SignType = isSignType(input.signType) ? input.signType : 'MD5';
-  request.signer = { merchant, signType };
-  if (merchant.status !== 'active') throw new ApiError(RESP.MERCHANT_REFUSED, `mercNo: merchant ${mercNo} is disabled`);
+  const merchant = mercNo.length <= 32 ? reads.merchant(mercNo) : undefined;
+  if (!merchant) throw new ApiError(RESP.MERCHANT_REFUSED, `mercNo: unknown merchant ${callerText(mercNo, 32)}`);
 
   const fields: Record<string, string> = {};
   for (const [name, value] of Object.entries(input)) {
-    if (typeof value !== 'string') throw invalid(`${name}: must be a string`);
+    if (typeof value !== 'string') throw invalid(`${callerText(name)}: must be a string`);
     if (!value.isWellFormed() || !WELL_FORMED.test(value)) {
-      throw invalid(`${name}: must be text without control characters or broken Unicode`);
+      throw invalid(`${callerText(name)}: must be text without control characters, bidirectional overrides or broken Unicode`);
     }
     // defineProperty, so that a field named __proto__ stays a field (and is rejected as unknown).
     Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true });
   }
-  if (input.signType !== undefined && input.signType !== '' && !isSignType(input.signType)) {
-    throw invalid('signType: must be one of MD5, HMAC-SHA256');
-  }
   if (!fields.signature) throw invalid('signature: is required');
+  // A signType we do not know is checked as MD5, the default: if that verifies, the merchant is
+  // proven and told (signed) what is wrong with it.
+  const known = fields.signType === undefined || fields.signType === '' || isSignType(fields.signType);
+  const signType: SignType = isSignType(fields.signType) ? fields.signType : 'MD5';
   if (!verify(fields, merchant.key, signType, fields.signature)) {
+    if (!known) throw invalid('signType: must be one of MD5, HMAC-SHA256');
     throw new ApiError(RESP.BAD_SIGNATURE, `signature: does not verify (${signType} over the sorted non-empty fields and &key=)`);
   }
+  request.signer = { merchant, signType };
+  if (merchant.status !== 'active') throw new ApiError(RESP.MERCHANT_REFUSED, `mercNo: merchant ${merchant.merc_no} is disabled`);
+  if (!known) throw invalid('signType: must be one of MD5, HMAC-SHA256');
   request.fields = fields;
+}
+
+/** Counts a request against its merchant's budget once the signature verified; throws 100008 beyond it. */
+export type AdmitMerchant = (request: FastifyRequest, reply: FastifyReply) => void;
+
+/**
+ * Every merchant API route (one with an interfaceCode) authenticates before its handler runs, so
+ * no interface can forget to; a request that proved its merchant then counts against that
+ * merchant's rate limit, whatever else is wrong with it. Call before the routes are added.
+ */
+export function installMerchantAuth(app: FastifyInstance, reads: Reads, admit?: AdmitMerchant): void {
+  const check = async (request: FastifyRequest, reply: FastifyReply) => {
+    let refused: unknown;
+    try {
+      authenticate(request, reads);
+    } catch (err) {
+      refused = err;
+    }
+    if (request.signer) admit?.(request, reply);
+    if (refused) throw refused;
+  };
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (!route.config?.interfaceCode) return;
+    const existing = route.preHandler;
+    route.preHandler = existing === undefined ? [check] : Array.isArray(existing) ? [check, ...existing] : [check, existing];
+  });
 }

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { RESP, SUCCESS_DESC } from '../errors.js';
 import type { Services } from '../services/context.js';
 import { resendNotification } from '../services/notifications.js';
-import { authenticate } from './merchant-auth.js';
 import { findOwnOrder } from './order-ref.js';
 import { orderView } from './query-route.js';
 import { sendEnvelope } from './respond.js';
@@ -10,7 +9,6 @@ import { sendEnvelope } from './respond.js';
 /** POST /api/notify/resend: a fresh notification of the order's current state (a new webhook-id). */
 export function notifyRoutes(app: FastifyInstance, s: Services): void {
   app.post('/api/notify/resend', { config: { interfaceCode: 'notifyResend' } }, async (request, reply) => {
-    authenticate(request, s.reads);
     const order = findOwnOrder(s.reads, request.signer!.merchant.merc_no, request.fields);
     const queued = await resendNotification(s, order.order_id, 'resend requested by the merchant');
     const fields = { ...orderView(s.reads.order(order.order_id)!, s.reads), webhookId: queued.webhookId };

@@ -176,9 +176,9 @@ export const envelopeSchema = z.object({
   respCode: z.enum(Object.values(RESP) as [RespCode, ...RespCode[]]),
   respDesc: text.describe(`${SUCCESS_DESC} on success; otherwise names the field and the rule, or what went wrong`),
   interfaceCode: text,
-  mercNo: text.optional().describe('once the merchant is identified'),
-  signType: signType.optional().describe('the request’s signType (MD5 if it had none); once the merchant is identified'),
-  signature: text.optional().describe('the answer’s signature, computed like the request’s; once the merchant is identified'),
+  mercNo: text.optional().describe('once the request’s signature verified'),
+  signType: signType.optional().describe('the request’s signType (MD5 if it had none); once the request’s signature verified'),
+  signature: text.optional().describe('the answer’s signature, computed like the request’s; once the request’s signature verified'),
 });
 
 /** POST /api/pay's fields (src/services/create-order.ts). */
@@ -406,7 +406,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
 
 const SIGNATURE_TEXT = `## Signature
 
-Every request carries \`signature\`, and every answer to an identified merchant is signed the same way (with the request's \`signType\`):
+Every request carries \`signature\`, and every answer once that signature verified is signed the same way (with the request's \`signType\`):
 
 1. Take every top-level field except \`signature\` whose value is not empty.
 2. Sort the names by byte order (ASCII); join them as \`name=value\` with \`&\`, raw values (not URL-encoded), UTF-8.
@@ -419,11 +419,11 @@ Test vector: key \`k3y-For-Tests-0123456789abcdefXYZ\`, body \`{"mercNo":"M10000
 
 const REQUEST_TEXT = `## Requests
 
-POST, \`application/json\` or \`application/x-www-form-urlencoded\`. Every field is a string; unknown fields are rejected by name; a form field given twice is rejected. No value may hold control characters (U+0000–U+001F, U+007F) or broken Unicode. Lengths count characters (code points), not bytes. Rules a field's schema cannot state are in its description, and rules across fields in the operation's description (x-crossFieldRules).`;
+POST, \`application/json\` or \`application/x-www-form-urlencoded\`. Every field is a string; unknown fields are rejected by name; a form field given twice is rejected. No value may hold control characters (U+0000–U+001F, U+007F–U+009F), bidirectional embeddings, overrides or isolates (U+202A–U+202E, U+2066–U+2069) or broken Unicode. A body of more than 64 fields is refused before it is read (100001). Lengths count characters (code points), not bytes. Rules a field's schema cannot state are in its description, and rules across fields in the operation's description (x-crossFieldRules).`;
 
 const RESPONSE_TEXT = `## Answers
 
-JSON: \`respCode\`, \`respDesc\`, \`interfaceCode\`, plus \`mercNo\`, \`signType\` and \`signature\` once the merchant is identified, plus the interface's fields (empty ones are left out). The HTTP status follows the respCode. An unknown path under /api/ answers 404 with 100001.`;
+JSON: \`respCode\`, \`respDesc\`, \`interfaceCode\`, plus \`mercNo\`, \`signType\` and \`signature\` once the request's signature verified (an answer before that — an unknown merchant, a signature that does not verify, a body refused before it — is not signed), plus the interface's fields (empty ones are left out). A signed respDesc never holds a raw \`&\` or \`=\`: text of the caller's that it names (an unknown field's name, a value) is percent-encoded. The HTTP status follows the respCode. An unknown path under /api/ answers 404 with 100001; an interface asked with another method than POST, 405 with 100001 and \`Allow: POST\`.`;
 
 function respCodeTable(): string {
   const rows = ALL_CODES.map((c) => `| \`${c}\` | ${httpStatusOf(c)} | ${MEANING[c]} |`);

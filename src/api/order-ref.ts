@@ -3,6 +3,7 @@ import { ApiError, RESP, invalid } from '../errors.js';
 import type { Reads } from '../db/reads.js';
 import type { OrderRow } from '../db/rows.js';
 import { commonFields, describeIssues, optional } from './pay-schema.js';
+import { callerText } from '../domain/caller-text.js';
 
 // The interfaces that act on one existing order name it by orderId or by mercOrderNo.
 export const orderRefSchema = z
@@ -23,6 +24,6 @@ export function findOwnOrder(reads: Reads, mercNo: string, fields: Record<string
   const { orderId, mercOrderNo } = parsed.data;
   const order = orderId ? reads.order(orderId) : reads.orderByMercNo(mercNo, mercOrderNo!);
   const mine = order && order.merc_no === mercNo && (!mercOrderNo || order.merc_order_no === mercOrderNo) ? order : undefined;
-  if (!mine) throw new ApiError(RESP.NOT_FOUND, `no order ${orderId ? `orderId ${orderId}` : `mercOrderNo ${mercOrderNo}`}`);
+  if (!mine) throw new ApiError(RESP.NOT_FOUND, `no order ${orderId ? `orderId ${callerText(orderId)}` : `mercOrderNo ${callerText(mercOrderNo!)}`}`);
   return mine;
 }

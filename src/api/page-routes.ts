@@ -9,7 +9,7 @@ import { notFoundPage, page } from '../pages/html.js';
 import { frontNotificationUrl } from '../services/front-notification.js';
 
 /**
- * Public pages: the QR image of an order's codeUrl, the hosted cashier, and what it polls. Each
+ * Public pages: / (to the documentation), the QR image of an order's codeUrl, the hosted cashier, and what it polls. Each
  * answers only a link carrying the order's token; without it, as for an order that does not
  * exist, the same plain 404, so a guessed order id tells nothing.
  */
@@ -18,6 +18,10 @@ export function pageRoutes(app: FastifyInstance, reads: Reads, links: CashierLin
   // without its token take the same path.
   const findOrder = (orderId: string, request: FastifyRequest) =>
     isOrderId(orderId) && links.allows(orderId, request.query) ? reads.order(orderId) : undefined;
+
+  // Someone opening the gateway's address in a browser lands on the API documentation. A temporary
+  // redirect: what lives at / may change (the operator console).
+  app.get('/', async (_request, reply) => reply.redirect('/docs', 302));
 
   app.get<{ Params: { file: string } }>('/qr/:file', async (request, reply) => {
     const orderId = request.params.file.replace(/\.png$/, '');

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { YUAN_PATTERN } from '../domain/money.js';
 import { isCompactDateTime } from '../domain/time.js';
 import { PAYWAYS, SCENES } from '../channels/types.js';
+import { callerList, callerText } from '../domain/caller-text.js';
 
 // Seed §4.1.2 plus CONTRACT §2.3, field by field. Lengths count characters (code points).
 
@@ -118,12 +119,16 @@ export const payRequestSchema = z
 
 export type PayRequest = z.infer<typeof payRequestSchema>;
 
-/** Turns Zod's issues into one respDesc that names each field and the rule it broke. */
+/**
+ * Turns Zod's issues into one respDesc that names each field and the rule it broke. A field the
+ * schema knows is named as the schema spells it; the names of unknown fields are the caller's
+ * own text, so they go through callerText().
+ */
 export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((iss) => {
-      if (iss.code === 'unrecognized_keys') return `${iss.message}: ${iss.keys.join(', ')}`;
-      const field = iss.path.map(String).join('.') || 'body';
+      if (iss.code === 'unrecognized_keys') return `${iss.message}: ${callerList(iss.keys)}`;
+      const field = iss.path.map((p) => callerText(String(p))).join('.') || 'body';
       return `${field}: ${iss.message}`;
     })
     .join('; ');

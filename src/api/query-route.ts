@@ -4,7 +4,6 @@ import { fenToYuan } from '../domain/money.js';
 import { formatBeijing } from '../domain/time.js';
 import type { Reads } from '../db/reads.js';
 import type { OrderRow } from '../db/rows.js';
-import { authenticate } from './merchant-auth.js';
 import { findOwnOrder } from './order-ref.js';
 import { sendEnvelope } from './respond.js';
 import { OPEN_STATES } from '../domain/order-states.js';
@@ -49,7 +48,6 @@ const ASKED_REMEMBERED = 10_000;
 export function queryRoute(app: FastifyInstance, s: Services): void {
   const asked = new Map<string, number>();
   app.post('/api/query', { config: { interfaceCode: 'query' } }, async (request, reply) => {
-    authenticate(request, s.reads);
     let order = findOwnOrder(s.reads, request.signer!.merchant.merc_no, request.fields);
     const now = s.now();
     if (OPEN_STATES.includes(order.pay_status) && !(now - (asked.get(order.order_id) ?? -Infinity) < ASK_CHANNEL_EVERY_MS)) {

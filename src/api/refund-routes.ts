@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { ApiError, RESP, SUCCESS_DESC, invalid } from '../errors.js';
 import type { Services } from '../services/context.js';
 import { createRefund, reconcileRefund, refundView } from '../services/refunds.js';
-import { authenticate } from './merchant-auth.js';
 import { findOwnOrder } from './order-ref.js';
 import { commonFields, describeIssues, optional, optionalUrl, required, yuanAmount } from './pay-schema.js';
 import { sendEnvelope } from './respond.js';
+import { callerText } from '../domain/caller-text.js';
 
 const unknownField = { error: (iss: { code: string }) => (iss.code === 'unrecognized_keys' ? 'unknown field' : undefined) };
 
@@ -35,7 +35,6 @@ const ASK_CHANNEL_EVERY_MS = 5_000;
 /** POST /api/refund and POST /api/refund/query. */
 export function refundRoutes(app: FastifyInstance, s: Services): void {
   app.post('/api/refund', { config: { interfaceCode: 'refund' } }, async (request, reply) => {
-    authenticate(request, s.reads);
     const parsed = refundRequestSchema.safeParse(request.fields);
     if (!parsed.success) throw invalid(describeIssues(parsed.error));
     const merchant = request.signer!.merchant;
@@ -51,14 +50,13 @@ export function refundRoutes(app: FastifyInstance, s: Services): void {
 
   const asked = new Map<string, number>();
   app.post('/api/refund/query', { config: { interfaceCode: 'refundQuery' } }, async (request, reply) => {
-    authenticate(request, s.reads);
     const parsed = refundQuerySchema.safeParse(request.fields);
     if (!parsed.success) throw invalid(describeIssues(parsed.error));
     const { refundId, mercRefundNo } = parsed.data;
     const mercNo = request.signer!.merchant.merc_no;
     const found = refundId ? s.reads.refund(refundId) : s.reads.refundByMercNo(mercNo, mercRefundNo!);
     let refund = found && found.merc_no === mercNo && (!mercRefundNo || found.merc_refund_no === mercRefundNo) ? found : undefined;
-    if (!refund) throw new ApiError(RESP.NOT_FOUND, `no refund ${refundId ? `refundId ${refundId}` : `mercRefundNo ${mercRefundNo}`}`);
+    if (!refund) throw new ApiError(RESP.NOT_FOUND, `no refund ${refundId ? `refundId ${callerText(refundId)}` : `mercRefundNo ${callerText(mercRefundNo!)}`}`);
     const now = s.now();
     if (refund.refund_status === 'r0001' && !(now - (asked.get(refund.refund_id) ?? -Infinity) < ASK_CHANNEL_EVERY_MS)) {
       asked.delete(refund.refund_id);

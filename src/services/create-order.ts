@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { ApiError, RESP, SUCCESS_DESC, type RespCode } from '../errors.js';
 import { fenToYuan, yuanToFen } from '../domain/money.js';
 import { formatBeijing } from '../domain/time.js';
@@ -12,24 +11,14 @@ import type { Services } from './context.js';
 import { channelCallMetric } from '../metrics.js';
 import { refuseUncontactableNotifyUrl } from './notify-target.js';
 import type { CashierLinks } from '../domain/cashier-links.js';
+import { differingFields, requestDigest } from './same-request.js';
+import { callerList, callerText } from '../domain/caller-text.js';
 
 /** The answer to a unified order: the unsigned fields, which the HTTP layer signs. */
 export interface PayAnswer {
   respCode: RespCode;
   respDesc: string;
   fields: Record<string, string>;
-}
-
-// Fields that do not change what the order is: a replay may differ in them and still be the same.
-const NOT_PART_OF_THE_ORDER = new Set(['signature', 'signType', 'version', 'charset']);
-
-/** A digest of what the merchant asked for, to tell an identical replay from a conflicting one. */
-export function requestHash(req: Record<string, string | undefined>): string {
-  const parts = Object.keys(req)
-    .filter((k) => !NOT_PART_OF_THE_ORDER.has(k) && req[k] !== undefined && req[k] !== '')
-    .sort()
-    .map((k) => [k, req[k]]);
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
 /**
@@ -66,9 +55,14 @@ function withTimeout(p: Promise<CreateResult>, ms: number, controller: AbortCont
 }
 
 interface Inflight {
-  hash: string;
+  request: Fields;
   answer: Promise<PayAnswer>;
 }
+
+type Fields = Record<string, string | undefined>;
+
+/** The request an order was made from, as stored (every field but the signature). */
+const storedRequest = (row: OrderRow): Fields => JSON.parse(row.request_json) as Fields;
 
 /**
  * The unified order. Idempotent on (mercNo, mercOrderNo): concurrent identical requests in this
@@ -94,18 +88,17 @@ export class OrderCreator {
         `${req.paywayCode}.${req.sceneCode} is not supported for this ${merchant.mode} merchant; supported: ${list}`,
       );
     }
-    const hash = requestHash(req as Record<string, string | undefined>);
     const key = `${merchant.merc_no}\u0000${req.mercOrderNo}`;
 
     const running = this.inflight.get(key);
-    if (running) return this.replay(running.hash, hash, await running.answer, req.mercOrderNo);
+    if (running) return this.replay(running.request, req, await running.answer);
 
     const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
-    if (stored) return this.replay(stored.request_hash, hash, storedAnswer(stored), req.mercOrderNo);
+    if (stored) return this.replay(storedRequest(stored), req, storedAnswer(stored));
     refuseUncontactableNotifyUrl(this.s, merchant, req.notifyUrl);
 
-    const answer = this.createNew(merchant, req, hash, route.driver);
-    this.inflight.set(key, { hash, answer });
+    const answer = this.createNew(merchant, req, route.driver);
+    this.inflight.set(key, { request: req, answer });
     try {
       return await answer;
     } finally {
@@ -113,9 +106,14 @@ export class OrderCreator {
     }
   }
 
-  private replay(storedHash: string, hash: string, answer: PayAnswer, mercOrderNo: string): PayAnswer {
-    if (storedHash !== hash) {
-      throw new ApiError(RESP.DUPLICATE, `mercOrderNo ${mercOrderNo} was already used with different parameters`);
+  /** The first request's answer to the same request again; 100004 naming what differs to another. */
+  private replay(first: Fields, again: PayRequest, answer: PayAnswer): PayAnswer {
+    const differ = differingFields(first, again);
+    if (differ.length) {
+      throw new ApiError(
+        RESP.DUPLICATE,
+        `mercOrderNo ${callerText(again.mercOrderNo)} was already used with different parameters: ${callerList(differ)} ${differ.length > 1 ? 'differ' : 'differs'} from the first request`,
+      );
     }
     return answer;
   }
@@ -123,7 +121,6 @@ export class OrderCreator {
   private async createNew(
     merchant: MerchantRow,
     req: PayRequest,
-    hash: string,
     driver: ChannelDriver<any>,
   ): Promise<PayAnswer> {
     const { config, ids, now } = this.s;
@@ -205,7 +202,7 @@ export class OrderCreator {
       order_id: orderId,
       merc_no: merchant.merc_no,
       merc_order_no: req.mercOrderNo,
-      request_hash: hash,
+      request_hash: requestDigest(req),
       payway: req.paywayCode,
       scene: req.sceneCode,
       trade_type: req.tradeType,
@@ -237,7 +234,7 @@ export class OrderCreator {
     if (!inserted) {
       // Another process (a second gateway on the same file) stored this mercOrderNo first.
       const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo)!;
-      return this.replay(stored.request_hash, hash, storedAnswer(stored), req.mercOrderNo);
+      return this.replay(storedRequest(stored), req, storedAnswer(stored));
     }
     return answer;
   }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { RefundQueryResult, RefundResult } from '../channels/types.js';
 import { ApiError, RESP, SUCCESS_DESC, type RespCode } from '../errors.js';
 import { fenToYuan, yuanToFen } from '../domain/money.js';
@@ -10,6 +9,8 @@ import { callChannel, driverFor } from './channel-call.js';
 import { callbackUrl } from './create-order.js';
 import type { Services } from './context.js';
 import { refuseUncontactableNotifyUrl } from './notify-target.js';
+import { differingFields, requestDigest } from './same-request.js';
+import { callerList, callerText } from '../domain/caller-text.js';
 
 export interface RefundRequest {
   mercRefundNo: string;
@@ -25,16 +26,8 @@ export interface RefundAnswer {
   refund: RefundRow;
 }
 
-// Fields that do not change what the refund is: a replay may differ in them.
-const NOT_PART_OF_THE_REFUND = new Set(['signature', 'signType', 'version', 'charset']);
-
-function refundHash(req: Record<string, string | undefined>): string {
-  const parts = Object.keys(req)
-    .filter((k) => !NOT_PART_OF_THE_REFUND.has(k) && req[k] !== undefined && req[k] !== '')
-    .sort()
-    .map((k) => [k, req[k]]);
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
-}
+// A refund names its order by orderId or by mercOrderNo: either way it is a refund of that order.
+const asked = (req: Record<string, string | undefined>, orderId: string) => ({ ...req, orderId, mercOrderNo: undefined });
 
 /** Ends a refund and tells the dispatcher of its notification. */
 export async function settleRefund(s: Services, args: SettleRefundArgs): Promise<boolean> {
@@ -56,10 +49,14 @@ export async function createRefund(
   order: OrderRow,
   req: RefundRequest,
 ): Promise<RefundAnswer> {
-  const hash = refundHash({ ...req, orderId: order.order_id, mercOrderNo: undefined });
+  const request = asked(req, order.order_id);
   const replay = (stored: RefundRow): RefundAnswer => {
-    if (stored.request_hash !== hash) {
-      throw new ApiError(RESP.DUPLICATE, `mercRefundNo ${req.mercRefundNo} was already used with different parameters`);
+    const differ = differingFields(asked(JSON.parse(stored.request_json), stored.order_id), request);
+    if (differ.length) {
+      throw new ApiError(
+        RESP.DUPLICATE,
+        `mercRefundNo ${callerText(req.mercRefundNo)} was already used with different parameters: ${callerList(differ)} ${differ.length > 1 ? 'differ' : 'differs'} from the first request`,
+      );
     }
     return answerFor(stored);
   };
@@ -74,7 +71,7 @@ export async function createRefund(
     order_id: order.order_id,
     merc_no: merchant.merc_no,
     merc_refund_no: req.mercRefundNo,
-    request_hash: hash,
+    request_hash: requestDigest(request),
     request_json: JSON.stringify(fields),
     amount_fen: yuanToFen(req.refundAmt),
     reason: req.refundReason || null,

@@ -98,6 +98,55 @@ t.test('the same mercOrderNo with different parameters is 100004', async (t) => 
   t.equal(orderCount(mercNo, fields.mercOrderNo!), 1, 'one order row');
 });
 
+t.test('100004 names the fields that differ, from the schema’s own names', async (t) => {
+  const fields = payFields(mercNo, { tradeAmt: '12.34', subject: 'Original', attach: 'a' });
+  ok(t, await gw.post('/api/pay', fields));
+  const desc = (over: Record<string, string>, drop: string[] = []) => {
+    const f: Record<string, string> = { ...fields, ...over };
+    for (const d of drop) delete f[d];
+    return gw.post('/api/pay', f).then((a) => {
+      duplicate(t, a);
+      return a.body.respDesc;
+    });
+  };
+  const head = `mercOrderNo ${fields.mercOrderNo} was already used with different parameters: `;
+  t.equal(await desc({ tradeAmt: '12.35' }), `${head}tradeAmt differs from the first request`);
+  t.equal(await desc({ subject: 'Changed' }), `${head}subject differs from the first request`);
+  t.equal(await desc({ subject: 'Changed', notifyUrl: 'http://127.0.0.1:9/other', ip: '203.0.113.8' }), `${head}ip, notifyUrl, subject differ from the first request`);
+  t.equal(await desc({}, ['attach']), `${head}attach differs from the first request`, 'a field left out differs too');
+  t.equal(await desc({ remark: 'new' }), `${head}remark differs from the first request`, 'and one added');
+});
+
+t.test('an amount spelt another way is the same amount: 12.5 is 12.50, 5 is 5.00', async (t) => {
+  for (const [first, again] of [
+    ['12.50', '12.5'],
+    ['12.5', '12.50'],
+    ['5', '5.00'],
+    ['5.00', '5.0'],
+    ['0.10', '0.1'],
+  ] as const) {
+    const fields = payFields(mercNo, { tradeAmt: first });
+    const a = await gw.post('/api/pay', fields);
+    ok(t, a);
+    const b = await gw.post('/api/pay', { ...fields, tradeAmt: again });
+    ok(t, b);
+    t.equal(b.body.orderId, a.body.orderId, `${again} after ${first}: the same order`);
+    t.equal(b.body.tradeAmt, a.body.tradeAmt, 'written back the same');
+    t.equal(orderCount(mercNo, fields.mercOrderNo!), 1);
+  }
+  // While the first is still being made, too (the in-process path).
+  const fields = payFields(mercNo, { tradeAmt: '7.50' });
+  const both = await Promise.all([gw.post('/api/pay', fields), gw.post('/api/pay', { ...fields, tradeAmt: '7.5' })]);
+  for (const a of both) ok(t, a);
+  t.equal(both[0].body.orderId, both[1].body.orderId);
+  // A different amount is still a conflict, named.
+  const fields2 = payFields(mercNo, { tradeAmt: '12.50' });
+  ok(t, await gw.post('/api/pay', fields2));
+  const other = await gw.post('/api/pay', { ...fields2, tradeAmt: '12.05' });
+  duplicate(t, other);
+  t.match(other.body.respDesc, /tradeAmt differs/);
+});
+
 t.test('50 concurrent identical requests make exactly one order', async (t) => {
   const fields = payFields(mercNo);
   const answers = await Promise.all(Array.from({ length: 50 }, () => gw.post('/api/pay', fields)));

@@ -323,9 +323,11 @@ function problems(o: Outcome): string[] {
     else if (!responseVerifies(b as Record<string, string>, M.key)) out.push('signature does not verify');
   } else if (b.mercNo !== undefined) {
     out.push('names a merchant but is not signed');
-  } else if (['000000', '100002', '100004', '100006'].includes(code)) {
+  } else if (['000000', '100004', '100006'].includes(code)) {
     out.push(`${code} can only be answered to an identified merchant, but is not signed`);
   }
+  // Only a request whose signature verified is answered signed: never a signature error.
+  if (code === '100002' && b.signature !== undefined) out.push('a signature error is signed');
   if (code === '000000' && typeof b.orderId !== 'string') out.push('success without orderId');
   return out;
 }

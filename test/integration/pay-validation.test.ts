@@ -97,7 +97,7 @@ rows.push(
   { name: 'feeType CNY passes', set: { feeType: 'CNY' }, ...OK },
   { name: 'all optional fields at once pass', set: { merchantId: 'm1', storeId: 's1', payeeId: 'p1', remark: 'r', attach: 'a=1&b=2', refererUrl: 'http://shop.example.com/', payType: '2', version: '1.0', charset: 'UTF-8', feeType: 'CNY' }, ...OK },
   { name: 'mercNo over 32 characters is no merchant', set: { mercNo: M.mercNo + repeat('9', 33 - M.mercNo.length) }, status: 403, code: '100003', field: 'mercNo', to: null },
-  { name: 'signature over 64 characters does not verify', after: { signature: repeat('A', 65) }, status: 401, code: '100002', field: 'signature' },
+  { name: 'signature over 64 characters does not verify', after: { signature: repeat('A', 65) }, status: 401, code: '100002', field: 'signature', to: null },
 );
 
 // Required fields left out (and set empty).
@@ -106,7 +106,7 @@ for (const field of ['mercOrderNo', 'tradeType', 'tradeAmt', 'tradeTime', 'order
   rows.push({ name: `${field} empty`, set: { [field]: '' }, ...E, field, rule: REQUIRED });
 }
 rows.push(
-  { name: 'signature left out', drop: ['signature'], ...E, field: 'signature', rule: REQUIRED },
+  { name: 'signature left out', drop: ['signature'], ...E, field: 'signature', rule: REQUIRED, to: null },
   { name: 'mercNo left out', drop: ['mercNo'], ...E, field: 'mercNo', rule: REQUIRED, to: null },
   { name: 'mercNo empty', set: { mercNo: '' }, ...E, field: 'mercNo', rule: REQUIRED, to: null },
 );
@@ -145,7 +145,7 @@ good('payType', ['1', '3'], { paywayCode: 'unionpay', sceneCode: 'ebank', bankCo
 bad('bankCode', ['ICBC-01', '工商银行'], /letters, digits/, { paywayCode: 'unionpay', sceneCode: 'ebank' });
 bad('version', ['2.0', '1'], /one of/);
 bad('charset', ['GBK', 'utf-8'], /one of/);
-// An unsupported signType: the request is still identified, so the answer is signed (with MD5).
+// An unsupported signType, but MD5 over the fields verifies: the merchant is proven, so the answer is signed (with MD5).
 for (const v of ['SHA1', 'md5', 'RSA', 'hmac-sha256']) {
   rows.push({ name: `signType = ${v}`, set: { signType: v }, signType: 'MD5', ...E, field: 'signType', rule: /one of/ });
 }
@@ -184,12 +184,13 @@ const nonStrings: Array<[string, unknown]> = [
   ['foo', 1],
 ];
 for (const [f, v] of nonStrings) {
-  rows.push({ name: `${f} = ${JSON.stringify(v)}`, after: { [f]: v }, ...E, field: f, rule: /must be a string/ });
+  // Before the signature is checked (it cannot be, over a value that is not a string): unsigned.
+  rows.push({ name: `${f} = ${JSON.stringify(v)}`, after: { [f]: v }, ...E, field: f, rule: /must be a string/, to: null });
 }
 for (const [v, what] of [[1, 'number'], [null, 'null'], [['M'], 'array'], [{}, 'object'], [true, 'boolean']] as const) {
   rows.push({ name: `mercNo as ${what}`, after: { mercNo: v }, ...E, field: 'mercNo', rule: /must be a string/, to: null });
 }
-const BROKEN = /control characters|broken Unicode/;
+const BROKEN = /control characters|bidirectional overrides|broken Unicode/;
 const odd: Array<[string, string]> = [
   ['subject', 'a\u0000b'],
   ['body', 'line1\nline2'],
@@ -199,15 +200,33 @@ const odd: Array<[string, string]> = [
   ['subject', 'lone \ud800 high'],
   ['attach', 'lone \udc00 low'],
   ['remark', '\udfff\ud800'],
+  // C1 controls: U+0080–U+009F.
+  ['subject', 'a\u0080b'],
+  ['body', 'next line\u0085'],
+  ['attach', 'csi\u009b31m'],
+  ['remark', '\u009f'],
+  // Bidirectional embeddings, overrides and isolates, which reorder what the cashier page shows.
+  ['subject', 'Pay \u202eRMB 001\u202c'],
+  ['subject', '\u202a'],
+  ['body', '\u202b\u202d'],
+  ['mchAppName', 'x\u2066y\u2069'],
+  ['attach', '\u2067'],
+  ['remark', '\u2068'],
+  ['mercOrderNo', 'A\u202eB'],
+  ['notifyUrl', 'https://shop.example.com/\u202en'],
 ];
-for (const [f, v] of odd) rows.push({ name: `${f} = ${JSON.stringify(v)}`, set: { [f]: v }, ...E, field: f, rule: BROKEN });
-rows.push({ name: 'RTL marks and emoji are text', set: { subject: '\u200f\u202eשלום 😀 \u200d👩‍💻', remark: '\u00a0é\u0301' }, ...OK });
+// Refused before the signature is checked: unsigned.
+for (const [f, v] of odd) rows.push({ name: `${f} = ${JSON.stringify(v)}`, set: { [f]: v }, ...E, field: f, rule: BROKEN, to: null });
+// Right-to-left text is text: marks (U+200E, U+200F, U+061C), joiners, Hebrew and Arabic letters.
+rows.push({ name: 'RTL marks and emoji are text', set: { subject: '\u200f\u200eשלום 😀 \u200d👩‍💻 مرحبا\u061c', remark: '\u00a0é\u0301\u00a0' }, ...OK });
+rows.push({ name: 'the characters next to the refused ranges are text', set: { subject: '~\u00a0\u00a1\u2029\u202f\u2065\u206a' }, ...OK });
 
 // Merchant and signature (CONTRACT §2.1, §2.2).
 rows.push(
-  { name: 'signed with the wrong key', signKey: 'not-the-key-0123456789abcdefghijklmnop', status: 401, code: '100002', field: 'signature', rule: /does not verify/ },
-  { name: 'a field changed after signing', after: { tradeAmt: '99.99' }, status: 401, code: '100002', field: 'signature' },
-  { name: 'signature of another algorithm', set: { signType: 'HMAC-SHA256' }, signType: 'MD5', to: M, status: 401, code: '100002', field: 'signature' },
+  // A signature that does not verify proves nothing: the answer is not signed (nor names the merchant).
+  { name: 'signed with the wrong key', signKey: 'not-the-key-0123456789abcdefghijklmnop', status: 401, code: '100002', field: 'signature', rule: /does not verify/, to: null },
+  { name: 'a field changed after signing', after: { tradeAmt: '99.99' }, status: 401, code: '100002', field: 'signature', to: null },
+  { name: 'signature of another algorithm', set: { signType: 'HMAC-SHA256' }, signType: 'MD5', status: 401, code: '100002', field: 'signature', to: null },
   { name: 'HMAC-SHA256 passes, answered in HMAC-SHA256', set: { signType: 'HMAC-SHA256' }, ...OK },
   { name: 'HMAC-SHA256 bad field, answered in HMAC-SHA256', set: { signType: 'HMAC-SHA256', ip: 'x' }, ...E, field: 'ip' },
   { name: 'unknown merchant', set: { mercNo: 'M999999999999999' }, signKey: M.key, status: 403, code: '100003', field: 'mercNo', to: null },
@@ -430,6 +449,46 @@ t.test('bodies that are not an order', async (t) => {
       t.ok(names(res.body.respDesc ?? '', field, '100001'), String(res.body.respDesc));
       checkEnvelope(t, res, null);
       t.equal(orderCount(), before);
+    });
+  }
+});
+
+t.test('more fields than any interface has: refused before they are parsed, 100001 naming the rule', async (t) => {
+  const junk = (n: number, value = '1') => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x${i}`, value]));
+  const CAP = /^body: has more than 64 fields; no interface takes more than 64$/;
+  const json = (o: unknown) => JSON.stringify(o);
+  const formOf = (o: Record<string, string>) => new URLSearchParams(o).toString();
+  const refused: Array<[name: string, body: string, ct: string]> = [
+    ['a form of 65 fields', formOf({ mercNo: M.mercNo, ...junk(64) }), FORM],
+    ['a form of 65 fields, signed', form({ mercNo: M.mercNo, ...junk(63) }), FORM],
+    ['a JSON object of 65 fields', json({ mercNo: M.mercNo, ...junk(64) }), 'application/json'],
+    ['65 fields in a nested object', json({ mercNo: M.mercNo, signature: 'x', nested: junk(65) }), 'application/json'],
+    ['65 elements in an array', json({ mercNo: M.mercNo, signature: 'x', list: Array(65).fill('1') }), 'application/json'],
+    ['60 KB of tiny form fields', formOf({ mercNo: M.mercNo, ...junk(7_000) }), FORM],
+    ['60 KB of tiny JSON fields', json({ mercNo: M.mercNo, ...junk(5_000) }), 'application/json'],
+  ];
+  for (const [name, body, ct] of refused) {
+    await t.test(name, async (t) => {
+      t.ok(body.length <= gw.config.BODY_LIMIT_BYTES, `${body.length} bytes, within the body limit`);
+      const res = await gw.raw('/api/pay', body, ct);
+      t.equal(res.status, 400);
+      t.equal(res.body.respCode, '100001');
+      t.match(res.body.respDesc, CAP);
+      checkEnvelope(t, res, null);
+    });
+  }
+  // At most 64 fields, however many commas, colons and ampersands their values hold, is not refused for its size.
+  const busy = 'a,b:c&d=e,'.repeat(20);
+  const allowed: Array<[name: string, body: string, ct: string]> = [
+    ['a form of 64 fields', formOf({ mercNo: M.mercNo, ...junk(63, busy) }), FORM],
+    ['a JSON object of 64 fields', json({ mercNo: M.mercNo, ...junk(63, busy) }), 'application/json'],
+    ['an order whose texts hold hundreds of commas and colons', json({ ...payFields(M.mercNo), subject: ',:'.repeat(50), body: '","'.repeat(60), remark: '\\",:'.repeat(20) }), 'application/json'],
+  ];
+  for (const [name, body, ct] of allowed) {
+    await t.test(name, async (t) => {
+      const res = await gw.raw('/api/pay', body, ct);
+      t.notMatch(res.body.respDesc ?? '', /more than 64 fields/, String(res.body.respDesc));
+      t.not(res.status, 500);
     });
   }
 });

@@ -116,7 +116,30 @@ t.test('replay: the same refund again is the same refund; other parameters are a
   const other = await refund(gw, { ...fields, refundAmt: '2.00' });
   t.equal(other.status, 409);
   t.equal(other.body.respCode, '100004');
+  t.match(other.body.respDesc, /: refundAmt differs from the first request$/, 'names the field that differs');
   t.equal(gw.gateway.db.prepare('SELECT count(*) FROM refunds').pluck().get(), 1);
+});
+
+t.test('replay: the same amount spelt otherwise is the same refund; 100004 names each field that differs', async (t) => {
+  const gw = await startGateway(t);
+  const orderId = await paidOrder(gw); // 12.34
+  const first = await refund(gw, { orderId, mercRefundNo: 'R-SPELT', refundAmt: '1.50', refundReason: 'broken' });
+  t.equal(first.body.respCode, '000000');
+  for (const refundAmt of ['1.5', '1.50']) {
+    const again = await refund(gw, { orderId, mercRefundNo: 'R-SPELT', refundAmt, refundReason: 'broken' });
+    t.equal(again.body.respCode, '000000', `${refundAmt} is 1.50 (${again.body.respDesc})`);
+    t.equal(again.body.refundId, first.body.refundId, 'the same refund');
+    t.equal(again.body.refundAmt, '1.50');
+  }
+  const whole = await refund(gw, { orderId, mercRefundNo: 'R-WHOLE', refundAmt: '2' });
+  t.equal(whole.body.respCode, '000000');
+  t.equal((await refund(gw, { orderId, mercRefundNo: 'R-WHOLE', refundAmt: '2.00' })).body.refundId, whole.body.refundId, '2 is 2.00');
+  const reason = await refund(gw, { orderId, mercRefundNo: 'R-SPELT', refundAmt: '1.5', refundReason: 'lost' });
+  t.equal(reason.body.respCode, '100004');
+  t.match(reason.body.respDesc, /^mercRefundNo R-SPELT was already used with different parameters: refundReason differs from the first request$/);
+  const two = await refund(gw, { orderId, mercRefundNo: 'R-SPELT', refundAmt: '1.51' });
+  t.match(two.body.respDesc, /: refundAmt, refundReason differ from the first request$/, 'both named, one left out is a difference too');
+  t.equal(gw.gateway.db.prepare('SELECT count(*) FROM refunds').pluck().get(), 2);
 });
 
 t.test('refund notifications: signed, through the outbox, for refunds that end either way', async (t) => {
