@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { Config } from '../config.js';
-import { openDb } from '../db/open.js';
+import { bindingOption, openDb } from '../db/open.js';
 import { CliError, printJson, type Io } from './io.js';
 
 /**
@@ -33,7 +33,7 @@ export async function runBackup(config: Config, args: string[], io: Io): Promise
     db.close();
   }
   // The copy is checked before it is called a backup.
-  const copy = new Database(target, { readonly: true });
+  const copy = new Database(target, { readonly: true, ...bindingOption() });
   let check: string;
   let orders: number;
   try {
