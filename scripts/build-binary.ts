@@ -67,17 +67,15 @@ async function bundle(entry: string, outfile: string): Promise<void> {
     target: 'node24',
     define: { 'import.meta.url': JSON.stringify(BUNDLE_URL) },
     plugins: [noBindingLookup],
-    // Fastify and its plugins tell functions apart by name.
-    keepNames: true,
-    minifySyntax: true,
-    minifyWhitespace: true,
+    // Not minified: an uncaught error prints its source line, which should be readable. The code
+    // is a few MB of a 120 MB file.
     legalComments: 'none',
     logLevel: 'warning',
   });
 }
 
-function run(cmd: string, args: string[], what: string): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+function run(cmd: string, args: string[], what: string, cwd?: string): void {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   // postject's ELF writer warns about every note section it cannot name; the warning is harmless.
   const stderr = r.stderr
     .split('\n')
@@ -93,9 +91,10 @@ export async function buildBinary(output = DEFAULT_OUTPUT, node = process.execPa
   const started = Date.now();
   const work = mkdtempSync(join(tmpdir(), 'dtpay-build-'));
   try {
-    const main = join(work, 'main.js');
+    // Named relative to `work`, where the blob is made: stack traces show it as dtpay.js.
+    const main = 'dtpay.js';
     await Promise.all([
-      bundle('src/runtime/binary-main.ts', main),
+      bundle('src/runtime/binary-main.ts', join(work, main)),
       ...THREADS.map((t) => bundle(`src/db/${t}.ts`, join(work, `${t}.js`))),
     ]);
 
@@ -126,7 +125,7 @@ export async function buildBinary(output = DEFAULT_OUTPUT, node = process.execPa
         assets,
       }),
     );
-    run(node, ['--experimental-sea-config', config], 'preparing the executable blob');
+    run(node, ['--experimental-sea-config', config], 'preparing the executable blob', work);
 
     mkdirSync(dirname(output), { recursive: true });
     rmSync(output, { force: true });

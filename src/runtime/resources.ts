@@ -39,6 +39,11 @@ export function migrationFiles(dir?: string): MigrationFile[] {
     .map((name) => ({ name, sql: () => readFileSync(join(from, name), 'utf8') }));
 }
 
+/** How an operator runs this program's CLI: `npx dtpay` in the package, the executable as it was started. */
+export function cliCommand(): string {
+  return isSea() ? process.argv0 : 'npx dtpay';
+}
+
 export type ThreadName = 'writer-thread' | 'checkpoint-thread';
 
 /** Starts one of the database threads (src/db/<name>.ts): its own bundle inside the executable. */
@@ -73,18 +78,25 @@ export function sqliteBinding(): object | undefined {
 }
 
 /**
- * Writes the embedded SQLite binding into a fresh private folder (0700, the file 0600) and returns
- * a function that removes that folder. Only the executable's main thread calls it, once, at start.
+ * Writes the embedded SQLite binding into a fresh private folder under TMPDIR (the folder 0700, the
+ * file 0600); `remove` deletes that folder. Only the executable's main thread calls it, once, at start.
  */
 export function unpackSqliteBinding(): { dir: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'dtpay-'));
+  const cannot = (err: unknown) =>
+    new Error(`cannot unpack the SQLite binding into ${tmpdir()} (TMPDIR): ${(err as Error).message}`);
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'dtpay-'));
+  } catch (err) {
+    throw cannot(err);
+  }
   const file = join(dir, ASSETS.sqliteBinding);
   const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
     writeFileSync(file, new Uint8Array(getRawAsset(ASSETS.sqliteBinding) as ArrayBuffer), { mode: 0o600, flag: 'wx' });
   } catch (err) {
     remove();
-    throw err;
+    throw cannot(err);
   }
   setEnvironmentData(BINDING_PATH, file);
   return { dir, remove };

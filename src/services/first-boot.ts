@@ -1,5 +1,6 @@
 import type { Services } from './context.js';
 import { createMerchant, type NewMerchant } from './merchants.js';
+import { cliCommand } from '../runtime/resources.js';
 
 /** On an empty database, one sandbox merchant so that a new user can try the gateway at once. */
 export async function ensureFirstMerchant(s: Services): Promise<NewMerchant | undefined> {
@@ -14,7 +15,7 @@ export function firstBootMessage(m: NewMerchant, publicBaseUrl: string): string 
     `  mercNo: ${m.mercNo}`,
     `  key:    ${m.key}`,
     'Try it:',
-    `  echo '${order}' | npx dtpay sign --key='${m.key}' \\`,
+    `  echo '${order}' | ${cliCommand()} sign --key='${m.key}' \\`,
     `    | curl -s -H 'content-type: application/json' --data-binary @- ${publicBaseUrl}/api/pay`,
   ].join('\n');
 }
