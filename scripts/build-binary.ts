@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, createReadStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { realpathSync } from 'node:fs';
 import { build, type Plugin } from 'esbuild';
 import { ASSETS, type ThreadName } from '../src/runtime/resources.js';
 
@@ -22,18 +23,20 @@ export const DEFAULT_OUTPUT = join(ROOT, 'dist', 'dtpay');
 
 export interface BuildResult {
   output: string;
+  /** hex SHA-256 of the executable, also written to `<output>.sha256` as sha256sum prints it */
+  sha256: string;
   bytes: number;
   ms: number;
   node: string;
 }
 
 /** Why this machine cannot build the executable, or undefined when it can. */
-export function cannotBuild(node = process.execPath): string | undefined {
+export function cannotBuild(): string | undefined {
   if (process.platform !== 'linux' || process.arch !== 'x64') return `the executable is built for linux-x64; this is ${process.platform}-${process.arch}`;
   const major = Number(process.versions.node.split('.')[0]);
-  if (node === process.execPath && major < 24) return `the executable is built on Node 24 or later; this is Node ${process.versions.node}`;
+  if (major < 24) return `the executable is built on Node 24 or later; this is Node ${process.versions.node}`;
   // Distribution builds of node sometimes leave single executable support out.
-  if (!readFileSync(node).includes(SEA_FUSE)) return `${node} has no single executable application support (no ${SEA_FUSE})`;
+  if (!readFileSync(process.execPath).includes(SEA_FUSE)) return `${process.execPath} has no single executable application support (no ${SEA_FUSE})`;
   return undefined;
 }
 
@@ -84,9 +87,10 @@ function run(cmd: string, args: string[], what: string, cwd?: string): void {
   if (r.status !== 0) throw new Error(`${what} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout}${stderr}`);
 }
 
-/** Builds the executable at `output` from the sources and node_modules of this package. */
-export async function buildBinary(output = DEFAULT_OUTPUT, node = process.execPath): Promise<BuildResult> {
-  const why = cannotBuild(node);
+/** Builds the executable at `output` from the sources and node_modules of this package, on this Node. */
+export async function buildBinary(output = DEFAULT_OUTPUT): Promise<BuildResult> {
+  const node = process.execPath;
+  const why = cannotBuild();
   if (why) throw new Error(`cannot build the single executable: ${why}`);
   const started = Date.now();
   const work = mkdtempSync(join(tmpdir(), 'dtpay-build-'));
@@ -105,9 +109,17 @@ export async function buildBinary(output = DEFAULT_OUTPUT, node = process.execPa
     writeFileSync(index, JSON.stringify(migrations));
     const require = createRequire(join(ROOT, 'package.json'));
     const betterSqlite = dirname(require.resolve('better-sqlite3/package.json'));
+    const binding = join(betterSqlite, 'build', 'Release', 'better_sqlite3.node');
+    // The executable is this node, so the binding must load here: one built for another Node fails
+    // now, with node's own message, rather than on the server.
+    try {
+      process.dlopen({ exports: {} }, binding);
+    } catch (err) {
+      throw new Error(`better-sqlite3's binding does not load in Node ${process.version} (npm rebuild better-sqlite3): ${(err as Error).message}`);
+    }
     const assets: Record<string, string> = {
       [ASSETS.migrationIndex]: index,
-      [ASSETS.sqliteBinding]: join(betterSqlite, 'build', 'Release', 'better_sqlite3.node'),
+      [ASSETS.sqliteBinding]: binding,
       ...Object.fromEntries(migrations.map((m) => [ASSETS.migration(m), join(ROOT, 'migrations', m)])),
       ...Object.fromEntries(THREADS.map((t) => [ASSETS.thread(t), join(work, `${t}.js`)])),
     };
@@ -119,7 +131,11 @@ export async function buildBinary(output = DEFAULT_OUTPUT, node = process.execPa
       JSON.stringify({
         main,
         output: blob,
+        // The "experimental feature" warning on every start tells an operator nothing they can act on.
         disableExperimentalSEAWarning: true,
+        // A start-up snapshot of the bundle cannot be made (V8 fails with CheckGlobalAndEternalHandles),
+        // and would freeze whatever the modules compute when loaded. The code cache is compiled
+        // code only: see docs/single-executable.md for what it saves.
         useSnapshot: false,
         useCodeCache: true,
         assets,
@@ -132,7 +148,12 @@ export async function buildBinary(output = DEFAULT_OUTPUT, node = process.execPa
     copyFileSync(node, output);
     chmodSync(output, 0o755);
     run(node, [require.resolve('postject/dist/cli.js'), output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], 'postject');
-    return { output, bytes: statSync(output).size, ms: Date.now() - started, node: spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim() };
+    const hash = createHash('sha256');
+    await pipeline(createReadStream(output), hash);
+    const sha256 = hash.digest('hex');
+    // What `sha256sum -c dtpay.sha256` checks, next to the file.
+    writeFileSync(`${output}.sha256`, `${sha256}  ${basename(output)}\n`);
+    return { output, sha256, bytes: statSync(output).size, ms: Date.now() - started, node: process.version };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -141,7 +162,11 @@ export async function buildBinary(output = DEFAULT_OUTPUT, node = process.execPa
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const output = resolve(process.argv[2] ?? DEFAULT_OUTPUT);
   buildBinary(output).then(
-    (r) => process.stdout.write(`${r.output}: ${(r.bytes / 1048576).toFixed(1)} MiB, Node ${r.node}, built in ${(r.ms / 1000).toFixed(1)} s\n`),
+    (r) =>
+      process.stdout.write(
+        `${r.output}: ${(r.bytes / 1048576).toFixed(1)} MiB, Node ${r.node}, built in ${(r.ms / 1000).toFixed(1)} s\n` +
+          `${r.output}.sha256: ${r.sha256}\n`,
+      ),
     (err) => {
       process.stderr.write(`build:binary: ${(err as Error).message}\n`);
       process.exitCode = 1;

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { copyFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildBinary, cannotBuild } from '../../scripts/build-binary.js';
 import { sign } from '../../src/domain/sign.js';
@@ -54,6 +55,8 @@ async function post(url: string, fields: Record<string, string>, key: string) {
 t.test('dist/dtpay alone in an empty folder: CLI, gateway, sandbox order to p0000, SIGTERM', { skip: why && `cannot build the single executable here: ${why}` }, async (t) => {
   const built = await buildBinary(join(tempDir(t), 'dtpay'));
   t.comment(`built ${built.output}: ${(built.bytes / 1048576).toFixed(1)} MiB, Node ${built.node}, in ${(built.ms / 1000).toFixed(1)} s`);
+  const digest = createHash('sha256').update(readFileSync(built.output)).digest('hex');
+  t.equal(readFileSync(`${built.output}.sha256`, 'utf8'), `${digest}  dtpay\n`, 'its checksum file is what sha256sum -c reads');
 
   const dir = tempDir(t);
   const exe = join(dir, 'dtpay');
