@@ -28,6 +28,18 @@ export interface BuildResult {
   bytes: number;
   ms: number;
   node: string;
+  /** the oldest glibc that runs it: the newest symbol version that Node or the SQLite binding needs */
+  glibc: string;
+}
+
+/** The newest GLIBC_x.y symbol version an ELF file refers to (its version needs are plain strings in it). */
+function newestGlibc(file: string): [number, number] {
+  let newest: [number, number] = [0, 0];
+  for (const m of readFileSync(file).toString('latin1').matchAll(/GLIBC_(\d+)\.(\d+)/g)) {
+    const v: [number, number] = [Number(m[1]), Number(m[2])];
+    if (v[0] > newest[0] || (v[0] === newest[0] && v[1] > newest[1])) newest = v;
+  }
+  return newest;
 }
 
 /** Why this machine cannot build the executable, or undefined when it can. */
@@ -153,7 +165,9 @@ export async function buildBinary(output = DEFAULT_OUTPUT): Promise<BuildResult>
     const sha256 = hash.digest('hex');
     // What `sha256sum -c dtpay.sha256` checks, next to the file.
     writeFileSync(`${output}.sha256`, `${sha256}  ${basename(output)}\n`);
-    return { output, sha256, bytes: statSync(output).size, ms: Date.now() - started, node: process.version };
+    // The binding is compiled on the build machine (npm ci), so it usually needs a newer glibc than Node.
+    const [a, b] = [newestGlibc(node), newestGlibc(binding)].sort((x, y) => y[0] - x[0] || y[1] - x[1])[0]!;
+    return { output, sha256, bytes: statSync(output).size, ms: Date.now() - started, node: process.version, glibc: `${a}.${b}` };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -164,7 +178,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
   buildBinary(output).then(
     (r) =>
       process.stdout.write(
-        `${r.output}: ${(r.bytes / 1048576).toFixed(1)} MiB, Node ${r.node}, built in ${(r.ms / 1000).toFixed(1)} s\n` +
+        `${r.output}: ${(r.bytes / 1048576).toFixed(1)} MiB, Node ${r.node}, needs glibc ${r.glibc} or later, built in ${(r.ms / 1000).toFixed(1)} s\n` +
           `${r.output}.sha256: ${r.sha256}\n`,
       ),
     (err) => {

@@ -92,7 +92,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
 }
 
 /** The process's own streams, for the entry points (this one and the single executable's). */
-export const processIo: Io = {
+const processIo: Io = {
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(s),
   stdin: async () => {

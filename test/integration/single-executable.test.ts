@@ -54,7 +54,7 @@ async function post(url: string, fields: Record<string, string>, key: string) {
 
 t.test('dist/dtpay alone in an empty folder: CLI, gateway, sandbox order to p0000, SIGTERM', { skip: why && `cannot build the single executable here: ${why}` }, async (t) => {
   const built = await buildBinary(join(tempDir(t), 'dtpay'));
-  t.comment(`built ${built.output}: ${(built.bytes / 1048576).toFixed(1)} MiB, Node ${built.node}, in ${(built.ms / 1000).toFixed(1)} s`);
+  t.comment(`built ${built.output}: ${(built.bytes / 1048576).toFixed(1)} MiB, Node ${built.node}, glibc ${built.glibc}+, in ${(built.ms / 1000).toFixed(1)} s`);
   const digest = createHash('sha256').update(readFileSync(built.output)).digest('hex');
   t.equal(readFileSync(`${built.output}.sha256`, 'utf8'), `${digest}  dtpay\n`, 'its checksum file is what sha256sum -c reads');
 
