@@ -6,6 +6,7 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY test ./test
 COPY bench ./bench
+COPY scripts ./scripts
 COPY migrations ./migrations
 RUN npm ci && npm prune --omit=dev
 

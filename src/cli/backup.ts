@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { Config } from '../config.js';
-import { openDb } from '../db/open.js';
+import { bindingOption, openDb } from '../db/open.js';
 import { CliError, printJson, type Io } from './io.js';
 
 /**
@@ -49,7 +49,7 @@ export async function runBackup(config: Config, args: string[], io: Io): Promise
     }
     // The copy carries the live database's WAL mode, and a WAL database grows -wal and -shm files
     // whenever it is opened, even read-only. A backup is one file: rollback journal mode.
-    const copy = new Database(partial);
+    const copy = new Database(partial, bindingOption());
     try {
       copy.pragma('journal_mode = DELETE');
       check = copy.pragma('integrity_check', { simple: true }) as string;

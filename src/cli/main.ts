@@ -81,16 +81,24 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-const isMain = process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (isMain) {
-  const code = await run(process.argv.slice(2), {
-    out: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
-    stdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    },
+/** The process's own streams, for the entry points (this one and the single executable's). */
+const processIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  stdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
+
+/** Runs a command line and sets the exit code; `serve` keeps the process running. */
+export function runMain(argv: string[]): Promise<void> {
+  return run(argv, processIo).then((code) => {
+    if (code >= 0) process.exitCode = code;
   });
-  if (code >= 0) process.exitCode = code;
 }
+
+// No top-level await here: the single executable bundles this module as CommonJS, which has none.
+const isMain = process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+if (isMain) void runMain(process.argv.slice(2));

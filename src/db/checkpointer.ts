@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../runtime/resources.js';
 
 /** Value the checkpoint thread stores in the shared signal when the writer should catch up. */
 export const WAL_CATCH_UP = 1;
@@ -21,7 +22,7 @@ export class Checkpointer {
   private constructor(private readonly worker: Worker) {}
 
   static start(dbPath: string, walSignal?: SharedArrayBuffer, intervalMs = 500): Checkpointer {
-    const worker = new Worker(new URL('./checkpoint-thread.js', import.meta.url), {
+    const worker = startThread('checkpoint-thread', {
       workerData: { dbPath, intervalMs, walSignal, resetPages: WAL_RESET_PAGES, catchUp: WAL_CATCH_UP },
     });
     worker.unref();

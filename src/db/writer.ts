@@ -1,6 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { batchRunner, type OpCall, type OpName, type OpArgs, type OpResult, type OpOutcome } from './write-ops.js';
 import { openDb } from './open.js';
+import { startThread } from '../runtime/resources.js';
 
 /**
  * All writes go through a Writer. The server's writer is a group commit on its own thread:
@@ -70,7 +71,7 @@ export class WorkerWriter implements Writer {
 
   /** `walSignal` is shared with the checkpoint thread (see checkpointer.ts). */
   static async start(dbPath: string, onFatal: (err: Error) => void = () => {}, walSignal?: SharedArrayBuffer): Promise<WorkerWriter> {
-    const worker = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dbPath, walSignal } });
+    const worker = startThread('writer-thread', { workerData: { dbPath, walSignal } });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: { ready?: true; error?: string }) => {
         worker.off('error', reject);

@@ -1,5 +1,6 @@
 import type { Services } from './context.js';
 import { createMerchant, type NewMerchant } from './merchants.js';
+import { cliCommand } from '../runtime/resources.js';
 
 /** On an empty database, one sandbox merchant so that a new user can try the gateway at once. */
 export async function ensureFirstMerchant(s: Services): Promise<NewMerchant | undefined> {
@@ -26,7 +27,7 @@ export function firstBootMessage(m: NewMerchant, publicBaseUrl: string, database
     '  (the CLI sees this merchant when it runs with the same DATABASE_PATH, e.g. from this folder)',
     'Try it:',
     `  echo '${order}' \\`,
-    `    | npx dtpay sign --key='${m.key}' \\`,
+    `    | ${cliCommand()} sign --key='${m.key}' \\`,
     `    | curl -s -H 'content-type: application/json' --data-binary @- ${publicBaseUrl}/api/pay`,
     RULE,
     '',
