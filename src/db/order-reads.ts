@@ -82,6 +82,8 @@ export function prepareOrderReads(db: Db) {
       return rows.map((r) => row(r)!);
     },
     events: (orderId: string) => events.all(orderId) as OrderEventRow[],
+    /** The list statements, by filter, for their query plans. */
+    listStatements: Object.fromEntries(Object.entries(lists).map(([k, st]) => [k, st.source])) as Record<keyof typeof lists, string>,
   };
 }
 
