@@ -63,6 +63,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** DNS for notification targets (tests map names to addresses). */
   resolve?: (host: string) => Promise<string[]>;
+  /** false: commits without fsync, for the bench to measure what durability costs; nothing else sets it. */
+  durableWriter?: boolean;
 }
 
 export interface Gateway {
@@ -97,6 +99,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     config.DATABASE_PATH,
     opts.onFatal ?? ((err) => log.fatal({ err }, 'database writer failed')),
     walSignal,
+    { durable: opts.durableWriter ?? true },
   );
   const checkpointer = Checkpointer.start(config.DATABASE_PATH, walSignal);
 

@@ -22,6 +22,7 @@ export class Checkpointer {
 
   static start(dbPath: string, walSignal?: SharedArrayBuffer, intervalMs = 500): Checkpointer {
     const worker = new Worker(new URL('./checkpoint-thread.js', import.meta.url), {
+      name: 'dtpay-checkpoint',
       workerData: { dbPath, intervalMs, walSignal, resetPages: WAL_RESET_PAGES, catchUp: WAL_CATCH_UP },
     });
     worker.unref();

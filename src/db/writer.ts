@@ -7,6 +7,10 @@ import { openDb } from './open.js';
  * operations that arrive while a batch is being committed wait and go together in the next
  * transaction, so many requests share one fsync and the event loop never blocks on the disk.
  * A promise resolves only once its transaction is durable.
+ *
+ * Operations are handed to the thread as they come, not when the last commit's answer has been
+ * read here: the thread starts the next transaction the moment its fsync returns, with whatever
+ * queued up meanwhile, however busy this event loop is at that moment.
  */
 export interface Writer {
   run<N extends OpName>(op: N, args: OpArgs<N>): Promise<OpResult<N>>;
@@ -68,9 +72,20 @@ export class WorkerWriter implements Writer {
     });
   }
 
-  /** `walSignal` is shared with the checkpoint thread (see checkpointer.ts). */
-  static async start(dbPath: string, onFatal: (err: Error) => void = () => {}, walSignal?: SharedArrayBuffer): Promise<WorkerWriter> {
-    const worker = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { dbPath, walSignal } });
+  /**
+   * `walSignal` is shared with the checkpoint thread (see checkpointer.ts). `durable: false`
+   * commits without fsync: only for measuring what durability costs (the bench), never for orders.
+   */
+  static async start(
+    dbPath: string,
+    onFatal: (err: Error) => void = () => {},
+    walSignal?: SharedArrayBuffer,
+    opts: { durable?: boolean } = {},
+  ): Promise<WorkerWriter> {
+    const worker = new Worker(new URL('./writer-thread.js', import.meta.url), {
+      name: 'dtpay-writer',
+      workerData: { dbPath, walSignal, durable: opts.durable ?? true },
+    });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: { ready?: true; error?: string }) => {
         worker.off('error', reject);
@@ -95,16 +110,21 @@ export class WorkerWriter implements Writer {
       this.queue.push({ call: { op, args }, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        // Operations issued in the same synchronous stretch travel in one packet.
-        queueMicrotask(() => this.post());
+        // An idle thread gets the operation at once (with those of the same synchronous stretch).
+        // A busy one cannot start on it before its commit returns anyway, so the packet waits for
+        // the end of this event-loop turn and takes along every operation the turn issues: fewer,
+        // larger messages for the same transactions.
+        if (this.posted.size === 0) queueMicrotask(this.postNow);
+        else setImmediate(this.postNow);
       }
     });
   }
 
+  private readonly postNow = () => this.post();
+
   private post() {
     this.scheduled = false;
-    // One transaction at a time: what arrives meanwhile waits and goes in the next, larger one.
-    if (this.queue.length === 0 || this.failure || this.posted.size > 0) return;
+    if (this.queue.length === 0 || this.failure) return;
     const seq = ++this.seq;
     this.posted.set(seq, this.queue);
     this.stats.operations += this.queue.length;
@@ -126,7 +146,6 @@ export class WorkerWriter implements Writer {
         batch.forEach((p, j) => settle(outcomes[j]!, p.resolve, p.reject));
       }
     });
-    this.post();
     if (this.closed && this.posted.size === 0) this.drained?.();
   }
 
