@@ -7,7 +7,7 @@ import { buildGateway } from '../src/app.js';
 // as src/server.ts starts it, and two things only a bench needs:
 //   --no-fsync          the writer thread commits without fsync, to measure what durability
 //                       costs; nothing in the product's configuration can ask for this
-//   GET /__bench/loop   the longest event-loop delay (ms) since the last call, and the RSS (MB)
+//   GET /__bench/loop   the longest event-loop delay (ms) since the last call, and memory (MB)
 // Prints {"readyMs":N} (time since the process started) once it listens; exits on SIGTERM.
 
 const config = loadConfig();
@@ -24,7 +24,9 @@ const gateway = await buildGateway(config, {
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 gateway.app.get('/__bench/loop', async () => {
-  const out = { maxMs: delay.max / 1e6, p99Ms: delay.percentile(99) / 1e6, rssMb: process.memoryUsage.rss() / 2 ** 20 };
+  const mb = (n: number) => Math.round(n / 2 ** 20);
+  const m = process.memoryUsage();
+  const out = { maxMs: delay.max / 1e6, p99Ms: delay.percentile(99) / 1e6, rssMb: mb(m.rss), heapMb: mb(m.heapTotal), externalMb: mb(m.external) };
   delay.reset();
   return out;
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digestOf } from 'node:crypto';
 import { ApiError, RESP, SUCCESS_DESC, type RespCode } from '../errors.js';
 import { fenToYuan, yuanToFen } from '../domain/money.js';
 import { formatBeijing } from '../domain/time.js';
@@ -27,7 +27,7 @@ export function requestHash(req: Record<string, string | undefined>): string {
     .filter((k) => !NOT_PART_OF_THE_ORDER.has(k) && req[k] !== undefined && req[k] !== '')
     .sort()
     .map((k) => [k, req[k]]);
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  return digestOf('sha256', JSON.stringify(parts), 'hex');
 }
 
 /**
