@@ -33,6 +33,7 @@ const USAGE = `usage: dtpay <command> [options]
   channel show MERCNO [--json]            its channels, secrets masked, and the callback URLs to register
   channel remove MERCNO PAYWAY [--json]
   backup FILE [--force] [--json]          a consistent copy of the database, while the gateway serves
+  prune --before YYYY-MM-DD [--dry-run] [--json]  remove orders that ended before then (at least 365 days ago)
   sign --key KEY [--sign-type MD5|HMAC-SHA256]
                                           sign the JSON object on stdin; print it with "signature"
 `;
@@ -61,6 +62,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await runMerchant(config(), rest, io);
       case 'backup':
         return await runBackup(config(), rest, io);
+      case 'prune':
+        return await (await import('./prune.js')).runPrune(config(), rest, io);
       case 'notify':
         return await runNotify(config(), rest, io);
       case 'order':

@@ -14,7 +14,7 @@ import { prng } from '../prng.js';
 // status_counts (migrations/0007) must equal a full count of orders by pay_status and of
 // notifications by status after anything the gateway writes: creates (new, duplicate, refused),
 // every transition an event can make, resends, claims, attempts, releases, refunds and their
-// notifications, batches in which one operation fails and is rolled back alone, and rows written
+// notifications, history retention, batches in which one operation fails and is rolled back alone, and rows written
 // or deleted by plain SQL. Random batches of such operations are run through the writer's own
 // batch runner and the counts compared after each batch.
 //
@@ -108,7 +108,7 @@ t.test('random batches of every write keep the counts equal to a full count', as
     const at = clock;
     const kind = rng.weighted([
       ['create', 4], ['duplicate', 1], ['event', 8], ['resend', 1], ['claim', 3], ['attempt', 3], ['release', 1],
-      ['refund', 2], ['settleRefund', 2], ['refundResend', 1], ['fails', 1],
+      ['refund', 2], ['settleRefund', 2], ['refundResend', 1], ['fails', 1], ['prune', 1],
     ] as const);
     switch (kind) {
       case 'create': {
@@ -164,6 +164,9 @@ t.test('random batches of every write keep the counts equal to a full count', as
         const refunds = ids.refunds();
         return refunds.length ? { op: 'queueRefundNotification', args: { refundId: rng.pick(refunds), at, reason: 'resend' } } : undefined;
       }
+      case 'prune':
+        // History retention deletes orders with their notifications (and refunds, and theirs).
+        return { op: 'pruneOrders', args: { after: '', below: '9'.repeat(22), endedBefore: at - rng.int(20_000), limit: 1 + rng.int(5), dryRun: false } };
       case 'fails':
         // Throws inside the batch (a sandbox merchant holds no live credentials): the batch is
         // run again with a savepoint around each operation, and this one alone rolls back.
@@ -174,6 +177,7 @@ t.test('random batches of every write keep the counts equal to a full count', as
   const problems: string[] = [];
   let batches = 0;
   let failedOps = 0;
+  let pruned = 0;
   for (let b = 0; b < 400 && problems.length === 0; b++) {
     const calls: OpCall[] = [];
     const size = 1 + rng.int(8);
@@ -192,6 +196,9 @@ t.test('random batches of every write keep the counts equal to a full count', as
     const outcomes = run(calls);
     batches++;
     failedOps += outcomes.filter((o) => !o.ok).length;
+    outcomes.forEach((o, i) => {
+      if (o.ok && calls[i]!.op === 'pruneOrders') pruned += (o.value as { orders: number }).orders;
+    });
     const kept = keptCounts(db);
     const full = fullCounts(db);
     if (JSON.stringify(kept) !== JSON.stringify(full)) {
@@ -200,6 +207,7 @@ t.test('random batches of every write keep the counts equal to a full count', as
   }
   t.same(problems, [], `${batches} random batches, ${RERUN}`);
   t.ok(failedOps > 0, `batches with a failing operation were among them (${failedOps} failed operations)`);
+  t.ok(pruned > 0, `and history retention removed orders (${pruned})`);
   const full = fullCounts(db);
   t.ok(full['orders/p0000']! > 0 && full['notifications/delivered']! > 0 && full['notifications/superseded']! > 0, `the sequence reached the states that matter: ${JSON.stringify(full)}`);
   t.ok((db.prepare('SELECT count(*) FROM refunds').pluck().get() as number) > 0, 'and refunds');
