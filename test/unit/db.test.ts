@@ -43,6 +43,9 @@ t.test('openDb sets the pragmas every connection needs', async (t) => {
   t.equal(db.pragma('synchronous', { simple: true }), 2, 'synchronous = FULL');
   t.equal(db.pragma('busy_timeout', { simple: true }), 5000);
   t.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint on the request path');
+  t.equal(db.pragma('cache_size', { simple: true }), -16384, '16 MB of page cache');
+  t.equal(db.pragma('mmap_size', { simple: true }), 0, 'no memory map');
+  t.equal(db.pragma('temp_store', { simple: true }), 2, 'temporary tables in memory');
 
   const other = openDb(join(tempDir(t), 'b.sqlite'), { synchronous: 'NORMAL', busyTimeoutMs: 1234 });
   t.teardown(() => other.close());
