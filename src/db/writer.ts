@@ -8,9 +8,10 @@ import { openDb } from './open.js';
  * transaction, so many requests share one fsync and the event loop never blocks on the disk.
  * A promise resolves only once its transaction is durable.
  *
- * Operations are handed to the thread as they come, not when the last commit's answer has been
- * read here: the thread starts the next transaction the moment its fsync returns, with whatever
- * queued up meanwhile, however busy this event loop is at that moment.
+ * While the thread commits, the next packet of operations already waits at its door: it starts
+ * the next transaction the moment its fsync returns, with whatever queued up meanwhile, however
+ * busy this event loop is at that moment. No more than that one packet waits, so that a message
+ * (whose cost is mostly fixed) carries every operation issued during a commit, not one each.
  */
 export interface Writer {
   run<N extends OpName>(op: N, args: OpArgs<N>): Promise<OpResult<N>>;
@@ -51,6 +52,9 @@ export interface Packet {
 }
 
 export type WriterReply = { seqs: number[]; outcomes: OpOutcome[][] } | { seqs: number[]; error: string };
+
+/** One packet in the transaction being committed, one waiting for the next. */
+const MAX_PACKETS_POSTED = 2;
 
 export class WorkerWriter implements Writer {
   private readonly worker: Worker;
@@ -108,23 +112,25 @@ export class WorkerWriter implements Writer {
     if (this.closed) return Promise.reject(new Error('database writer is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ call: { op, args }, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // An idle thread gets the operation at once (with those of the same synchronous stretch).
-        // A busy one cannot start on it before its commit returns anyway, so the packet waits for
-        // the end of this event-loop turn and takes along every operation the turn issues: fewer,
-        // larger messages for the same transactions.
-        if (this.posted.size === 0) queueMicrotask(this.postNow);
-        else setImmediate(this.postNow);
-      }
+      this.schedule();
     });
   }
 
   private readonly postNow = () => this.post();
 
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0 || this.posted.size >= MAX_PACKETS_POSTED) return;
+    this.scheduled = true;
+    // An idle thread gets the operation at once (with those of the same synchronous stretch). A
+    // busy one cannot start on it before its commit returns anyway, so the packet waits for the
+    // end of this event-loop turn and takes along every operation the turn issues.
+    if (this.posted.size === 0) queueMicrotask(this.postNow);
+    else setImmediate(this.postNow);
+  }
+
   private post() {
     this.scheduled = false;
-    if (this.queue.length === 0 || this.failure) return;
+    if (this.queue.length === 0 || this.failure || (this.posted.size >= MAX_PACKETS_POSTED && !this.closed)) return;
     const seq = ++this.seq;
     this.posted.set(seq, this.queue);
     this.stats.operations += this.queue.length;
@@ -146,6 +152,7 @@ export class WorkerWriter implements Writer {
         batch.forEach((p, j) => settle(outcomes[j]!, p.resolve, p.reject));
       }
     });
+    this.schedule();
     if (this.closed && this.posted.size === 0) this.drained?.();
   }
 

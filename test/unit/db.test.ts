@@ -165,6 +165,23 @@ t.test('WorkerWriter groups concurrent operations into batches', async (t) => {
   t.equal(db.prepare('SELECT status FROM merchants WHERE merc_no = ?').pluck().get(mercNo(0)), 'disabled');
 });
 
+t.test('the next packet waits at the writer thread: it commits without this event loop reading the last answer', async (t) => {
+  const { path, writer } = await startWriter(t);
+  const reader = openDb(path);
+  t.teardown(() => reader.close());
+  const count = reader.prepare('SELECT count(*) FROM merchants').pluck();
+  const first = writer.run('insertMerchant', merchantRow(mercNo(1)));
+  await tick(); // the first packet is with the thread
+  const second = writer.run('insertMerchant', merchantRow(mercNo(2)));
+  await tick(); // the second is posted while the first may still be committing
+  // This event loop is now kept busy: it reads no answer from the thread, and posts nothing.
+  const until = Date.now() + 5000;
+  let seen = count.get() as number;
+  while (seen < 2 && Date.now() < until) seen = count.get() as number;
+  t.equal(seen, 2, 'both committed while the event loop was blocked');
+  t.same(await Promise.all([first, second]), [true, true]);
+});
+
 t.test('a failing operation rejects alone; the rest of its batch commits', async (t) => {
   const { path, writer } = await startWriter(t);
   await writer.run('insertMerchant', merchantRow(mercNo(1)));
