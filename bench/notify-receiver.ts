@@ -11,6 +11,7 @@ import { verifyWebhook } from '../src/notify/webhook-signature.js';
 //   POST /half  answers `fail` to the first attempt of every notification whose webhook-id hashes
 //               odd (failsFirst below), `success` to everything else and to every later attempt
 //   POST /base  answers `success`: the bare undici baseline's requests, counted apart
+//   POST /slow  answers `success` after RECEIVER_SLOW_MS (10): a merchant host that takes its time
 //   GET  /stats counters per path, as JSON
 //
 // With RECEIVER_KEY set, every request's body signature (MD5, CONTRACT §2.1) and webhook-signature
@@ -47,6 +48,7 @@ export type ReceiverStats = Record<string, PathStats>;
 
 function run(): void {
   const key = process.env.RECEIVER_KEY ?? '';
+  const slowMs = Number(process.env.RECEIVER_SLOW_MS ?? 10);
   const stats: ReceiverStats = {};
   const succeeded = new Set<string>();
   const failedOnce = new Set<string>();
@@ -61,7 +63,7 @@ function run(): void {
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     if (req.method === 'GET' && path === '/stats') return answer(res, 200, JSON.stringify(stats));
-    if (req.method !== 'POST' || (path !== '/ok' && path !== '/half' && path !== '/base')) {
+    if (req.method !== 'POST' || !['/ok', '/half', '/base', '/slow'].includes(path)) {
       req.resume();
       return answer(res, 404, 'not found');
     }
@@ -97,7 +99,8 @@ function run(): void {
       if (succeeded.has(id)) s.duplicates++;
       else succeeded.add(id);
       s.success++;
-      answer(res, 200, 'success');
+      if (path === '/slow') setTimeout(() => answer(res, 200, 'success'), slowMs);
+      else answer(res, 200, 'success');
     });
   };
 

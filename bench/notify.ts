@@ -1,20 +1,19 @@
 import Database from 'better-sqlite3';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { arch, cpus, loadavg, platform, tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import type { OrderRow } from '../src/db/rows.js';
 import { OrderIdGenerator } from '../src/domain/ids.js';
-import { formatBeijing } from '../src/domain/time.js';
 import { notificationFields, signedBody, type NotificationFields } from '../src/notify/notification-body.js';
 import { webhookHeaders } from '../src/notify/webhook-signature.js';
-import { orderFields } from '../test/fixtures/orders.js';
+import {
+  SERVER_JS, benchNamed, checkTable, cpuOf, createSandboxMerchant, die, f0, f1, f2, freePort, loadLine, machineBusy, machineLine,
+  makeTempDir, percentile, portLine, positive, positiveInt, serverEnv, sleep, spawnChild, stopAll, stopChild, verdictLines,
+  waitForHealthz, whenChildDies, type Check, type Merchant,
+} from './harness.js';
 import { failsFirst, type PathStats, type ReceiverStats } from './notify-receiver.js';
+import { endedOrder, newWebhookId, orderInsertSql, type SeedOrder } from './orders.js';
 
 // `npm run bench:notify`: merchant notifications (the outbox, CONTRACT §2.5) of a real gateway —
 // its own process, a fresh database, a sandbox merchant made by the CLI, default NOTIFY_* settings —
@@ -34,6 +33,7 @@ import { failsFirst, type PathStats, type ReceiverStats } from './notify-receive
 //   lateness    = notification_attempts.at − notification_attempts.due_at, per attempt.
 // Exit code: 0 valid and targets met, 2 valid but a target missed, 1 invalid run.
 
+benchNamed('bench:notify');
 const { values: opt } = parseArgs({
   options: {
     count: { type: 'string', default: '20000' },
@@ -43,6 +43,8 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '2000' },
     'baseline-connections': { type: 'string', default: '16' },
     'baseline-inflight': { type: 'string', default: '64' },
+    single: { type: 'string', default: '5000' },
+    'slow-ms': { type: 'string', default: '10' },
     'server-env': { type: 'string', multiple: true, default: [] },
     'server-prof': { type: 'string' },
     'skip-verify': { type: 'boolean', default: false },
@@ -63,6 +65,8 @@ if (opt.help) {
       '  --warmup N                 notifications of the unscored warm-up run, 0 for none (2000)',
       '  --baseline-connections C   undici Pool connections of the baseline (16)',
       '  --baseline-inflight K      baseline requests in flight (64)',
+      '  --single N                 notifications of the single-host run, all due at once, 0 for none (5000)',
+      '  --slow-ms MS               how long the single host takes to answer (10)',
       '  --server-env NAME=VALUE    extra gateway environment (repeatable), e.g. NOTIFY_HOST_CONCURRENCY=64',
       '  --server-prof DIR          write a CPU profile of the gateway into DIR',
       '  --skip-verify              the receiver does not check signatures',
@@ -82,12 +86,13 @@ const WARMUP = Number(opt.warmup);
 if (!Number.isInteger(WARMUP) || WARMUP < 0) die(`--warmup: expected a whole number, got ${JSON.stringify(opt.warmup)}`);
 const BASE_CONNS = positiveInt(opt['baseline-connections'], '--baseline-connections');
 const BASE_INFLIGHT = positiveInt(opt['baseline-inflight'], '--baseline-inflight');
-const SERVER_ENV: Record<string, string> = {};
-for (const kv of opt['server-env']) {
-  const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(kv);
-  if (!m) die(`--server-env: expected NAME=VALUE, got ${JSON.stringify(kv)}`);
-  SERVER_ENV[m[1]!] = m[2]!;
-}
+const SINGLE = Number(opt.single);
+if (!Number.isInteger(SINGLE) || SINGLE < 0) die(`--single: expected a whole number, got ${JSON.stringify(opt.single)}`);
+const SLOW_MS = Number(opt['slow-ms']);
+if (!Number.isFinite(SLOW_MS) || SLOW_MS < 0) die(`--slow-ms: expected a number of milliseconds, got ${JSON.stringify(opt['slow-ms'])}`);
+const SERVER_ENV = serverEnv(opt['server-env']);
+/** The gateway's default (config.ts); the bench leaves it alone unless --server-env sets it. */
+const HOST_CONCURRENCY = Number(SERVER_ENV.NOTIFY_HOST_CONCURRENCY ?? 32);
 const TARGETS = { deliveredPerS: 5000, latenessP99Ms: 200 };
 const POLL_MS = 25;
 const STALL_MS = 8000;
@@ -96,171 +101,10 @@ const LATE_BUCKET_MS = 500;
 const RETRY_SCHEDULE_S = (SERVER_ENV.NOTIFY_RETRY_SCHEDULE ?? '10,10,10,10,10').split(',').map((s) => Number(s.trim()));
 const SEED_BATCH = 2000;
 
-function positive(s: string, name: string): number {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n <= 0) die(`${name}: expected a positive number, got ${JSON.stringify(s)}`);
-  return n;
-}
-
-function positiveInt(s: string, name: string): number {
-  const n = positive(s, name);
-  if (!Number.isInteger(n)) die(`${name}: expected a whole number, got ${JSON.stringify(s)}`);
-  return n;
-}
-
-const SERVER_JS = fileURLToPath(new URL('../src/server.js', import.meta.url));
-const CLI_JS = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const RECEIVER_JS = fileURLToPath(new URL('./notify-receiver.js', import.meta.url));
 
 // ---------------------------------------------------------------------------------------------
-// Child processes and the temporary directory: always cleaned up, whatever way the bench ends.
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  /** the last few kB of stdout and stderr together, for error messages */
-  output: string;
-  gone: boolean;
-  exited: Promise<void>;
-  expected: boolean;
-}
-
-const children: Child[] = [];
-let onChildDied: ((why: string) => void) | undefined;
-let tempDir: string | undefined;
-
-function spawnChild(name: string, script: string, env: Record<string, string>, cwd: string, nodeArgs: string[] = []): Child {
-  const proc = spawn(process.execPath, [...nodeArgs, script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const child: Child = { name, proc, output: '', gone: false, exited: Promise.resolve(), expected: false };
-  const collect = (b: Buffer) => {
-    child.output = (child.output + b.toString()).slice(-8000);
-  };
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
-  child.exited = new Promise((resolve) =>
-    proc.on('exit', (code, signal) => {
-      child.gone = true;
-      if (!child.expected) onChildDied?.(`${name} exited unexpectedly (code ${code}, signal ${signal})\n${child.output}`);
-      resolve();
-    }),
-  );
-  children.push(child);
-  return child;
-}
-
-async function stopChild(child: Child, graceMs = 15_000): Promise<void> {
-  child.expected = true;
-  if (child.gone) return;
-  child.proc.kill('SIGTERM');
-  const hard = setTimeout(() => child.proc.kill('SIGKILL'), graceMs);
-  await child.exited;
-  clearTimeout(hard);
-}
-
-const gatewayOutput = () => children.find((c) => c.name === 'gateway')?.output ?? '';
-
-function killAll(): void {
-  for (const c of children) if (!c.gone) c.proc.kill('SIGKILL');
-}
-
-process.on('exit', () => {
-  killAll();
-  if (tempDir && !opt.keep) rmSync(tempDir, { recursive: true, force: true });
-});
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-function die(message: string): never {
-  process.stderr.write(`bench:notify: ${message}\n`);
-  process.exit(1);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Only what node needs from this environment: no dtpay variable of the caller leaks into the gateway. */
-function childEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-  return { ...env, ...extra };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHealthz(base: string, child: Child, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (child.gone) die(`${child.name} exited while starting:\n${child.output}`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200 && ((await res.json()) as { status?: string }).status === 'ok') return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  die(`${child.name} did not answer ${base}/healthz within ${timeoutMs} ms:\n${child.output}`);
-}
-
-/** The {"port":N} line a helper process prints once it listens. */
-function portLine(child: Child, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${child.name} printed no port within ${timeoutMs} ms:\n${child.output}`)), timeoutMs);
-    const onData = (b: Buffer) => {
-      buf += b.toString();
-      const m = /\{"port":(\d+)\}/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        child.proc.stdout!.off('data', onData);
-        resolve(Number(m[1]));
-      }
-    };
-    child.proc.stdout!.on('data', onData);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU accounting from /proc (every thread of a process), as bench/pay.ts reports it.
-
-let ticksPerSecond: number | undefined;
-function clkTck(): number {
-  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim()) || 100;
-  return ticksPerSecond;
-}
-
-function cpuOf(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / clkTck();
-  } catch {
-    return NaN;
-  }
-}
-
-function machineBusy(): number {
-  try {
-    const cols = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, , , irq, softirq, steal] = cols as number[];
-    return (user! + nice! + system! + irq! + softirq! + steal!) / clkTck();
-  } catch {
-    return NaN;
-  }
-}
+// CPU of the gateway, the receiver and this process, and of the rest of the machine.
 
 interface CpuMark {
   t: number;
@@ -294,79 +138,14 @@ function cpuSince(a: CpuMark, b: CpuMark): CpuSpent {
 // ---------------------------------------------------------------------------------------------
 // Seeding: paid orders and their pending notifications, as the payment path would have left them.
 
-interface Merchant {
-  mercNo: string;
-  key: string;
-}
-
 const ids = new OrderIdGenerator();
-const newWebhookId = () => `msg_${randomBytes(15).toString('base64url')}`;
 
-// The columns of a paid order as the payment path leaves them. Written as its own type, and
-// inserted by name, so that columns added to `orders` later (with their defaults) do not break the
-// bench; the names are checked against the table when the seeder starts.
-type SeedOrder = Pick<
-  OrderRow,
-  | 'order_id' | 'merc_no' | 'merc_order_no' | 'request_hash' | 'payway' | 'scene' | 'trade_type' | 'amount_fen'
-  | 'fee_type' | 'trade_time' | 'order_period' | 'term_type' | 'notify_url' | 'return_url' | 'request_json'
-  | 'pay_status' | 'channel_state' | 'channel_trade_no' | 'channel_code' | 'channel_msg' | 'response_json'
-  | 'created_at' | 'expire_at' | 'trade_end_time' | 'bank_type' | 'late_payment' | 'updated_at'
->;
-
-/** `tag` is 4 characters, so that every run's bodies have the same length. */
+/** A paid order (paid a second ago, created a minute ago); `tag` is 4 characters, so that every run's bodies have the same length. */
 function paidOrder(m: Merchant, tag: string, i: number, notifyUrl: string, now: number): SeedOrder {
-  const orderId = ids.next();
-  const mercOrderNo = `BN-${tag}-${String(i).padStart(8, '0')}`;
-  const request = orderFields(m.mercNo, mercOrderNo, { notifyUrl });
-  const createdAt = now - 60_000;
-  const expireAt = createdAt + 30 * 60_000;
-  const answer = {
-    respCode: '000000',
-    respDesc: '处理成功',
-    fields: {
-      mercOrderNo,
-      orderId,
-      tradeType: '01',
-      tradeAmt: request.tradeAmt,
-      tradeTime: request.tradeTime,
-      feeType: 'CNY',
-      termType: request.termType,
-      codeUrl: `http://127.0.0.1/sandbox/pay/${orderId}`,
-      payStatus: 'p0001',
-      expireTime: formatBeijing(expireAt),
-      cashierUrl: `http://127.0.0.1/cashier/${orderId}`,
-    },
-  };
-  return {
-    order_id: orderId,
-    merc_no: m.mercNo,
-    merc_order_no: mercOrderNo,
-    request_hash: createHash('sha256').update(JSON.stringify(request)).digest('hex'),
-    payway: 'alipay',
-    scene: 'scan',
-    trade_type: '01',
-    amount_fen: 1234n,
-    fee_type: 'CNY',
-    trade_time: request.tradeTime!,
-    order_period: 30,
-    term_type: request.termType!,
-    notify_url: notifyUrl,
-    return_url: null,
-    request_json: JSON.stringify(request),
-    pay_status: 'p0000',
-    channel_state: 'accepted',
-    channel_trade_no: `SBX${orderId}`,
-    channel_code: null,
-    channel_msg: null,
-    response_json: JSON.stringify(answer),
-    created_at: createdAt,
-    expire_at: expireAt,
-    trade_end_time: formatBeijing(now - 1000),
-    bank_type: 'ALIPAYACCOUNT',
-    late_payment: 0,
-    updated_at: now,
-  };
+  return endedOrder(m, { orderId: ids.next(), mercOrderNo: `BN-${tag}-${String(i).padStart(8, '0')}`, notifyUrl, createdAt: now - 60_000, endedAt: now - 1000, status: 'p0000' });
 }
+
+type RunPath = '/ok' | '/half' | '/slow';
 
 interface Seeded {
   tag: string;
@@ -395,11 +174,7 @@ class Seeder {
     private readonly merchant: Merchant,
     private readonly receiverBase: string,
   ) {
-    const columns = Object.keys(paidOrder(merchant, 'TEST', 0, receiverBase, Date.now()));
-    const known = new Set((db.pragma('table_info(orders)') as { name: string }[]).map((c) => c.name));
-    const missing = columns.filter((c) => !known.has(c));
-    if (missing.length) throw new Error(`the orders table has no column ${missing.join(', ')}: bench/notify.ts needs updating`);
-    this.insertOrder = db.prepare(`INSERT INTO orders (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})`);
+    this.insertOrder = db.prepare(orderInsertSql((db.pragma('table_info(orders)') as { name: string }[]).map((c) => c.name)));
     this.insertEvent = db.prepare(
       `INSERT INTO order_events (order_id, from_status, to_status, source, detail, at) VALUES (?, 'p0001', 'p0000', 'bench', 'seeded by bench:notify', ?)`,
     );
@@ -424,7 +199,7 @@ class Seeder {
   }
 
   /** N paid orders (committed first), then their notifications in one transaction, due from t0 = now + lead. */
-  seed(tag: string, count: number, path: '/ok' | '/half', rate: number, burst: boolean): Seeded {
+  seed(tag: string, count: number, path: RunPath, rate: number, burst: boolean): Seeded {
     const started = performance.now();
     const url = `${this.receiverBase}${path}`;
     const now = Date.now();
@@ -504,11 +279,6 @@ interface GatewayRun {
   unexpected: string[];
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 function lateness(values: number[]): Lateness {
   const s = Float64Array.from(values).sort();
   return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.length ? s[s.length - 1]! : NaN };
@@ -538,16 +308,16 @@ interface Context {
 
 let abortWait: ((why: string) => void) | undefined;
 
-async function gatewayRun(ctx: Context, name: string, tag: string, count: number, path: '/ok' | '/half', warmup: boolean): Promise<GatewayRun> {
+async function gatewayRun(ctx: Context, name: string, tag: string, count: number, path: RunPath, warmup: boolean, burst = BURST): Promise<GatewayRun> {
   const before = (await receiverStats(ctx.receiverBase))[path];
-  const seeded = ctx.seeder.seed(tag, count, path, RATE, BURST);
+  const seeded = ctx.seeder.seed(tag, count, path, RATE, burst);
   const cpu0 = cpuMark(ctx.gatewayPid, ctx.receiverPid);
 
   const countStatus = ctx.reader.prepare('SELECT count(*) FROM notifications WHERE status = ? AND id BETWEEN ? AND ?').pluck();
   const firstRound = seeded.count - seeded.failOnce;
   const retries = path === '/half' && seeded.failOnce > 0;
   const spanMs = seeded.lastDue - seeded.firstDue;
-  const timeoutMs = LEAD_MS + spanMs + (retries ? (RETRY_SCHEDULE_S[0] ?? 0) * 1000 : 0) + 20_000 + (BURST ? count : 0);
+  const timeoutMs = LEAD_MS + spanMs + (retries ? (RETRY_SCHEDULE_S[0] ?? 0) * 1000 : 0) + 20_000 + (burst ? count * (1 + SLOW_MS) : 0);
   const deadline = Date.now() + timeoutMs;
   let delivered = 0;
   let failed = 0;
@@ -752,52 +522,45 @@ async function baseline(ctx: Context, m: Merchant, count: number, warmup: boolea
 async function main(): Promise<number> {
   const started = Date.now();
   const expectedS = (2 * COUNT + WARMUP) / RATE + 3 * (LEAD_MS / 1000) + (RETRY_SCHEDULE_S[0] ?? 0);
-  const limitMs = (expectedS + 150) * 1000 + (BURST ? 3 * COUNT : 0);
+  const limitMs = (expectedS + 150) * 1000 + (BURST ? 3 * COUNT : 0) + SINGLE * (1 + SLOW_MS);
   const watchdog = setTimeout(() => die(`the bench took longer than ${Math.round(limitMs / 1000)} s; stopped`), limitMs);
   watchdog.unref();
 
-  const dir = mkdtempSync(join(tmpdir(), 'dtpay-bench-notify-'));
-  tempDir = dir;
+  const dir = makeTempDir('dtpay-bench-notify-', opt.keep);
   const dbPath = join(dir, 'dtpay.sqlite');
   const runs: GatewayRun[] = [];
   const bases: BaselineRun[] = [];
   let seedDb: Database.Database | undefined;
   let reader: Database.Database | undefined;
   try {
-    // 1. A sandbox merchant, made by the CLI before the gateway opens the database (sandbox
-    //    merchants may be notified at 127.0.0.1).
-    const created = execFileSync(process.execPath, [CLI_JS, 'merchant', 'create', '--name', 'Bench', '--mode', 'sandbox', '--json'], {
-      cwd: dir,
-      env: childEnv({ DATABASE_PATH: dbPath, LOG_LEVEL: 'warn' }),
-      timeout: 30_000,
-      encoding: 'utf8',
-    });
-    const merchant = JSON.parse(created) as Merchant;
+    // 1. A sandbox merchant, made by the CLI before the gateway opens the database.
+    const merchant = createSandboxMerchant(dir, dbPath);
 
     // 2. The receiver, in its own process.
     const receiver = spawnChild(
       'receiver',
       RECEIVER_JS,
-      childEnv({ PORT: '0', HOST: '127.0.0.1', ...(opt['skip-verify'] ? {} : { RECEIVER_KEY: merchant.key }) }),
+      { PORT: '0', HOST: '127.0.0.1', RECEIVER_SLOW_MS: String(SLOW_MS), ...(opt['skip-verify'] ? {} : { RECEIVER_KEY: merchant.key }) },
       dir,
     );
     const receiverBase = `http://127.0.0.1:${await portLine(receiver, 10_000)}`;
 
     // 3. The gateway, in its own process (cwd is the temp dir, so no project .env is read).
     const port = await freePort();
-    const nodeArgs = opt['server-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${opt['server-prof']}`] : [];
+    const node = opt['server-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${opt['server-prof']}`] : [];
     const gateway = spawnChild(
       'gateway',
       SERVER_JS,
-      childEnv({ PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: dbPath, LOG_LEVEL: 'warn', PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...SERVER_ENV }),
+      { PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: dbPath, LOG_LEVEL: 'warn', PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...SERVER_ENV },
       dir,
-      nodeArgs,
+      { node },
     );
+    gatewayOutput = () => gateway.output;
     await waitForHealthz(`http://127.0.0.1:${port}`, gateway, 20_000);
-    onChildDied = (why) => {
+    whenChildDies((why) => {
       if (abortWait) abortWait(why);
       else die(why);
-    };
+    });
 
     // 4. A second connection to the same file for seeding (the gateway's writer thread holds the
     //    write lock only while it commits), and a read-only one for polling.
@@ -818,13 +581,13 @@ async function main(): Promise<number> {
 
     const header = [
       `dtpay bench:notify: merchant notifications from the outbox of a real gateway vs a bare undici Pool, same receiver`,
-      `  node ${process.version}, ${platform()} ${arch()}, ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? '?'})`,
+      machineLine(),
       `  gateway: own process, fresh database, sandbox merchant ${merchant.mercNo}, NOTIFY_* defaults${Object.keys(SERVER_ENV).length ? ` except ${Object.entries(SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
       `  receiver: node:http on 127.0.0.1, own process, ${opt['skip-verify'] ? 'signatures not checked' : 'checks the MD5 body signature and the webhook-signature of every request'}`,
       `  per run: ${COUNT} paid orders + pending notifications seeded by SQL, ${BURST ? 'all due at t0 (--burst: drain rate)' : `due_at = t0 + i/${RATE}/s (offered rate ${RATE}/s)`}, t0 = ${LEAD_MS / 1000} s after seeding`,
       `  baseline: undici Pool, ${BASE_CONNS} connections, ${BASE_INFLIGHT} in flight, signing each body (MD5) and its webhook headers at send time`,
-      `  load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews every figure)`,
-      `  order: ${WARMUP ? `warm-up gateway (${WARMUP}) and baseline (${WARMUP}), not scored; then ` : ''}baseline, success, half-fail (retry after ${RETRY_SCHEDULE_S[0]} s)`,
+      `  load average at start: ${loadLine()} (other work on the machine skews every figure)`,
+      `  order: ${WARMUP ? `warm-up gateway (${WARMUP}) and baseline (${WARMUP}), not scored; then ` : ''}baseline, success, half-fail (retry after ${RETRY_SCHEDULE_S[0]} s)${SINGLE ? `, single host (${SINGLE} due at once, answering in ${SLOW_MS} ms)` : ''}`,
     ];
     process.stdout.write(header.join('\n') + '\n');
 
@@ -837,8 +600,9 @@ async function main(): Promise<number> {
     await sleep(500);
     runs.push(await gatewayRun(ctx, 'success', 'SUCC', COUNT, '/ok', false));
     runs.push(await gatewayRun(ctx, 'half-fail', 'HALF', COUNT, '/half', false));
+    if (SINGLE) runs.push(await gatewayRun(ctx, 'single host', 'SNGL', SINGLE, '/slow', false, true));
 
-    onChildDied = undefined;
+    whenChildDies(undefined);
     await Promise.all([stopChild(gateway), stopChild(receiver)]);
     return report(header, runs, bases, Date.now() - started);
   } catch (err) {
@@ -846,21 +610,19 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     clearTimeout(watchdog);
-    onChildDied = undefined;
+    whenChildDies(undefined);
     seedDb?.close();
     reader?.close();
-    for (const c of children) await stopChild(c, 5000);
+    await stopAll();
     if (opt.keep) process.stdout.write(`kept ${dir}\n`);
-    else rmSync(dir, { recursive: true, force: true });
   }
 }
+
+let gatewayOutput = () => '';
 
 // ---------------------------------------------------------------------------------------------
 // Output.
 
-const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
-const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
-const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
 const usPer = (cpuS: number, n: number) => (n > 0 ? (cpuS * 1e6) / n : NaN);
 const pct = (cpuS: number, s: number) => (Number.isFinite(cpuS) && s > 0 ? `${((100 * cpuS) / s).toFixed(0)}%` : '-');
 
@@ -896,7 +658,7 @@ const NONE: Lateness = { n: 0, p50: NaN, p99: NaN, max: NaN };
 
 function runLines(r: GatewayRun): string[] {
   const name = r.name + (r.warmup ? '*' : '');
-  if (r.seeded.path === '/ok') {
+  if (r.seeded.path !== '/half') {
     return [formatLine(name, r.seeded.count, r.attempts, r.deliveredPerS, r.deliveredPerSExchange, r.lateAll, r.exchangeMs, r.cpu, r.attempts, r.receiver.requests)];
   }
   return [
@@ -929,7 +691,6 @@ function report(header: string[], runs: GatewayRun[], bases: BaselineRun[], elap
   );
 
   const problems: string[] = [];
-  const misses: string[] = [];
   for (const r of runs) for (const u of r.unexpected) problems.push(`${r.name}: ${u}`);
   for (const b of bases) {
     if (b.errors) problems.push(`baseline${b.warmup ? ' warm-up' : ''}: ${b.errors} requests without a success answer`);
@@ -939,19 +700,32 @@ function report(header: string[], runs: GatewayRun[], bases: BaselineRun[], elap
   const base = bases.find((b) => !b.warmup)!;
   const success = runs.find((r) => r.name === 'success')!;
   const half = runs.find((r) => r.name === 'half-fail')!;
-  const checks: { what: string; target: string; value: string; ok: boolean | undefined }[] = [];
-  const perSOk = success.deliveredPerS >= TARGETS.deliveredPerS;
-  checks.push({ what: 'delivered/s, success run', target: `>= ${TARGETS.deliveredPerS}`, value: f0(success.deliveredPerS), ok: perSOk });
-  if (!perSOk) misses.push(`delivered/s ${f0(success.deliveredPerS)} < ${TARGETS.deliveredPerS} in the success run`);
+  const single = runs.find((r) => r.name === 'single host');
+  const checks: Check[] = [];
+  checks.push({ what: 'delivered/s, success run', target: `>= ${TARGETS.deliveredPerS}`, value: f0(success.deliveredPerS), ok: success.deliveredPerS >= TARGETS.deliveredPerS });
   for (const r of [success, half]) {
     // All due at once, lateness is the queue's drain time by construction: shown, not scored.
-    const ok = BURST ? undefined : r.lateAll.p99 <= TARGETS.latenessP99Ms;
-    checks.push({ what: `lateness p99, ${r.name} run`, target: `<= ${TARGETS.latenessP99Ms} ms`, value: `${f1(r.lateAll.p99)} ms`, ok });
-    if (ok === false) misses.push(`lateness p99 ${f1(r.lateAll.p99)} ms > ${TARGETS.latenessP99Ms} ms in the ${r.name} run`);
+    checks.push({
+      what: `lateness p99, ${r.name} run`,
+      target: `<= ${TARGETS.latenessP99Ms} ms`,
+      value: `${f1(r.lateAll.p99)} ms`,
+      ok: BURST ? undefined : r.lateAll.p99 <= TARGETS.latenessP99Ms,
+      ...(BURST ? { note: 'not scored (--burst)' } : {}),
+    });
   }
   checks.push({ what: 'gateway/baseline (success run)', target: '-', value: f2(success.deliveredPerS / base.perS), ok: undefined });
-  lines.push(`${'check'.padEnd(32)}  ${'target'.padEnd(10)}  ${'measured'.padStart(10)}  verdict`);
-  for (const c of checks) lines.push(`${c.what.padEnd(32)}  ${c.target.padEnd(10)}  ${c.value.padStart(10)}  ${c.ok === undefined ? (BURST && c.what.startsWith('lateness') ? 'not scored (--burst)' : '-') : c.ok ? 'met' : 'MISSED'}`);
+  if (single) {
+    // What one host can take: its concurrency over the time each attempt holds a slot.
+    const ceiling = SLOW_MS > 0 ? (HOST_CONCURRENCY * 1000) / SLOW_MS : NaN;
+    checks.push({
+      what: 'delivered/s, single host',
+      target: '-',
+      value: f0(single.deliveredPerS),
+      ok: undefined,
+      note: `${HOST_CONCURRENCY} at a time answering in ${SLOW_MS} ms: at most ${f0(ceiling)}/s; exchange p50 ${f1(single.exchangeMs.p50)} ms`,
+    });
+  }
+  lines.push(...checkTable(checks));
   if (!BURST) lines.push(`note: due times are paced at ${RATE}/s, so delivered/s cannot exceed about ${RATE} (nor the ratio ${f2(RATE / base.perS)}); --burst measures the drain rate`);
   lines.push('');
   for (const r of runs.filter((x) => !x.warmup)) {
@@ -963,14 +737,11 @@ function report(header: string[], runs: GatewayRun[], bases: BaselineRun[], elap
     lines.push(`  late p99 (ms) of the attempts due in each ${LATE_BUCKET_MS / 1000} s from t0: ${r.lateP99ByDue.map((v) => (Number.isFinite(v) ? v.toFixed(0) : '.')).join(' ')}`);
   }
   lines.push(`notification body ${success.seeded.bodyBytes} B, baseline body ${base.bodyBytes} B`);
-  const valid = problems.length === 0;
-  const verdict = !valid ? 'INVALID' : misses.length ? 'targets MISSED' : 'targets MET';
-  for (const p of problems) lines.push(`problem: ${p}`);
   if (problems.length && gatewayOutput().trim()) lines.push(`gateway output (last 3 kB):\n${gatewayOutput().slice(-3000)}`);
-  for (const m of misses) lines.push(`missed: ${m}`);
-  lines.push(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  lines.push(`result: ${verdict} (${(elapsedMs / 1000).toFixed(0)} s)`);
+  const verdict = verdictLines(problems, checks, elapsedMs);
+  lines.push(...verdict.lines);
   process.stdout.write(lines.join('\n') + '\n');
+  const valid = problems.length === 0;
   if (opt.json) {
     const lat = (l: Lateness) => ({ n: l.n, p50: l.p50, p99: l.p99, max: l.max });
     const cpuJson = (c: CpuSpent) => ({ seconds: +c.seconds.toFixed(3), gateway: +c.gateway.toFixed(3), receiver: +c.receiver.toFixed(3), bench: +c.bench.toFixed(3), others: +c.others.toFixed(3) });
@@ -979,9 +750,8 @@ function report(header: string[], runs: GatewayRun[], bases: BaselineRun[], elap
         header,
         options: { count: COUNT, rate: RATE, burst: BURST, leadMs: LEAD_MS, warmup: WARMUP, serverEnv: SERVER_ENV },
         valid,
-        met: valid && misses.length === 0,
+        met: verdict.code === 0,
         problems,
-        misses,
         checks: checks.map((c) => ({ ...c, ok: c.ok ?? null })),
         baseline: bases.map((b) => ({ warmup: b.warmup, requests: b.requests, ok: b.ok, errors: b.errors, perS: Math.round(b.perS), latencyMs: lat(b.latency), cpu: cpuJson(b.cpu), bodyBytes: b.bodyBytes })),
         runs: runs.map((r) => ({
@@ -1011,7 +781,7 @@ function report(header: string[], runs: GatewayRun[], bases: BaselineRun[], elap
       }) + '\n',
     );
   }
-  return !valid ? 1 : misses.length ? 2 : 0;
+  return verdict.code;
 }
 
 main().then(

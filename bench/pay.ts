@@ -1,159 +1,101 @@
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { arch, cpus, loadavg, platform, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sign } from '../src/domain/sign.js';
 import { orderFields } from '../test/fixtures/orders.js';
+import {
+  SERVER_JS, benchNamed, checkTable, cpuOf, createSandboxMerchant, die, f0, f1, f2, freePort, loadLine, machineBusy, machineLine,
+  makeTempDir, percentile, portLine, positive, positiveInt, rssMb, sleep, spawnChild, stopAll, stopChild, threadCpuOf,
+  threadCpuSince, verdictLines, waitForHealthz, whenChildDies, type Check, type Child, type Merchant,
+} from './harness.js';
+import { buildHistory, type History } from './history.js';
 
-// `npm run bench`: POST /api/pay of a real gateway (its own process, a fresh database, a sandbox
-// merchant, MD5-signed orders with unique mercOrderNo built before each run) against a bare Fastify
-// route (its own process) that receives the same bodies and answers a body of the same size.
-// autocannon drives both from this process, in a fixed order:
-//   warm-up bare, warm-up pay (at the largest connection count, own bodies),
-//   then for each connection count: bare, then pay.
-// Prints req/s, p50/p99 latency and pay/bare per connection count, and checks the targets of
-// issue 2. Exit code: 0 valid and targets met, 2 valid but a target missed, 1 invalid run.
+// `npm run bench`: POST /api/pay of a real gateway (its own process, a sandbox merchant,
+// MD5-signed orders with unique mercOrderNo built before each run, every order committed with
+// fsync before it is answered) against a bare Fastify route (its own process) that receives the
+// same bodies and answers a body of the same size; autocannon drives them from this process.
+// Three gateways, each in its own process on its own database, all started before the runs:
+//   empty     a fresh database
+//   no-fsync  the same on another fresh database, its writer committing without fsync (a
+//             bench-only switch of bench/gateway.ts): what durability costs
+//   history   a database holding --history ended orders, built here with SQL beforehand
+// After a warm-up of each, the runs go in --rounds rounds, each round one run of every kind:
+// for each connection count bare and pay on the empty database, then at the largest count pay on
+// no-fsync and on history. Each figure adds up its runs over the rounds, so that a ratio compares
+// runs that took turns under the same load rather than runs minutes apart. As soon as a gateway
+// has started, before any other load, /metrics is scraped while its event loop is watched; its
+// resident memory is read after the runs.
+// Prints every figure of issue 13 with its target and verdict. Exit code: 0 valid and targets
+// met, 2 valid but a target missed, 1 invalid run.
 
+benchNamed('bench');
 const { values: opt } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '10,50' },
-    pause: { type: 'string', default: '1' },
+    pause: { type: 'string', default: '0.5' },
+    history: { type: 'string', default: '1000000' },
+    big: { type: 'boolean', default: false },
+    scrapes: { type: 'string', default: '20' },
+    phases: { type: 'string', default: 'empty,no-fsync,history' },
     'server-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   },
 });
 
+if (opt.help) {
+  process.stdout.write(
+    [
+      'node dist/bench/pay.js [options]',
+      '  --duration S        seconds of each run (4)',
+      '  --rounds N          rounds of runs; each figure adds up its N runs (3)',
+      '  --warmup S          seconds of each gateway\'s warm-up, 0 for none (2)',
+      '  --connections C,..  connection counts of bare and pay on the empty database (10,50); the others use the largest',
+      '  --pause S           seconds between runs (0.5)',
+      '  --history N         ended orders in the history database (1000000)',
+      '  --big               --history 10000000',
+      '  --scrapes N         /metrics scrapes while the event loop is watched (20)',
+      '  --phases LIST       which gateways run, of empty,no-fsync,history (all)',
+      '  --server-prof DIR   write CPU profiles of the gateways into DIR/<gateway>',
+      '  --json              also print one JSON document at the end',
+      '  --keep              keep the temporary directory (databases)',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+
 const DURATION_S = positive(opt.duration, '--duration');
+const ROUNDS = positiveInt(opt.rounds, '--rounds');
 const WARMUP_S = Number(opt.warmup);
 const PAUSE_MS = Number(opt.pause) * 1000;
-const CONNECTIONS = opt.connections.split(',').map((c) => positive(c, '--connections'));
+const CONNECTIONS = opt.connections.split(',').map((c) => positiveInt(c, '--connections'));
 const MAX_CONNS = Math.max(...CONNECTIONS);
-const TARGETS = { ratio: new Map([[10, 0.3], [50, 0.4]]), p99AtConns: 10, p99Ms: 15 };
-// Orders for a pay run are built before it starts: 3 × the rate of the pay warm-up (which runs
-// before the JIT has settled, so is lower) for the run's duration. Should a run still use them all,
-// it is run again with 1.5 × the rate the bare route just reached: pay cannot beat a route that
-// does nothing, so that cannot run out, but it costs memory and time to build.
-const POOL_FACTOR_WARM = 3;
-const POOL_FACTOR_BARE = 1.5;
+const HISTORY = opt.big ? 10_000_000 : positiveInt(opt.history, '--history');
+const SCRAPES = positiveInt(opt.scrapes, '--scrapes');
+const PHASES = new Set(opt.phases.split(','));
+for (const p of PHASES) if (!['empty', 'no-fsync', 'history'].includes(p)) die(`--phases: unknown phase ${p}`);
+if (!PHASES.has('empty')) die('--phases: the empty phase is the yardstick of the others and always runs');
+const TARGETS = { cpuRatio: 3, payBare: 0.3, durable: 0.8, history: 0.9, startupS: 3, stallMs: 20, rssMb: 250 };
+// Orders for a pay run are built before it starts, for 1.5 × the rate the bare route reached (or,
+// before it has run, a generous guess): pay cannot beat a route that does nothing. Should a run
+// still use them all, it is reported as invalid rather than replaying a body as a new order.
+const POOL_FACTOR = 1.5;
+const FIRST_GUESS_RPS = 20_000;
 const BARE_POOL = 20_000;
-
-function positive(s: string, name: string): number {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n <= 0) die(`${name}: expected a positive number, got ${JSON.stringify(s)}`);
-  return n;
-}
-
-const SERVER_JS = fileURLToPath(new URL('../src/server.js', import.meta.url));
-const CLI_JS = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const BARE_JS = fileURLToPath(new URL('./bare-server.js', import.meta.url));
-
-// ---------------------------------------------------------------------------------------------
-// Child processes: always killed, whatever way the bench ends.
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  tail: string;
-  exitCode: number | null | undefined;
-  exited: Promise<void>;
-  stopping: boolean;
-}
-
-const children: Child[] = [];
-let failing: ((why: string) => void) | undefined;
-
-function startChild(name: string, script: string, env: Record<string, string>, cwd: string, nodeArgs: string[] = []): Child {
-  const proc = spawn(process.execPath, [...nodeArgs, script], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const child: Child = { name, proc, tail: '', exitCode: undefined, exited: Promise.resolve(), stopping: false };
-  const keep = (chunk: Buffer) => {
-    child.tail = (child.tail + chunk.toString()).slice(-8000);
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  child.exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
-      child.exitCode = code ?? (signal ? -1 : null);
-      if (!child.stopping) failing?.(`${name} exited unexpectedly (code ${code}, signal ${signal})\n${child.tail}`);
-      resolve();
-    });
-  });
-  children.push(child);
-  return child;
-}
-
-async function stopChild(child: Child, graceMs = 15_000): Promise<void> {
-  child.stopping = true;
-  if (child.exitCode !== undefined) return;
-  child.proc.kill('SIGTERM');
-  const timer = setTimeout(() => child.proc.kill('SIGKILL'), graceMs);
-  await child.exited;
-  clearTimeout(timer);
-}
-
-let tempDir: string | undefined;
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === undefined) c.proc.kill('SIGKILL');
-  if (tempDir && !opt.keep) rmSync(tempDir, { recursive: true, force: true });
-});
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    for (const c of children) if (c.exitCode === undefined) c.proc.kill('SIGKILL');
-    process.exit(130);
-  });
-}
-
-function die(message: string): never {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(1);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHttp(url: string, child: Child, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (child.exitCode !== undefined) die(`${child.name} exited while starting:\n${child.tail}`);
-    try {
-      await fetch(url, { signal: AbortSignal.timeout(1000) });
-      return;
-    } catch {
-      await sleep(100);
-    }
-  }
-  die(`${child.name} did not answer at ${url} within ${timeoutMs} ms:\n${child.tail}`);
-}
+const THREADS = ['main', 'writer', 'checkpoint', 'v8', 'other'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Orders: valid unified orders (as test/helper.ts payFields), fixed-width mercOrderNo so every
 // body has the same size, signed with the merchant's key before the run starts.
-
-interface Merchant {
-  mercNo: string;
-  key: string;
-}
 
 function orderBody(m: Merchant, mercOrderNo: string): Buffer {
   const fields = orderFields(m.mercNo, mercOrderNo);
@@ -181,76 +123,38 @@ function buildBodies(m: Merchant, tag: string, n: number): Pool {
   return { count: n, size, at: (i) => buf.subarray(i * size, (i + 1) * size) };
 }
 
+
 // ---------------------------------------------------------------------------------------------
-// One autocannon run.
+// One autocannon run, and the sum of several.
+
+type Route = 'pay' | 'bare';
 
 interface Run {
-  route: 'pay' | 'bare';
+  route: Route;
+  /** which gateway (empty, no-fsync, history); the bare server's runs say bare */
+  gateway: string;
   connections: number;
-  seconds: number;
   warmup: boolean;
-  rps: number;
-  responses: number;
+  elapsedS: number;
+  /** every response's latency, sorted */
+  latencies: Float64Array;
   ok200: number;
   non200: Record<string, number>;
   errors: number;
   timeouts: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
   poolExhausted: boolean;
-  bodiesUsed: number;
-  /** CPU time of the server process (every thread) per response, and of this process (autocannon). */
-  serverCpuUs: number;
-  loadgenCpuUs: number;
-  /** CPU used by everything else on the machine during the run, in % of one CPU. */
-  othersCpuPct: number;
-}
-
-// CPU seconds a process (all its threads) has used, from /proc; undefined where there is no /proc.
-let clockTicks: number | undefined;
-function processCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim()) || 100;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU seconds the whole machine has spent busy (every CPU, every process), from /proc/stat. */
-function machineBusySeconds(): number | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
-    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
-    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim()) || 100;
-    return (user! + nice! + system! + irq! + softirq! + steal!) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  /** CPU seconds of the server process (every thread), by thread, of this process (autocannon), and of the rest of the machine */
+  serverCpuS: number;
+  threadsS: Record<string, number>;
+  loadgenCpuS: number;
+  othersCpuS: number;
+  /** channel queries the gateway made during the run (reconciliation of open orders) */
+  queries: number;
 }
 
 let abortCurrent: ((why: string) => void) | undefined;
 
-async function load(
-  route: 'pay' | 'bare',
-  url: string,
-  connections: number,
-  seconds: number,
-  warmup: boolean,
-  pool: Pool,
-  cycle: boolean,
-  serverPid: number | undefined,
-): Promise<Run> {
+async function load(route: Route, gatewayName: string, url: string, connections: number, seconds: number, warmup: boolean, pool: Pool, cycle: boolean, serverPid: number | undefined): Promise<Run> {
   let next = 0;
   let exhausted = false;
   const latencies: number[] = [];
@@ -261,7 +165,7 @@ async function load(
       if (cycle) {
         next = 0;
       } else {
-        // A replayed body would not be a new order: the run stops, and is run again or reported.
+        // A replayed body would not be a new order: the run stops, and is reported.
         exhausted = true;
         instance?.stop();
         next = pool.count - 1;
@@ -271,9 +175,10 @@ async function load(
     return req;
   };
 
-  const serverCpu0 = processCpuSeconds(serverPid);
+  const serverCpu0 = cpuOf(serverPid);
+  const threads0 = threadCpuOf(serverPid);
   const loadgenCpu0 = process.cpuUsage();
-  const machine0 = machineBusySeconds();
+  const machine0 = machineBusy();
   const t0 = performance.now();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     abortCurrent = (why) => {
@@ -281,13 +186,7 @@ async function load(
       reject(new Error(why));
     };
     instance = autocannon(
-      {
-        url,
-        connections,
-        duration: seconds,
-        timeout: 10,
-        requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest }],
-      },
+      { url, connections, duration: seconds, timeout: 10, requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest }] },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
     instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
@@ -296,171 +195,307 @@ async function load(
     });
   });
   abortCurrent = undefined;
-  const serverCpu1 = processCpuSeconds(serverPid);
+  const serverCpuS = cpuOf(serverPid) - serverCpu0;
+  const threadsS = threadCpuSince(threads0, threadCpuOf(serverPid));
   const loadgenCpu = process.cpuUsage(loadgenCpu0);
-  const machine1 = machineBusySeconds();
   const elapsedS = (performance.now() - t0) / 1000;
-  const serverCpuS = serverCpu0 !== undefined && serverCpu1 !== undefined ? serverCpu1 - serverCpu0 : NaN;
   const loadgenCpuS = (loadgenCpu.user + loadgenCpu.system) / 1e6;
-  const othersCpuPct =
-    machine0 !== undefined && machine1 !== undefined ? Math.max(0, (100 * (machine1 - machine0 - serverCpuS - loadgenCpuS)) / elapsedS) : NaN;
-
-  const sorted = Float64Array.from(latencies).sort();
   const non200: Record<string, number> = {};
   for (const [code, n] of statuses) if (code !== 200) non200[code] = n;
   return {
     route,
+    gateway: gatewayName,
     connections,
-    seconds,
     warmup,
-    rps: result.requests.average,
-    responses: sorted.length,
+    elapsedS,
+    latencies: Float64Array.from(latencies).sort(),
     ok200: statuses.get(200) ?? 0,
     non200,
     errors: result.errors,
     timeouts: result.timeouts,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted.length ? sorted[sorted.length - 1]! : NaN,
     poolExhausted: exhausted,
-    bodiesUsed: next,
-    serverCpuUs: (serverCpuS * 1e6) / Math.max(1, latencies.length),
-    loadgenCpuUs: (loadgenCpuS * 1e6) / Math.max(1, latencies.length),
-    othersCpuPct,
+    serverCpuS,
+    threadsS,
+    loadgenCpuS,
+    othersCpuS: Math.max(0, machineBusy() - machine0 - serverCpuS - loadgenCpuS),
+    queries: 0,
   };
+}
+
+/** Several runs of one kind as one: responses over time, CPU over responses, latencies together. */
+interface Figures {
+  key: string;
+  route: Route;
+  gateway: string;
+  connections: number;
+  warmup: boolean;
+  runs: number;
+  rps: number;
+  /** the lowest and highest rate of a single run */
+  rpsMin: number;
+  rpsMax: number;
+  responses: number;
+  p50: number;
+  p99: number;
+  max: number;
+  cpuUs: number;
+  threadsUs: Record<string, number>;
+  loadgenUs: number;
+  othersPct: number;
+  queriesPerAnswer: number;
+}
+
+function figures(runs: Run[]): Figures {
+  const r0 = runs[0]!;
+  const responses = runs.reduce((a, r) => a + r.latencies.length, 0);
+  const elapsed = runs.reduce((a, r) => a + r.elapsedS, 0);
+  const all = new Float64Array(responses);
+  let k = 0;
+  for (const r of runs) {
+    all.set(r.latencies, k);
+    k += r.latencies.length;
+  }
+  all.sort();
+  const per = (s: number) => (s * 1e6) / Math.max(1, responses);
+  const threads: Record<string, number> = {};
+  for (const r of runs) for (const [t, v] of Object.entries(r.threadsS)) threads[t] = (threads[t] ?? 0) + v;
+  const rates = runs.map((r) => r.latencies.length / r.elapsedS);
+  return {
+    key: key(r0.route, r0.gateway, r0.connections, r0.warmup),
+    route: r0.route,
+    gateway: r0.gateway,
+    connections: r0.connections,
+    warmup: r0.warmup,
+    runs: runs.length,
+    rps: responses / elapsed,
+    rpsMin: Math.min(...rates),
+    rpsMax: Math.max(...rates),
+    responses,
+    p50: percentile(all, 50),
+    p99: percentile(all, 99),
+    max: all.length ? all[all.length - 1]! : NaN,
+    cpuUs: per(runs.reduce((a, r) => a + r.serverCpuS, 0)),
+    threadsUs: Object.fromEntries(Object.entries(threads).map(([t, v]) => [t, per(v)])),
+    loadgenUs: per(runs.reduce((a, r) => a + r.loadgenCpuS, 0)),
+    othersPct: (100 * runs.reduce((a, r) => a + r.othersCpuS, 0)) / elapsed,
+    queriesPerAnswer: runs.reduce((a, r) => a + r.queries, 0) / Math.max(1, responses),
+  };
+}
+
+const key = (route: Route, gateway: string, c: number, warmup: boolean) => `${route === 'bare' ? 'bare' : `pay ${gateway}`} ${c}c${warmup ? '*' : ''}`;
+
+// ---------------------------------------------------------------------------------------------
+// Gateways.
+
+interface Gateway {
+  name: string;
+  child: Child;
+  base: string;
+  dbPath: string;
+  merchant: Merchant;
+  /** from spawning the process to its first healthy answer */
+  startupMs: number;
+}
+
+async function startGateway(name: string, dir: string, dbPath: string, merchant: Merchant, args: string[] = []): Promise<Gateway> {
+  const port = await freePort();
+  const node = opt['server-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(opt['server-prof'], name)}`] : [];
+  const base = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = spawnChild(
+    `gateway (${name})`,
+    SERVER_JS,
+    // One merchant at thousands of requests a second: the per-merchant rate limit is off.
+    { PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: dbPath, LOG_LEVEL: 'warn', PUBLIC_BASE_URL: base, RATE_LIMIT_API_PER_MINUTE: '0' },
+    dir,
+    { node, script: args },
+  );
+  await waitForHealthz(base, child, 60_000);
+  return { name, child, base, dbPath, merchant, startupMs: performance.now() - started };
+}
+
+async function scrape(g: Gateway): Promise<string> {
+  const res = await fetch(`${g.base}/metrics`);
+  const text = await res.text();
+  if (res.status !== 200 || !text.includes('dtpay_orders')) die(`GET ${g.base}/metrics answered ${res.status}: ${text.slice(0, 200)}`);
+  return text;
+}
+
+/** Channel queries (reconciliation) made so far, from the gateway's own counter. */
+async function channelQueries(g: Gateway): Promise<number> {
+  let n = 0;
+  for (const line of (await scrape(g)).split('\n')) {
+    if (line.startsWith('dtpay_channel_calls_total{') && line.includes('operation="query"')) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return n;
+}
+
+interface LoopFigures {
+  maxMs: number;
+  p99Ms: number;
+  rssMb: number;
+}
+
+const loopFigures = async (g: Gateway): Promise<LoopFigures> => (await (await fetch(`${g.base}/__bench/loop`)).json()) as LoopFigures;
+
+interface Stall {
+  scrapes: number;
+  /** longest event-loop delay while /metrics was scraped, and during as long a time left alone */
+  scrapingMaxMs: number;
+  idleMaxMs: number;
+  /** slowest scrape, as this process timed it */
+  slowestScrapeMs: number;
+}
+
+/** The longest event-loop stall while /metrics is scraped SCRAPES times, against the same time idle. */
+async function metricsStall(g: Gateway): Promise<Stall> {
+  await loopFigures(g);
+  const t0 = performance.now();
+  let slowest = 0;
+  for (let i = 0; i < SCRAPES; i++) {
+    const s = performance.now();
+    await scrape(g);
+    slowest = Math.max(slowest, performance.now() - s);
+    await sleep(50);
+  }
+  const spent = performance.now() - t0;
+  const scraping = await loopFigures(g);
+  await sleep(spent);
+  const idle = await loopFigures(g);
+  return { scrapes: SCRAPES, scrapingMaxMs: scraping.maxMs, idleMaxMs: idle.maxMs, slowestScrapeMs: slowest };
+}
+
+/** What is read off a gateway once the runs are over. */
+interface After {
+  name: string;
+  startupMs: number;
+  rssMb: number;
+  stall: Stall;
+  /** orders answered 200 and orders stored, for the check that every answer was stored */
+  answered: number;
+  stored: number;
 }
 
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
   const started = Date.now();
-  const limitMs = (2 * WARMUP_S + 2 * CONNECTIONS.length * DURATION_S) * 1000 + 4 * CONNECTIONS.length * PAUSE_MS + 180_000;
+  const kinds = 2 * CONNECTIONS.length + (PHASES.has('no-fsync') ? 1 : 0) + (PHASES.has('history') ? 1 : 0);
+  const runsMs = (4 * WARMUP_S + ROUNDS * kinds * DURATION_S) * 1000 + (4 + ROUNDS * kinds) * PAUSE_MS;
+  const limitMs = runsMs + (PHASES.has('history') ? HISTORY / 5 : 0) + 300_000; // a generous 5k history orders/s
   const watchdog = setTimeout(() => die(`the bench took longer than ${Math.round(limitMs / 1000)} s; stopped`), limitMs);
+  watchdog.unref();
 
-  const dir = mkdtempSync(join(tmpdir(), 'dtpay-bench-'));
-  tempDir = dir;
-  const dbPath = join(dir, 'dtpay.sqlite');
+  const dir = makeTempDir('dtpay-bench-', opt.keep);
   const runs: Run[] = [];
+  const afters: After[] = [];
+  const problems: string[] = [];
+  let history: History | undefined;
   try {
-    // 1. A sandbox merchant, made by the CLI before the server opens the database.
-    const created = execFileSync(process.execPath, [CLI_JS, 'merchant', 'create', '--name', 'Bench', '--mode', 'sandbox', '--json'], {
-      cwd: dir,
-      env: { ...process.env, DATABASE_PATH: dbPath, LOG_LEVEL: 'warn' },
-      timeout: 30_000,
-      encoding: 'utf8',
-    });
-    const merchant = JSON.parse(created) as Merchant & { mode: string };
+    // 1. Databases and their merchants (made by the CLI before a gateway opens the file), the
+    //    history first: it takes a while, and nothing runs meanwhile.
+    const dbOf = (name: string) => join(dir, `${name}.sqlite`);
+    const merchants = new Map<string, Merchant>();
+    for (const name of ['empty', 'no-fsync', 'history'].filter((p) => PHASES.has(p))) merchants.set(name, createSandboxMerchant(dir, dbOf(name)));
+    if (PHASES.has('history')) {
+      process.stdout.write(`building the history database (${HISTORY} ended orders)\n`);
+      history = buildHistory(dbOf('history'), merchants.get('history')!, HISTORY, (line) => process.stdout.write(`${line}\n`));
+    }
 
-    // 2. The gateway, in its own process (cwd is the temp dir, so no project .env is read).
-    const payPort = await freePort();
-    const nodeArgs = opt['server-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${opt['server-prof']}`] : [];
-    const gateway = startChild(
-      'gateway',
-      SERVER_JS,
-      // One merchant at tens of thousands of requests a second: the per-merchant rate limit is off.
-      { PORT: String(payPort), HOST: '127.0.0.1', DATABASE_PATH: dbPath, LOG_LEVEL: 'warn', PUBLIC_BASE_URL: `http://127.0.0.1:${payPort}`, RATE_LIMIT_API_PER_MINUTE: '0' },
-      dir,
-      nodeArgs,
-    );
-    const payBase = `http://127.0.0.1:${payPort}`;
-    await waitForHttp(`${payBase}/`, gateway, 20_000);
-    failing = (why) => {
-      if (abortCurrent) abortCurrent(why);
-      else die(why);
-    };
+    // 2. The gateways, one at a time, so that each start-up is timed alone; then, before anything
+    //    else runs on it, /metrics is scraped while its event loop is watched.
+    const gateways: Gateway[] = [];
+    const stalls = new Map<string, Stall>();
+    for (const [name, m] of merchants) {
+      const g = await startGateway(name, dir, dbOf(name), m, name === 'no-fsync' ? ['--no-fsync'] : []);
+      gateways.push(g);
+      stalls.set(name, await metricsStall(g));
+    }
+    const gw = (name: string) => gateways.find((g) => g.name === name);
+    const empty = gw('empty')!;
+    whenChildDies((why) => (abortCurrent ? abortCurrent(why) : die(why)));
 
     // 3. One order by hand: the request and answer sizes, and a check that the setup is right.
-    const probeBody = orderBody(merchant, `BENCH-PRBE-${'0'.repeat(10)}`);
-    const probe = await fetch(`${payBase}/api/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: probeBody });
+    const probeBody = orderBody(empty.merchant, `BENCH-PRBE-${'0'.repeat(10)}`);
+    const probe = await fetch(`${empty.base}/api/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: probeBody });
     const probeText = await probe.text();
     const probeJson = JSON.parse(probeText) as Record<string, string>;
     if (probe.status !== 200 || probeJson.respCode !== '000000') die(`the probe order failed: ${probe.status} ${probeText}`);
 
     // 4. The bare server, answering a body shaped and sized like that answer.
-    const bare = startChild('bare server', BARE_JS, { PORT: '0', HOST: '127.0.0.1', BARE_REPLY_JSON: probeText }, dir);
-    const barePort = await new Promise<number>((resolve) => {
-      let buf = '';
-      const onData = (chunk: Buffer) => {
-        buf += chunk.toString();
-        const m = /\{"port":(\d+)\}/.exec(buf);
-        if (m) {
-          bare.proc.stdout!.off('data', onData);
-          resolve(Number(m[1]));
-        }
-      };
-      bare.proc.stdout!.on('data', onData);
-    });
-    const bareBase = `http://127.0.0.1:${barePort}`;
+    const bare = spawnChild('bare server', BARE_JS, { PORT: '0', HOST: '127.0.0.1', BARE_REPLY_JSON: probeText }, dir);
+    const bareBase = `http://127.0.0.1:${await portLine(bare, 20_000)}`;
     const bareProbe = await fetch(`${bareBase}/bare`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: probeBody });
     const bareText = await bareProbe.text();
     if (bareProbe.status !== 200) die(`the bare server answered ${bareProbe.status}: ${bareText}`);
+    const barePool = buildBodies(empty.merchant, 'BARE', BARE_POOL);
 
-    const barePool = buildBodies(merchant, 'BARE', BARE_POOL);
-    const poolSize = (rps: number, factor: number, seconds: number, connections: number) =>
-      Math.ceil(rps * factor * seconds) + 20 * connections + 2000;
-    let payWarmRps: number | undefined;
-    const notes: string[] = [];
-    // A pay run, with orders built beforehand (while nothing runs, so signing takes no CPU from
-    // either server), and run again with a larger pool should the first one run out.
-    const payRun = async (c: number, seconds: number, warmup: boolean, bareRps: number, tag: string): Promise<Run> => {
-      const upper = poolSize(bareRps, POOL_FACTOR_BARE, seconds, c);
-      const first = payWarmRps === undefined ? upper : Math.min(upper, poolSize(Math.max(payWarmRps, 2000), POOL_FACTOR_WARM, seconds, c));
-      let run = await load('pay', `${payBase}/api/pay`, c, seconds, warmup, buildBodies(merchant, tag, first), false, gateway.proc.pid);
-      if (run.poolExhausted && first < upper) {
-        notes.push(`pay ${c}c used all ${first} pre-built orders; run again with ${upper}`);
-        await sleep(PAUSE_MS);
-        run = await load('pay', `${payBase}/api/pay`, c, seconds, warmup, buildBodies(merchant, tag.slice(0, 3) + 'R', upper), false, gateway.proc.pid);
-      }
-      return run;
+    let bareRps = 0;
+    let tagSeq = 0;
+    // A pay run with orders built beforehand, while nothing runs, so that signing takes no CPU
+    // from the servers. `tag` is 4 characters, so that every body has the same length.
+    const payRun = async (g: Gateway, c: number, seconds: number, warmup: boolean): Promise<void> => {
+      const pool = buildBodies(g.merchant, `T${String(tagSeq++).padStart(3, '0')}`, Math.ceil((bareRps || FIRST_GUESS_RPS) * POOL_FACTOR * seconds) + 20 * c);
+      const queries0 = await channelQueries(g);
+      const run = await load('pay', g.name, `${g.base}/api/pay`, c, seconds, warmup, pool, false, g.child.proc.pid);
+      run.queries = (await channelQueries(g)) - queries0;
+      runs.push(run);
+      await sleep(PAUSE_MS);
+    };
+    const bareRun = async (c: number, seconds: number, warmup: boolean): Promise<void> => {
+      const run = await load('bare', 'bare', `${bareBase}/bare`, c, seconds, warmup, barePool, true, bare.proc.pid);
+      if (!warmup) bareRps = Math.max(bareRps, run.latencies.length / run.elapsedS);
+      runs.push(run);
+      await sleep(PAUSE_MS);
     };
 
     const header = [
       `dtpay bench: POST /api/pay vs a bare Fastify JSON route, side by side in one run`,
-      `  node ${process.version}, ${platform()} ${arch()}, ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? '?'}), autocannon ${autocannonVersion()}`,
-      `  gateway: sandbox merchant ${merchant.mercNo}, MD5-signed alipay.scan orders, unique mercOrderNo, bodies built before each run`,
+      machineLine(`, autocannon ${autocannonVersion()}`),
+      `  gateway: sandbox merchant, MD5-signed alipay.scan orders, unique mercOrderNo, bodies built before each run`,
       `  request body ${probeBody.length} B; pay answer ${Buffer.byteLength(probeText)} B; bare answer ${Buffer.byteLength(bareText)} B`,
-      `  load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews every figure)`,
-      `  order: ${WARMUP_S > 0 ? `warm-up bare ${MAX_CONNS}c ${WARMUP_S}s, warm-up pay ${MAX_CONNS}c ${WARMUP_S}s; then ` : 'no warm-up; '}for ${CONNECTIONS.join(', ')} connections: bare ${DURATION_S}s, pay ${DURATION_S}s (fixed order, ${PAUSE_MS / 1000}s pause between runs)`,
+      `  gateways: ${gateways.map((g) => g.name).join(', ')}${history ? ` (history: ${HISTORY} ended orders)` : ''}`,
+      `  load average at start: ${loadLine()} (other work on the machine skews every figure; the targets are ratios of one run)`,
+      `  ${WARMUP_S > 0 ? `warm-up ${WARMUP_S}s of bare and of pay on each gateway at ${MAX_CONNS}c, then ` : ''}${ROUNDS} rounds of ${DURATION_S}s runs: ` +
+        `${CONNECTIONS.map((c) => `bare ${c}c, pay empty ${c}c`).join(', ')}${gw('no-fsync') ? `, pay no-fsync ${MAX_CONNS}c` : ''}${gw('history') ? `, pay history ${MAX_CONNS}c` : ''}`,
     ];
     process.stdout.write(header.join('\n') + '\n');
 
-    // 5. Warm-up, then the measured runs.
-    let bareWarm: Run | undefined;
+    // 5. Warm-ups, then the rounds.
     if (WARMUP_S > 0) {
-      bareWarm = await load('bare', `${bareBase}/bare`, MAX_CONNS, WARMUP_S, true, barePool, true, bare.proc.pid);
-      runs.push(bareWarm);
-      await sleep(PAUSE_MS);
-      const warm = await payRun(MAX_CONNS, WARMUP_S, true, bareWarm.rps, 'WARM');
-      runs.push(warm);
-      payWarmRps = warm.rps;
-      await sleep(PAUSE_MS);
+      await bareRun(MAX_CONNS, WARMUP_S, true);
+      for (const g of gateways) await payRun(g, MAX_CONNS, WARMUP_S, true);
     }
-    for (const c of CONNECTIONS) {
-      const b = await load('bare', `${bareBase}/bare`, c, DURATION_S, false, barePool, true, bare.proc.pid);
-      runs.push(b);
-      await sleep(PAUSE_MS);
-      runs.push(await payRun(c, DURATION_S, false, b.rps, `C${String(c).padStart(3, '0')}`));
-      await sleep(PAUSE_MS);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of CONNECTIONS) {
+        await bareRun(c, DURATION_S, false);
+        await payRun(empty, c, DURATION_S, false);
+      }
+      for (const g of gateways) if (g !== empty) await payRun(g, MAX_CONNS, DURATION_S, false);
     }
 
-    // 6. Stop both servers (the gateway drains its writer), then count what was stored.
-    failing = undefined;
-    await Promise.all([stopChild(gateway), stopChild(bare)]);
-    const db = new Database(dbPath, { readonly: true });
-    const stored = (db.prepare('SELECT count(*) FROM orders').pluck().get() as number) - 1; // minus the probe
-    db.close();
-
-    return report(header, runs, stored, notes, Date.now() - started);
+    // 6. Memory, then stop and count what was stored.
+    for (const g of gateways) {
+      const stall = stalls.get(g.name)!;
+      const rss = rssMb(g.child.proc.pid);
+      await stopChild(g.child);
+      const db = new Database(g.dbPath, { readonly: true });
+      const stored = db.prepare("SELECT count(*) FROM orders WHERE merc_no = ? AND merc_order_no LIKE 'BENCH-T%'").pluck().get(g.merchant.mercNo) as number;
+      db.close();
+      const answered = runs.filter((r) => r.route === 'pay' && r.gateway === g.name).reduce((a, r) => a + r.ok200, 0);
+      afters.push({ name: g.name, startupMs: g.startupMs, rssMb: rss, stall, answered, stored });
+    }
+    whenChildDies(undefined);
+    await stopChild(bare);
+    return report(header, runs, afters, history, problems, Date.now() - started);
   } catch (err) {
-    for (const r of runs) process.stdout.write(`${formatRun(r)}\n`);
-    process.stderr.write(`bench: ${(err as Error).message ?? err}\n`);
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
     return 1;
   } finally {
     clearTimeout(watchdog);
-    for (const c of children) await stopChild(c, 5000);
+    whenChildDies(undefined);
+    await stopAll();
     if (opt.keep) process.stdout.write(`kept ${dir}\n`);
-    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -473,111 +508,114 @@ function autocannonVersion(): string {
   }
 }
 
-const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
-
-function formatRun(r: Run): string {
-  const non200 = Object.values(r.non200).reduce((a, b) => a + b, 0);
+function formatFigures(f: Figures): string {
   return [
-    String(r.connections).padStart(5),
-    (r.route + (r.warmup ? '*' : '')).padEnd(6),
-    r.rps.toFixed(0).padStart(8),
-    f2(r.p50).padStart(7),
-    f2(r.p90).padStart(7),
-    f2(r.p99).padStart(7),
-    f2(r.max).padStart(8),
-    String(r.responses).padStart(9),
-    String(non200).padStart(8),
-    String(r.errors).padStart(7),
-    (Number.isFinite(r.serverCpuUs) ? r.serverCpuUs.toFixed(0) : '-').padStart(10),
-    r.loadgenCpuUs.toFixed(0).padStart(11),
-    (Number.isFinite(r.othersCpuPct) ? `${r.othersCpuPct.toFixed(0)}%` : '-').padStart(6),
+    String(f.connections).padStart(5),
+    (f.route === 'bare' ? 'bare' : `pay ${f.gateway}`).padEnd(13) + (f.warmup ? '*' : ' '),
+    String(f.runs).padStart(4),
+    f0(f.rps).padStart(7),
+    `${f0(f.rpsMin)}-${f0(f.rpsMax)}`.padStart(11),
+    f2(f.p50).padStart(7),
+    f2(f.p99).padStart(7),
+    f1(f.max).padStart(7),
+    f0(f.cpuUs).padStart(6),
+    THREADS.map((t) => f0(f.threadsUs[t] ?? 0).padStart(t.length)).join(' '),
+    (f.route === 'pay' ? f2(f.queriesPerAnswer) : '').padStart(7),
+    f0(f.loadgenUs).padStart(7),
+    `${f0(f.othersPct)}%`.padStart(6),
   ].join('  ');
 }
 
-function report(header: string[], runs: Run[], stored: number, notes: string[], elapsedMs: number): number {
+function report(header: string[], runs: Run[], afters: After[], history: History | undefined, problems: string[], elapsedMs: number): number {
+  const groups = new Map<string, Run[]>();
+  for (const r of runs) {
+    const k = key(r.route, r.gateway, r.connections, r.warmup);
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const all = [...groups.values()].map(figures);
   const lines: string[] = [''];
-  lines.push('conns  route      req/s   p50 ms   p90 ms   p99 ms    max ms  responses   non-200   errors  server CPU   autocannon  others');
-  for (const r of runs) lines.push(formatRun(r));
+  lines.push(`conns  run            runs   req/s  per run    p50 ms  p99 ms  max ms  CPU µs  ${THREADS.join(' ')}  queries  loadgen  others`);
+  for (const f of [...all.filter((x) => x.warmup), ...all.filter((x) => !x.warmup)]) lines.push(formatFigures(f));
   lines.push(
-    '  (* = warm-up, not scored. Latency: per response as autocannon times it. CPU: microseconds per response,',
-    '   of the server process (all threads) and of the autocannon process; others: CPU used meanwhile by the',
-    '   rest of the machine, in % of one CPU; a high figure there means the run was disturbed)',
+    '  (* = warm-up, not scored. req/s: all answers over all runs\' time; per run: the slowest and fastest run. Latency',
+    '   per response as autocannon times it. CPU: µs per answer of the server process, all threads, then by thread:',
+    '   main = event loop, writer and checkpoint = the gateway\'s database threads, v8 = garbage collection and',
+    '   compilation. queries: channel queries per answer meanwhile (reconciliation of the open orders of earlier',
+    '   runs: their CPU is in the figure). loadgen = autocannon (this process); others = CPU used meanwhile by the',
+    '   rest of the machine, % of one CPU: a high figure means the runs were disturbed)',
     '',
   );
 
-  const problems: string[] = [];
-  const misses: string[] = [];
-  const payRuns = runs.filter((r) => r.route === 'pay');
   for (const r of runs) {
+    const name = key(r.route, r.gateway, r.connections, r.warmup);
     const non200 = Object.entries(r.non200);
-    if (non200.length) problems.push(`${r.route} ${r.connections}c: non-200 answers ${non200.map(([c, n]) => `${c}×${n}`).join(', ')}`);
-    if (r.errors) problems.push(`${r.route} ${r.connections}c: ${r.errors} socket errors (${r.timeouts} timeouts)`);
-    if (r.poolExhausted) problems.push(`${r.route} ${r.connections}c: ran out of pre-built orders after ${r.bodiesUsed}`);
+    if (non200.length) problems.push(`${name}: non-200 answers ${non200.map(([c, n]) => `${c}×${n}`).join(', ')}`);
+    if (r.errors) problems.push(`${name}: ${r.errors} socket errors (${r.timeouts} timeouts)`);
+    if (r.poolExhausted) problems.push(`${name}: ran out of pre-built orders`);
   }
-  const payOk = payRuns.reduce((a, r) => a + r.ok200, 0);
-  if (stored < payOk) problems.push(`only ${stored} orders stored for ${payOk} answers 200`);
+  for (const a of afters) if (a.stored < a.answered) problems.push(`${a.name}: only ${a.stored} orders stored for ${a.answered} answers 200`);
 
-  lines.push('conns  pay/bare  target      p99 pay  target     verdict');
-  const summary: Record<string, unknown>[] = [];
+  const find = (route: Route, gateway: string, c: number) => all.find((f) => f.key === key(route, gateway, c, false));
+  const checks: Check[] = [];
   for (const c of CONNECTIONS) {
-    const b = runs.find((r) => r.route === 'bare' && !r.warmup && r.connections === c)!;
-    const p = runs.find((r) => r.route === 'pay' && !r.warmup && r.connections === c)!;
+    const b = find('bare', 'bare', c)!;
+    const p = find('pay', 'empty', c)!;
+    const scored = c === MAX_CONNS;
+    const cpu = p.cpuUs / b.cpuUs;
     const ratio = p.rps / b.rps;
-    const ratioTarget = TARGETS.ratio.get(c);
-    const p99Target = c === TARGETS.p99AtConns ? TARGETS.p99Ms : undefined;
-    const ratioOk = ratioTarget === undefined || ratio >= ratioTarget;
-    const p99Ok = p99Target === undefined || p.p99 <= p99Target;
-    if (!ratioOk) misses.push(`pay/bare ${ratio.toFixed(2)} < ${ratioTarget} at ${c} connections`);
-    if (!p99Ok) misses.push(`p99 ${f2(p.p99)} ms > ${p99Target} ms at ${c} connections`);
-    lines.push(
-      [
-        String(c).padStart(5),
-        ratio.toFixed(2).padStart(8),
-        (ratioTarget === undefined ? '-' : `>= ${ratioTarget.toFixed(2)}`).padEnd(8),
-        `${f2(p.p99)} ms`.padStart(9),
-        (p99Target === undefined ? '-' : `<= ${p99Target} ms`).padEnd(9),
-        ratioOk && p99Ok ? 'met' : 'MISSED',
-      ].join('  '),
-    );
-    summary.push({ connections: c, bare: pick(b), pay: pick(p), ratio, ratioTarget, p99Target, met: ratioOk && p99Ok });
+    const not = scored ? '' : 'not scored; ';
+    checks.push({ what: `CPU per answer, pay/bare, ${c}c`, target: `<= ${TARGETS.cpuRatio}`, value: `${f2(cpu)}×`, ok: scored ? cpu <= TARGETS.cpuRatio : undefined, note: `${not}${f0(p.cpuUs)} vs ${f0(b.cpuUs)} µs` });
+    checks.push({ what: `req/s, pay/bare, ${c}c`, target: `>= ${TARGETS.payBare}`, value: f2(ratio), ok: scored ? ratio >= TARGETS.payBare : undefined, note: `${not}${f0(p.rps)} vs ${f0(b.rps)}` });
   }
-  lines.push('');
-  lines.push(`orders stored: ${stored} for ${payOk} pay answers 200 (warm-up included; the probe order not counted)`);
-  const valid = problems.length === 0;
-  const verdict = !valid ? 'INVALID' : misses.length ? 'targets MISSED' : 'targets MET';
-  for (const n of notes) lines.push(`note: ${n}`);
-  for (const p of problems) lines.push(`problem: ${p}`);
-  for (const m of misses) lines.push(`missed: ${m}`);
-  lines.push(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  lines.push(`result: ${verdict} (${(elapsedMs / 1000).toFixed(0)} s)`);
+  const emptyMax = find('pay', 'empty', MAX_CONNS)!;
+  const noFsync = find('pay', 'no-fsync', MAX_CONNS);
+  if (noFsync) {
+    const r = emptyMax.rps / noFsync.rps;
+    checks.push({ what: `req/s, pay durable/no-fsync, ${MAX_CONNS}c`, target: `>= ${TARGETS.durable}`, value: f2(r), ok: r >= TARGETS.durable, note: `${f0(emptyMax.rps)} vs ${f0(noFsync.rps)}` });
+  }
+  const hist = find('pay', 'history', MAX_CONNS);
+  const histAfter = afters.find((a) => a.name === 'history');
+  if (hist && histAfter) {
+    const r = hist.rps / emptyMax.rps;
+    checks.push({ what: `req/s, pay on ${HISTORY} ended orders/empty, ${MAX_CONNS}c`, target: `>= ${TARGETS.history}`, value: f2(r), ok: r >= TARGETS.history, note: `${f0(hist.rps)} vs ${f0(emptyMax.rps)}` });
+    const s = histAfter.startupMs / 1000;
+    checks.push({ what: `start-up on ${HISTORY} ended orders`, target: `<= ${TARGETS.startupS} s`, value: `${f2(s)} s`, ok: s <= TARGETS.startupS, note: `empty: ${f2(afters[0]!.startupMs / 1000)} s` });
+  }
+  for (const a of afters) {
+    const scored = a.name === 'history' || !histAfter;
+    if (a.name === 'no-fsync') continue;
+    checks.push({
+      what: `longest stall, /metrics scraped, ${a.name === 'history' ? `${HISTORY} ended orders` : 'empty database'}`,
+      target: `<= ${TARGETS.stallMs} ms`,
+      value: `${f1(a.stall.scrapingMaxMs)} ms`,
+      ok: scored ? a.stall.scrapingMaxMs <= TARGETS.stallMs : undefined,
+      note: `${scored ? '' : 'not scored; '}idle as long: ${f1(a.stall.idleMaxMs)} ms; slowest of ${a.stall.scrapes} scrapes ${f1(a.stall.slowestScrapeMs)} ms`,
+    });
+  }
+  const rssMax = Math.max(...afters.map((a) => a.rssMb));
+  checks.push({ what: 'RSS after the run', target: `<= ${TARGETS.rssMb} MB`, value: `${f0(rssMax)} MB`, ok: rssMax <= TARGETS.rssMb, note: afters.map((a) => `${a.name} ${f0(a.rssMb)}`).join(', ') });
+  lines.push(...checkTable(checks), '');
+  if (history) lines.push(`history database: ${history.orders} orders and ${history.notifications} notifications built in ${f1(history.ms / 1000)} s, ${f0(history.mb)} MB`);
+  lines.push(`orders stored: ${afters.map((a) => `${a.name} ${a.stored} for ${a.answered} answers 200`).join('; ')} (warm-ups included)`);
+  const verdict = verdictLines(problems, checks, elapsedMs);
+  lines.push(...verdict.lines);
   process.stdout.write(lines.join('\n') + '\n');
   if (opt.json) {
+    const json = (f: Figures) => ({ ...f, threadsUs: Object.fromEntries(Object.entries(f.threadsUs).map(([t, v]) => [t, Math.round(v)])) });
     process.stdout.write(
-      JSON.stringify({ header, valid, met: valid && misses.length === 0, problems, misses, stored, payOk, runs: summary, warmups: runs.filter((r) => r.warmup).map(pick) }) +
-        '\n',
+      JSON.stringify({
+        header,
+        valid: problems.length === 0,
+        met: verdict.code === 0,
+        problems,
+        checks: checks.map((c) => ({ ...c, ok: c.ok ?? null })),
+        figures: all.map(json),
+        gateways: afters,
+        history,
+      }) + '\n',
     );
   }
-  return !valid ? 1 : misses.length ? 2 : 0;
-}
-
-function pick(r: Run) {
-  return {
-    route: r.route,
-    connections: r.connections,
-    seconds: r.seconds,
-    rps: Math.round(r.rps),
-    p50: +r.p50.toFixed(3),
-    p90: +r.p90.toFixed(3),
-    p99: +r.p99.toFixed(3),
-    max: +r.max.toFixed(3),
-    responses: r.responses,
-    non200: r.non200,
-    errors: r.errors,
-    timeouts: r.timeouts,
-    serverCpuUs: Number.isFinite(r.serverCpuUs) ? Math.round(r.serverCpuUs) : null,
-    loadgenCpuUs: Math.round(r.loadgenCpuUs),
-    othersCpuPct: Number.isFinite(r.othersCpuPct) ? Math.round(r.othersCpuPct) : null,
-  };
+  return verdict.code;
 }
 
 main().then(

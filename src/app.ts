@@ -13,7 +13,7 @@ import { CashierLinks } from './domain/cashier-links.js';
 import { AlertRecorder } from './services/alert-recorder.js';
 import { ChannelRegistry } from './channels/registry.js';
 import { supportedCells } from './channels/matrix.js';
-import { sandboxDriver } from './channels/sandbox/driver.js';
+import { SANDBOX_SIGNATURE_HEADER, sandboxDriver } from './channels/sandbox/driver.js';
 import type { Services } from './services/context.js';
 import { OrderCreator } from './services/create-order.js';
 import { SandboxPayments } from './services/sandbox-payment.js';
@@ -31,7 +31,7 @@ import { sandboxRoutes } from './api/sandbox-routes.js';
 import { notifyRoutes } from './api/notify-routes.js';
 import { closeRoute } from './api/close-route.js';
 import { refundRoutes } from './api/refund-routes.js';
-import { sandboxApiRoutes } from './api/sandbox-api-routes.js';
+import { answerSandboxApi, sandboxApiRoutes } from './api/sandbox-api-routes.js';
 import { openApiRoutes } from './api/openapi.js';
 import { OrderWatcher } from './services/order-watcher.js';
 import { request as httpRequest } from 'undici';
@@ -70,6 +70,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** DNS for notification targets (tests map names to addresses). */
   resolve?: (host: string) => Promise<string[]>;
+  /** false: commits without fsync, for the bench to measure what durability costs; nothing else sets it. */
+  durableWriter?: boolean;
 }
 
 export interface Gateway {
@@ -114,6 +116,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     config.DATABASE_PATH,
     opts.onFatal ?? ((err) => log.fatal({ err }, 'database writer failed')),
     walSignal,
+    { durable: opts.durableWriter ?? true },
   );
   const checkpointer = Checkpointer.start(config.DATABASE_PATH, walSignal);
 
@@ -192,12 +195,12 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   await installRateLimits(app, config);
 
   // The sandbox channel is served by the gateway itself: its driver's calls stay in the process
-  // (PUBLIC_BASE_URL may not lead back here from inside, behind a proxy or in a container).
+  // (PUBLIC_BASE_URL may not lead back here from inside, behind a proxy or in a container), and
+  // are answered by the sandbox API directly, the same bytes the HTTP route would send.
   const sandboxPrefix = `${config.PUBLIC_BASE_URL}/sandbox/api/`;
   async function channelHttp(req: HttpRequest, signal?: AbortSignal): Promise<HttpResponse> {
-    if (req.url.startsWith(sandboxPrefix)) {
-      const res = await internalInject(app, { method: req.method, url: req.url.slice(config.PUBLIC_BASE_URL.length), headers: req.headers, payload: req.body });
-      return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: res.body };
+    if (req.url.startsWith(sandboxPrefix) && req.method === 'POST') {
+      return answerSandboxApi(sandbox, req.url.slice(sandboxPrefix.length), Buffer.from(req.body ?? '', 'utf8'), req.headers[SANDBOX_SIGNATURE_HEADER]);
     }
     // The caller's signal bounds the whole call; these only stop undici's own longer defaults.
     const limit = config.CHANNEL_TIMEOUT_MS;

@@ -7,22 +7,40 @@ import { callerList, callerText } from '../domain/caller-text.js';
 
 // Seed §4.1.2 plus CONTRACT §2.3, field by field. Lengths count characters (code points).
 
-const chars = (s: string) => {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-};
+/**
+ * Whether `s` holds at most `max` code points. A string of n UTF-16 units holds between n/2 and n
+ * code points, so only one longer than `max` and at most twice as long needs counting: every
+ * surrogate pair in it is one code point for two units (a lone surrogate counts as one, as the
+ * string iterator has it).
+ */
+export function withinChars(s: string, max: number): boolean {
+  const units = s.length;
+  if (units <= max) return true;
+  if (units > 2 * max) return false;
+  let n = units;
+  for (let i = 0; i < units - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n <= max;
+}
 
 export const required = (max: number) =>
   z
     .string({ error: 'is required' })
     .min(1, { error: 'is required', abort: true })
-    .refine((s) => chars(s) <= max, `must be at most ${max} characters`);
+    .refine((s) => withinChars(s, max), `must be at most ${max} characters`);
 
 export const optional = (max: number) =>
   z
     .string()
-    .refine((s) => chars(s) <= max, `must be at most ${max} characters`)
+    .refine((s) => withinChars(s, max), `must be at most ${max} characters`)
     .optional();
 
 const enumError = (values: readonly string[]) => ({ error: `must be one of ${values.join(', ')}` });
@@ -48,7 +66,7 @@ const requiredUrl = (max: number) => required(max).refine(isHttpUrl, HTTP_URL_RU
 export const optionalUrl = (max: number) =>
   z
     .string()
-    .refine((s) => chars(s) <= max, `must be at most ${max} characters`)
+    .refine((s) => withinChars(s, max), `must be at most ${max} characters`)
     .refine((s) => s === '' || isHttpUrl(s), HTTP_URL_RULE)
     .optional();
 

@@ -54,6 +54,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await runMerchant(config(), rest, io);
       case 'backup':
         return await runBackup(config(), rest, io);
+      case 'prune':
+        return await (await import('./prune.js')).runPrune(config(), rest, io);
       case 'notify':
         return await runNotify(config(), rest, io);
       case 'order':

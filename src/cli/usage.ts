@@ -121,6 +121,14 @@ export const COMMANDS: readonly CommandHelp[] = [
     details: 'The copy is checked (integrity_check) before it is reported. An existing FILE is overwritten only with --force.',
   },
   {
+    name: 'prune',
+    usage: ['prune --before YYYY-MM-DD [--dry-run] [--json]'],
+    summary: 'remove orders that ended before then (at least 365 days ago, the refund window)',
+    details:
+      'Open orders, orders with a notification still to deliver and orders with a refund in progress or within the window are kept. ' +
+      'Runs in batches beside a serving gateway; --dry-run counts what would go.',
+  },
+  {
     name: 'sign',
     usage: ['sign --key KEY [--sign-type MD5|HMAC-SHA256]'],
     summary: 'sign the JSON object on stdin; print it with "signature" added',

@@ -23,6 +23,7 @@ export class Checkpointer {
 
   static start(dbPath: string, walSignal?: SharedArrayBuffer, intervalMs = 500): Checkpointer {
     const worker = startThread('checkpoint-thread', {
+      name: 'dtpay-checkpoint',
       workerData: { dbPath, intervalMs, walSignal, resetPages: WAL_RESET_PAGES, catchUp: WAL_CATCH_UP },
     });
     worker.unref();

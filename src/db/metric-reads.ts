@@ -1,16 +1,18 @@
 import type { Db } from './open.js';
 
-/** What GET /metrics reads from the database, on scrape only (never on the request path). */
+/**
+ * What GET /metrics reads from the database, on scrape only (never on the request path): a few
+ * rows of status_counts, which triggers keep in step with the tables (migrations/0007), so a
+ * scrape costs the same whatever the size of the history or of the backlog.
+ */
 export function prepareMetricReads(db: Db) {
-  // Only pending rows are in the partial index, so this counts the backlog, not the history.
-  const pending = db
-    .prepare(`SELECT count(*) FROM notifications INDEXED BY notifications_pending_due WHERE status = 'pending'`)
-    .pluck();
-  // A scan of the (pay_status, expire_at) index: proportional to the table, acceptable per scrape.
-  const byStatus = db.prepare('SELECT pay_status AS payStatus, count(*) AS n FROM orders GROUP BY pay_status');
+  const pending = db.prepare(`SELECT n FROM status_counts WHERE entity = 'notifications' AND status = 'pending'`).pluck();
+  const byStatus = db.prepare(`SELECT status AS payStatus, n FROM status_counts WHERE entity = 'orders'`);
   return {
-    pendingNotifications: () => pending.get() as number,
+    pendingNotifications: () => (pending.get() as number | undefined) ?? 0,
     ordersByStatus: () => byStatus.all() as { payStatus: string; n: number }[],
+    /** The statements a scrape runs, for their query plans. */
+    statements: [pending.source, byStatus.source],
   };
 }
 

@@ -31,6 +31,12 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
   db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
   db.pragma('wal_autocheckpoint = 0');
   db.pragma('journal_size_limit = 67108864');
+  // Sized by measurement on a million orders (see the operations notes): 16 MB of page cache keeps
+  // the inner pages of every index in memory, no memory map (it made no lookup cheaper and every
+  // mapped page counts as resident memory), temporary tables in memory (they are small: lists).
+  db.pragma('cache_size = -16384');
+  db.pragma('mmap_size = 0');
+  db.pragma('temp_store = MEMORY');
   return db;
 }
 

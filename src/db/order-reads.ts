@@ -104,6 +104,8 @@ export function prepareOrderReads(db: Db) {
     /** The order's refunds, oldest first. */
     refunds: (orderId: string): OrderRefundRow[] =>
       (refunds.all(orderId) as Record<string, unknown>[]).map((r) => ({ ...r, created_at: Number(r.created_at) }) as unknown as OrderRefundRow),
+    /** The list statements, by filter, for their query plans. */
+    listStatements: Object.fromEntries(Object.entries(lists).map(([k, st]) => [k, st.source])) as Record<keyof typeof lists, string>,
   };
 }
 

@@ -100,6 +100,8 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
     sandboxTrade: (orderId: string) =>
       sandboxTrade.get(orderId) as { order_id: string; trade_no: string; amount_fen: bigint; status: 'paid' | 'failed' | 'closed'; paid_at: string | null; bank_type: string | null } | undefined,
     attempts: (notificationId: number) => attempts.all(notificationId) as AttemptRow[],
+    /** What POST /api/query reads, for the query plans. */
+    queryStatements: { order: order.source, orderByMercNo: orderByMercNo.source, latestNotification: latestNotification.source, refundedFen: refundedFen.source },
   };
 }
 

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { step, type OrderEvent, type PayStatus } from '../domain/order-states.js';
 import { notificationFields } from '../notify/notification-body.js';
 import { prepareRefundOps } from './refund-ops.js';
+import { preparePruneOps } from './prune-ops.js';
 import type { AttemptRecord, ClaimedNotification, QueuedNotification } from './rows.js';
 
 // Every write the gateway makes is one of these named operations. They run inside the group
@@ -122,9 +123,12 @@ function prepareOps(db: Db) {
   const putSetting = db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
   const getSetting = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
 
+  const { pruneOrders } = preparePruneOps(db);
+
   return {
     ...prepareRefundOps(db),
     ...prepareCredentialOps(db),
+    pruneOrders,
 
     /** Inserts a new order; `false` when (merc_no, merc_order_no) already exists. */
     insertOrder(row: OrderRow): boolean {

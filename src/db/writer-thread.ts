@@ -8,9 +8,10 @@ import { WAL_CATCH_UP } from './checkpointer.js';
 // packet that has queued up meanwhile and commits them in one transaction with
 // synchronous=FULL (fsync before the reply): the group commit.
 const port = parentPort!;
-const { dbPath, walSignal } = workerData as { dbPath: string; walSignal?: SharedArrayBuffer };
+const { dbPath, walSignal, durable } = workerData as { dbPath: string; walSignal?: SharedArrayBuffer; durable: boolean };
 try {
   const db = openDb(dbPath, { synchronous: 'FULL' });
+  if (!durable) db.pragma('synchronous = OFF');
   const runBatch = batchRunner(db);
   const signal = walSignal ? new Int32Array(walSignal) : undefined;
   const catchUp = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');

@@ -8,6 +8,11 @@ import { startThread } from '../runtime/resources.js';
  * operations that arrive while a batch is being committed wait and go together in the next
  * transaction, so many requests share one fsync and the event loop never blocks on the disk.
  * A promise resolves only once its transaction is durable.
+ *
+ * While the thread commits, the next packet of operations already waits at its door: it starts
+ * the next transaction the moment its fsync returns, with whatever queued up meanwhile, however
+ * busy this event loop is at that moment. No more than that one packet waits, so that a message
+ * (whose cost is mostly fixed) carries every operation issued during a commit, not one each.
  */
 export interface Writer {
   run<N extends OpName>(op: N, args: OpArgs<N>): Promise<OpResult<N>>;
@@ -49,6 +54,9 @@ export interface Packet {
 
 export type WriterReply = { seqs: number[]; outcomes: OpOutcome[][] } | { seqs: number[]; error: string };
 
+/** One packet in the transaction being committed, one waiting for the next. */
+const MAX_PACKETS_POSTED = 2;
+
 export class WorkerWriter implements Writer {
   private readonly worker: Worker;
   private queue: Pending[] = [];
@@ -69,9 +77,20 @@ export class WorkerWriter implements Writer {
     });
   }
 
-  /** `walSignal` is shared with the checkpoint thread (see checkpointer.ts). */
-  static async start(dbPath: string, onFatal: (err: Error) => void = () => {}, walSignal?: SharedArrayBuffer): Promise<WorkerWriter> {
-    const worker = startThread('writer-thread', { workerData: { dbPath, walSignal } });
+  /**
+   * `walSignal` is shared with the checkpoint thread (see checkpointer.ts). `durable: false`
+   * commits without fsync: only for measuring what durability costs (the bench), never for orders.
+   */
+  static async start(
+    dbPath: string,
+    onFatal: (err: Error) => void = () => {},
+    walSignal?: SharedArrayBuffer,
+    opts: { durable?: boolean } = {},
+  ): Promise<WorkerWriter> {
+    const worker = startThread('writer-thread', {
+      name: 'dtpay-writer',
+      workerData: { dbPath, walSignal, durable: opts.durable ?? true },
+    });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: { ready?: true; error?: string }) => {
         worker.off('error', reject);
@@ -94,18 +113,25 @@ export class WorkerWriter implements Writer {
     if (this.closed) return Promise.reject(new Error('database writer is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ call: { op, args }, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // Operations issued in the same synchronous stretch travel in one packet.
-        queueMicrotask(() => this.post());
-      }
+      this.schedule();
     });
+  }
+
+  private readonly postNow = () => this.post();
+
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0 || this.posted.size >= MAX_PACKETS_POSTED) return;
+    this.scheduled = true;
+    // An idle thread gets the operation at once (with those of the same synchronous stretch). A
+    // busy one cannot start on it before its commit returns anyway, so the packet waits for the
+    // end of this event-loop turn and takes along every operation the turn issues.
+    if (this.posted.size === 0) queueMicrotask(this.postNow);
+    else setImmediate(this.postNow);
   }
 
   private post() {
     this.scheduled = false;
-    // One transaction at a time: what arrives meanwhile waits and goes in the next, larger one.
-    if (this.queue.length === 0 || this.failure || this.posted.size > 0) return;
+    if (this.queue.length === 0 || this.failure || (this.posted.size >= MAX_PACKETS_POSTED && !this.closed)) return;
     const seq = ++this.seq;
     this.posted.set(seq, this.queue);
     this.stats.operations += this.queue.length;
@@ -127,7 +153,7 @@ export class WorkerWriter implements Writer {
         batch.forEach((p, j) => settle(outcomes[j]!, p.resolve, p.reject));
       }
     });
-    this.post();
+    this.schedule();
     if (this.closed && this.posted.size === 0) this.drained?.();
   }
 

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 // CONTRACT §2.1: every top-level field but `signature` with a non-empty value, sorted by byte
 // order, joined as name=value with '&', then '&key=<key>'; MD5 or HMAC-SHA256, upper-case hex.
@@ -42,7 +42,7 @@ export function sign(fields: Record<string, string | undefined>, key: string, si
   const input = stringToSign(fields, key);
   const digest =
     signType === 'MD5'
-      ? createHash('md5').update(input, 'utf8').digest('hex')
+      ? hash('md5', input, 'hex')
       : createHmac('sha256', key).update(input, 'utf8').digest('hex');
   return digest.toUpperCase();
 }

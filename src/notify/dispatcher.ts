@@ -1,7 +1,9 @@
 // Delivers the outbox (CONTRACT §2.5). The notifications table is the truth; this keeps in memory
 // only what falls due within the wheel's horizon, at most `capacity` rows however many are
 // pending. Each attempt: claim (a lease, so nothing else sends it meanwhile) → check the address →
-// sign → POST → record the attempt and the next step in one write.
+// sign → POST → record the attempt and the next step in one write. The claim of the next attempt
+// to the same host is made during this one's POST, so that it is committed by the time the slot
+// is free: per slot, one exchange after another, not a commit and an exchange each.
 
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
@@ -44,6 +46,12 @@ interface Item {
   id: number;
   host: string;
   readyAt: number;
+}
+
+/** The notification claimed to go next in a slot of its host, and its claim under way. */
+interface Follower {
+  item: Item;
+  claim: Promise<ClaimedNotification | undefined>;
 }
 
 export interface DispatcherStats {
@@ -138,6 +146,8 @@ export class Dispatcher {
     this.cutOff = true;
     this.sender.cancelAll();
     await all;
+    // Followers that will not go hand their claims back meanwhile: done before the writer closes.
+    while (this.running.size) await Promise.allSettled([...this.running]);
     await this.sender.close();
   }
 
@@ -211,29 +221,66 @@ export class Dispatcher {
 
   private pump(): void {
     if (this.stopping) return;
-    for (const { host, item } of this.fair.take()) {
-      const p = this.attempt(host, item).catch((err) => this.o.log.error({ err, notificationId: item.id }, 'notification attempt failed unexpectedly'));
-      this.running.add(p);
-      void p.finally(() => this.running.delete(p));
-    }
+    for (const { host, item } of this.fair.take()) this.launch(host, item);
   }
 
-  private async attempt(host: string, item: Item): Promise<void> {
-    let hostFree = false;
-    const freeHost = () => {
-      if (!hostFree) this.fair.releaseHost(host);
-      hostFree = true;
+  private launch(host: string, item: Item, claim?: Promise<ClaimedNotification | undefined>): void {
+    const p = this.attempt(host, item, claim).catch((err) => this.o.log.error({ err, notificationId: item.id }, 'notification attempt failed unexpectedly'));
+    this.track(p);
+  }
+
+  private track(p: Promise<void>): void {
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p));
+  }
+
+  // The lease outlives the longest honest attempt (the exchange is bounded by timeoutMs) with room
+  // for the write that ends it; one claimed to follow another also waits for that one's exchange.
+  private claim(id: number, timeouts: number): Promise<ClaimedNotification | undefined> {
+    const now = this.o.clock.now();
+    return this.o.writer.run('claimNotification', { id, owner: this.owner, now, leaseUntil: now + timeouts * this.o.timeoutMs });
+  }
+
+  /**
+   * While an exchange runs, the next notification waiting for the same host is claimed, so that
+   * it goes the moment this exchange ends, in the slot this one leaves: one host's deliveries do
+   * not each wait for a commit of their claim, only for the exchange before them.
+   */
+  private claimFollower(host: string): Follower | undefined {
+    if (this.stopping) return undefined;
+    const item = this.fair.takeNext(host);
+    if (!item) return undefined;
+    const claim = this.claim(item.id, 3);
+    claim.catch(() => {}); // seen by whoever awaits it
+    return { item, claim };
+  }
+
+  /** A follower that will not go after all (shutdown): its claim is handed back untried. */
+  private giveBack(f: Follower): void {
+    this.track(
+      f.claim
+        .then((c) => (c ? this.o.writer.run('releaseNotification', { id: c.id, owner: this.owner }) : false))
+        .then(
+          () => undefined,
+          (err) => this.o.log.error({ err, notificationId: f.item.id }, 'cannot hand a claimed notification back'),
+        )
+        .finally(() => this.release(f.item.id)),
+    );
+  }
+
+  private async attempt(host: string, item: Item, preclaimed?: Promise<ClaimedNotification | undefined>): Promise<void> {
+    // This attempt holds a slot of its host and a global one until its exchange ends; then its
+    // follower, if it has one, takes both over.
+    let holding = true;
+    const freeSlot = () => {
+      if (!holding) return;
+      holding = false;
+      this.fair.releaseHost(host);
+      this.fair.releaseGlobal();
     };
+    let follower: Follower | undefined;
     try {
-      const now = this.o.clock.now();
-      // The lease outlives the longest honest attempt (the exchange is bounded by timeoutMs)
-      // with room for the write that ends it.
-      const claimed = await this.o.writer.run('claimNotification', {
-        id: item.id,
-        owner: this.owner,
-        now,
-        leaseUntil: now + 2 * this.o.timeoutMs,
-      });
+      const claimed = await (preclaimed ?? this.claim(item.id, 2));
       // Delivered, superseded, rescheduled or held by another process meanwhile: nothing to do.
       if (!claimed) return;
       if (this.stopping) {
@@ -242,12 +289,17 @@ export class Dispatcher {
       }
       const at = this.o.clock.now();
       const attemptNo = claimed.attempts + 1;
+      follower = this.claimFollower(host);
       const exchange = await this.exchange(claimed, at).catch((err: unknown): Exchange => {
         // A bug here must not strand the row under its lease: it is recorded like any failure.
         this.o.log.error({ err, notificationId: claimed.id }, 'notification attempt broke');
         return { answer: '', error: 'internal', latencyMs: 0 };
       });
-      freeHost();
+      if (follower && !this.stopping) {
+        holding = false;
+        this.launch(host, follower.item, follower.claim);
+        follower = undefined;
+      } else freeSlot();
       this.pump();
       if (this.cutOff) {
         // Cut off by shutdown, not failed by the merchant: it does not count as an attempt.
@@ -286,8 +338,8 @@ export class Dispatcher {
       this.release(item.id);
       if (next?.kind === 'retry') this.hold(claimed.id, claimed.url, next.dueAt);
     } finally {
-      freeHost();
-      this.fair.releaseGlobal();
+      freeSlot();
+      if (follower) this.giveBack(follower);
       // Whatever happened, the id is no longer in flight; a row still pending comes back through
       // the loader (for instance when a write failed and the lease runs out).
       if (!this.wheel.has(String(item.id))) this.release(item.id);

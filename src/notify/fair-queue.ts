@@ -55,6 +55,19 @@ export class FairQueue<T> {
     return out;
   }
 
+  /**
+   * The next item waiting for `host`, to follow one that holds a slot of that host now: it will
+   * take over that slot (host and global) when the one before it ends, so it counts for neither.
+   */
+  takeNext(host: string): T | undefined {
+    const q = this.waiting.get(host);
+    if (!q) return undefined;
+    const item = q.shift()!;
+    if (q.length === 0) this.waiting.delete(host);
+    this.queued--;
+    return item;
+  }
+
   /** The host's slot is free again (its exchange ended). */
   releaseHost(host: string): void {
     const n = (this.running.get(host) ?? 0) - 1;
@@ -62,7 +75,7 @@ export class FairQueue<T> {
     else this.running.set(host, n);
   }
 
-  /** The global slot is free again (the attempt is fully recorded). */
+  /** The global slot is free again (the exchange ended). */
   releaseGlobal(): void {
     this.active--;
   }

@@ -173,3 +173,37 @@ t.test('memory stays bounded by capacity when more is due than it holds', async 
   t.equal(d.stats.delivered, 60);
   t.equal(rcv.received.length, 60, 'each exactly once');
 });
+
+t.test('the next notification to a host is claimed while the one before it is in flight, then sent in its slot', async (t) => {
+  // The first request hangs until the attempt times out; one attempt at a time to this host.
+  const rcv = await startReceiver(t, (_r, seen) => (seen.length === 1 ? { hang: true } : { status: 200, body: 'success' }));
+  const r = rig(t);
+  const first = await r.paid('sandbox', `${rcv.url}/a`);
+  const second = await r.paid('sandbox', `${rcv.url}/b`);
+  const d = r.start({ hostConcurrency: 1, concurrency: 4, timeoutMs: 1500 });
+  await rcv.waitFor((x) => x.length === 1);
+  await until(() => r.row(second.id).lease_owner === d.owner, 'the second claimed');
+  t.equal(r.attempts(first.id).length, 0, 'while the first exchange was still in flight');
+  t.equal(rcv.received.length, 1, 'but not sent: the host takes one at a time');
+  t.equal(r.attempts(second.id).length, 0);
+  await until(() => r.row(second.id).status === 'delivered', 'the second delivered once the first timed out');
+  const [a1] = r.attempts(first.id);
+  const [a2] = r.attempts(second.id);
+  t.match(a1, { outcome: 'retry', error: 'timeout' });
+  t.ok(a2!.at >= a1!.at + a1!.latency_ms - 5, 'the second went after the first exchange ended, in its slot');
+  t.equal(rcv.received.length, 2);
+  await d.stop(100);
+  t.equal(r.row(first.id).lease_owner, null, 'no lease left behind');
+});
+
+t.test('a follower claimed at shutdown is handed back untried', async (t) => {
+  const rcv = await startReceiver(t, () => ({ hang: true }));
+  const r = rig(t);
+  const first = await r.paid('sandbox', `${rcv.url}/a`);
+  const second = await r.paid('sandbox', `${rcv.url}/b`);
+  const d = r.start({ hostConcurrency: 1, concurrency: 4, timeoutMs: 5000 });
+  await until(() => r.row(second.id).lease_owner === d.owner, 'the second claimed');
+  await d.stop(50);
+  t.equal(rcv.received.length, 1, 'only the first was sent');
+  for (const id of [first.id, second.id]) t.match(r.row(id), { status: 'pending', attempts: 0, lease_owner: null }, `${id} pending, unleased, untried`);
+});

@@ -47,6 +47,9 @@ t.test('openDb sets the pragmas every connection needs', async (t) => {
   t.equal(db.pragma('synchronous', { simple: true }), 2, 'synchronous = FULL');
   t.equal(db.pragma('busy_timeout', { simple: true }), 5000);
   t.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint on the request path');
+  t.equal(db.pragma('cache_size', { simple: true }), -16384, '16 MB of page cache');
+  t.equal(db.pragma('mmap_size', { simple: true }), 0, 'no memory map');
+  t.equal(db.pragma('temp_store', { simple: true }), 2, 'temporary tables in memory');
 
   const other = openDb(join(tempDir(t), 'b.sqlite'), { synchronous: 'NORMAL', busyTimeoutMs: 1234 });
   t.teardown(() => other.close());
@@ -164,6 +167,23 @@ t.test('WorkerWriter groups concurrent operations into batches', async (t) => {
   t.teardown(() => db.close());
   t.equal(db.prepare('SELECT count(*) FROM merchants').pluck().get(), n + 200);
   t.equal(db.prepare('SELECT status FROM merchants WHERE merc_no = ?').pluck().get(mercNo(0)), 'disabled');
+});
+
+t.test('the next packet waits at the writer thread: it commits without this event loop reading the last answer', async (t) => {
+  const { path, writer } = await startWriter(t);
+  const reader = openDb(path);
+  t.teardown(() => reader.close());
+  const count = reader.prepare('SELECT count(*) FROM merchants').pluck();
+  const first = writer.run('insertMerchant', merchantRow(mercNo(1)));
+  await tick(); // the first packet is with the thread
+  const second = writer.run('insertMerchant', merchantRow(mercNo(2)));
+  await tick(); // the second is posted while the first may still be committing
+  // This event loop is now kept busy: it reads no answer from the thread, and posts nothing.
+  const until = Date.now() + 5000;
+  let seen = count.get() as number;
+  while (seen < 2 && Date.now() < until) seen = count.get() as number;
+  t.equal(seen, 2, 'both committed while the event loop was blocked');
+  t.same(await Promise.all([first, second]), [true, true]);
 });
 
 t.test('a failing operation rejects alone; the rest of its batch commits', async (t) => {

@@ -12,6 +12,7 @@ import type { TransitionArgs, TransitionResult } from '../../src/db/write-ops.js
 import { createMerchant } from '../../src/services/merchants.js';
 import { orderRow } from '../fixtures/orders.js';
 import { merchantWriting } from '../fixtures/merchant-keys.js';
+import { prng } from '../prng.js';
 
 // Property tests of the order state machine (CONTRACT §2.4, §2.5). Random event sequences are
 // checked against a model written here, independently of src/domain/order-states.ts: first the
@@ -24,27 +25,6 @@ import { merchantWriting } from '../fixtures/merchant-keys.js';
 const SEED = process.env.DTPAY_PROP_SEED !== undefined ? Number(process.env.DTPAY_PROP_SEED) >>> 0 : randomInt(0, 2 ** 32);
 const RERUN = `seed ${SEED} (rerun: DTPAY_PROP_SEED=${SEED})`;
 t.comment(`order-states property test, ${RERUN}`);
-
-/** mulberry32: a small, seedable 32-bit PRNG; enough for picking test cases. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  const chance = (p: number): boolean => next() < p;
-  const weighted = <T>(xs: readonly (readonly [T, number])[]): T => {
-    let r = next() * xs.reduce((s, [, w]) => s + w, 0);
-    for (const [x, w] of xs) if ((r -= w) < 0) return x;
-    return xs[xs.length - 1]![0];
-  };
-  return { next, int, pick, chance, weighted };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The model, from the CONTRACT's words rather than from TRANSITIONS.

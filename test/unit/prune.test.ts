@@ -1,0 +1,114 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { openDb, type Db } from '../../src/db/open.js';
+import { migrate } from '../../src/db/migrate.js';
+import { InlineWriter } from '../../src/db/writer.js';
+import { preparePruneOps } from '../../src/db/prune-ops.js';
+import { pruneCutoff, REFUND_WINDOW_DAYS } from '../../src/domain/retention.js';
+import { PruneRefused, pruneHistory } from '../../src/services/prune.js';
+import { tempDir } from '../helper.js';
+import { buildHistory } from '../fixtures/history.js';
+
+// History retention (`dtpay prune`): what goes, what stays, in batches, and that nothing left
+// behind points at a row that went.
+
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 11, 1, 4); // 2026-12-01 12:00 Beijing
+const BEFORE = '2025-06-01'; // 548 days before NOW: the orders built 730 days ago ended before it
+
+async function setup(t: Parameters<typeof tempDir>[0]) {
+  const db = openDb(join(tempDir(t), 'p.sqlite'));
+  t.teardown(() => db.close());
+  migrate(db);
+  const h = await buildHistory(db, NOW);
+  return { db, h, w: new InlineWriter(db) };
+}
+
+const count = (db: Db, sql: string, ...args: unknown[]) => db.prepare(sql).pluck().get(...args) as number;
+const exists = (db: Db, orderId: string) => count(db, 'SELECT count(*) FROM orders WHERE order_id = ?', orderId) === 1;
+
+t.test('the cut-off: a real date, Beijing midnight, never within the refund window', async (t) => {
+  const c = pruneCutoff('2025-06-01', NOW);
+  t.ok(c.ok);
+  if (c.ok) {
+    t.equal(c.endedBeforeMs, Date.UTC(2025, 4, 31, 16), 'midnight at the start of the day in Beijing');
+    t.equal(c.orderIdBelow, '2025060100000000000000', 'every order created before then sorts below');
+  }
+  t.equal(REFUND_WINDOW_DAYS, 365);
+  const latest = pruneCutoff('2025-12-01', NOW);
+  t.ok(latest.ok, 'exactly 365 days before is allowed');
+  const recent = pruneCutoff('2025-12-02', NOW);
+  t.notOk(recent.ok, 'a day later is within the window');
+  if (!recent.ok) t.match(recent.reason, /within the last 365 days \(the refund window\); the latest allowed today is 2025-12-01/);
+  for (const bad of ['2025-02-30', '2025-6-1', 'yesterday', '2025-13-01', '1999-12-31']) {
+    const r = pruneCutoff(bad, NOW);
+    t.notOk(r.ok, `${bad} is refused`);
+  }
+});
+
+t.test('ended, settled orders go with every row that depends on them; the rest stays', async (t) => {
+  const { db, h, w } = await setup(t);
+  const before = { orders: count(db, 'SELECT count(*) FROM orders'), alerts: count(db, 'SELECT count(*) FROM alerts') };
+  const totals = await pruneHistory(w, { before: BEFORE, now: NOW });
+  t.match(totals, { orders: 5, refunds: 1, kept: 6, dryRun: false, endedBefore: '2025-05-31T16:00:00.000Z' });
+  // paid, expired, failed (each one notification and attempt), refunded (its own and its refund's), closed (none)
+  t.equal(totals.notifications, 5);
+  t.equal(totals.attempts, 5);
+  t.ok(totals.events >= 5);
+  for (const [why, id] of Object.entries(h.gone)) t.notOk(exists(db, id), `gone: ${why}`);
+  for (const [why, id] of Object.entries(h.kept)) t.ok(exists(db, id), `kept: ${why}`);
+  t.ok(exists(db, h.recent), 'kept: recent');
+  t.equal(count(db, 'SELECT count(*) FROM orders'), before.orders - 5);
+  const goneIds = JSON.stringify(Object.values(h.gone));
+  for (const table of ['order_events', 'notifications', 'refunds', 'sandbox_trades', 'sandbox_refunds']) {
+    t.equal(count(db, `SELECT count(*) FROM ${table} WHERE order_id IN (SELECT value FROM json_each(?))`, goneIds), 0, `no ${table} row of a removed order`);
+  }
+  t.equal(count(db, 'SELECT count(*) FROM notification_attempts WHERE notification_id NOT IN (SELECT id FROM notifications)'), 0, 'no orphan attempt');
+  t.same(db.pragma('foreign_key_check'), [], 'every foreign key still holds');
+  t.equal(count(db, 'SELECT count(*) FROM alerts'), before.alerts, 'alerts stay');
+  // The counts behind /metrics followed the deletes.
+  const counted = db.prepare('SELECT pay_status AS s, count(*) AS n FROM orders GROUP BY pay_status').all() as { s: string; n: number }[];
+  for (const { s, n } of counted) t.equal(count(db, "SELECT n FROM status_counts WHERE entity = 'orders' AND status = ?", s), n, `status_counts ${s}`);
+
+  const again = await pruneHistory(w, { before: BEFORE, now: NOW });
+  t.match(again, { orders: 0, kept: 6 }, 'a second run finds nothing more');
+});
+
+t.test('a dry run counts the same and removes nothing; small batches give the same result', async (t) => {
+  const { db, w } = await setup(t);
+  const snapshot = () => ['orders', 'order_events', 'notifications', 'notification_attempts', 'refunds', 'sandbox_trades'].map((x) => count(db, `SELECT count(*) FROM ${x}`));
+  const before = snapshot();
+  const dry = await pruneHistory(w, { before: BEFORE, now: NOW, dryRun: true, batch: 3 });
+  t.same(snapshot(), before, 'nothing removed');
+  t.match(dry, { dryRun: true, orders: 5, notifications: 5, attempts: 5, refunds: 1, kept: 6 });
+  t.ok(dry.batches >= 4, `in ${dry.batches} batches of 3`);
+  const real = await pruneHistory(w, { before: BEFORE, now: NOW, batch: 2 });
+  t.match(real, { orders: dry.orders, notifications: dry.notifications, attempts: dry.attempts, refunds: dry.refunds, events: dry.events, kept: dry.kept });
+});
+
+t.test('a cut-off within the refund window is refused before anything is read', async (t) => {
+  const { db, w } = await setup(t);
+  const orders = count(db, 'SELECT count(*) FROM orders');
+  await t.rejects(pruneHistory(w, { before: '2026-11-01', now: NOW }), { name: 'PruneRefused', message: /refund window/ });
+  t.ok(new PruneRefused('x') instanceof Error);
+  await t.rejects(pruneHistory(w, { before: 'soon', now: NOW }), /YYYY-MM-DD/);
+  t.equal(count(db, 'SELECT count(*) FROM orders'), orders);
+});
+
+t.test('a batch reads a range of the primary key and deletes by index', async (t) => {
+  const db = openDb(join(tempDir(t), 'q.sqlite'));
+  t.teardown(() => db.close());
+  migrate(db);
+  const [select, ...deletes] = preparePruneOps(db).pruneStatements;
+  const plan = (sql: string) =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ after: '', below: 'x', endedBefore: 1, limit: 10, ids: '[]' }) as { detail: string }[]).map((r) => r.detail);
+  const sel = plan(select!);
+  t.match(sel[0], /^SEARCH o USING INDEX sqlite_autoindex_orders_1 \(order_id>\? AND order_id<\?\)$/, sel.join('; '));
+  t.notOk(sel.some((l) => /TEMP B-TREE|^SCAN/.test(l)), `no sort, no scan: ${sel.join('; ')}`);
+  t.ok(sel.some((l) => /SEARCH n USING INDEX notifications_order \(order_id=\?\)/.test(l)) && sel.some((l) => /SEARCH r USING INDEX refunds_order/.test(l)), 'the checks are index searches');
+  for (const sql of deletes) {
+    const p = plan(sql);
+    t.notOk(p.some((l) => /^SCAN (notifications|notification_attempts|refunds|sandbox_refunds|sandbox_trades|order_events|orders)\b/.test(l)), `${sql.slice(0, 60)}…: ${p.join('; ')}`);
+  }
+  t.ok(DAY > 0);
+});

@@ -1,0 +1,81 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { openDb, type Db } from '../../src/db/open.js';
+import { migrate } from '../../src/db/migrate.js';
+import { prepareMetricReads } from '../../src/db/metric-reads.js';
+import { prepareOrderReads } from '../../src/db/order-reads.js';
+import { prepareReads } from '../../src/db/reads.js';
+import { tempDir } from '../helper.js';
+
+// The reads that must stay cheap however long the history grows (millions of orders): each one's
+// query plan, as SQLite makes it for the real statement, is a search of an index or of
+// status_counts, never a scan of a table and never a sort of what it found. The plan does not
+// depend on the rows, so an empty database shows the plan a large one gets.
+
+function plan(db: Db, sql: string): string[] {
+  // Every parameter bound to something; the plan does not depend on the values.
+  const params: Record<string, unknown> = {};
+  for (const m of sql.matchAll(/@([A-Za-z_]+)/g)) params[m[1]!] = m[1] === 'limit' ? 50 : 'x';
+  const positional = (sql.match(/\?/g) ?? []).map(() => 'x');
+  const st = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+  const rows = (Object.keys(params).length ? st.all(params) : st.all(...positional)) as { detail: string }[];
+  return rows.map((r) => r.detail);
+}
+
+/** No table scan (an index walked in order and stopped at the limit is fine), no temporary B-tree. */
+function bounded(lines: string[]): boolean {
+  return lines.every((l) => !/TEMP B-TREE/.test(l) && !(/^SCAN /.test(l) && !/USING (COVERING )?INDEX/.test(l)));
+}
+
+async function setup(t: Parameters<typeof tempDir>[0]) {
+  const db = openDb(join(tempDir(t), 'p.sqlite'));
+  t.teardown(() => db.close());
+  migrate(db);
+  return db;
+}
+
+t.test('a /metrics scrape reads status_counts, not the orders or notifications tables', async (t) => {
+  const db = await setup(t);
+  const { statements } = prepareMetricReads(db);
+  t.equal(statements.length, 2);
+  for (const sql of statements) {
+    const p = plan(db, sql);
+    t.ok(p.length > 0, sql);
+    t.ok(p.every((l) => /^SEARCH status_counts USING PRIMARY KEY/.test(l)), `${sql}\n  → ${p.join('; ')}`);
+    t.notOk(/\b(orders|notifications)\b/.test(p.join('\n')), 'no history table in the plan');
+  }
+});
+
+t.test('dtpay order list: every filter is one index range in order, stopped at the limit', async (t) => {
+  const db = await setup(t);
+  const { listStatements } = prepareOrderReads(db);
+  const expected: Record<keyof typeof listStatements, RegExp> = {
+    all: /^SCAN orders USING INDEX sqlite_autoindex_orders_1$/,
+    status: /^SEARCH orders USING INDEX orders_status \(pay_status=\?\)$/,
+    merchant: /^SEARCH orders USING INDEX orders_merchant \(merc_no=\?\)$/,
+    both: /^SEARCH orders USING INDEX orders_merchant_status \(merc_no=\? AND pay_status=\?\)$/,
+  };
+  for (const [filter, re] of Object.entries(expected)) {
+    const p = plan(db, listStatements[filter as keyof typeof listStatements]);
+    t.equal(p.length, 1, `${filter}: one step (${p.join('; ')})`);
+    t.match(p[0], re, `${filter}: ${p.join('; ')}`);
+    t.ok(bounded(p), `${filter}: no sort, no scan of the table`);
+  }
+});
+
+t.test('/api/query by orderId and by mercOrderNo: one index search each, and so are its side reads', async (t) => {
+  const db = await setup(t);
+  const { queryStatements } = prepareReads(db);
+  const expected: Record<keyof typeof queryStatements, RegExp> = {
+    order: /^SEARCH orders USING INDEX sqlite_autoindex_orders_1 \(order_id=\?\)$/,
+    orderByMercNo: /^SEARCH orders USING INDEX sqlite_autoindex_orders_2 \(merc_no=\? AND merc_order_no=\?\)$/,
+    latestNotification: /^SEARCH notifications USING INDEX notifications_order \(order_id=\?\)$/,
+    refundedFen: /^SEARCH refunds USING INDEX refunds_order \(order_id=\?\)$/,
+  };
+  for (const [name, re] of Object.entries(expected)) {
+    const p = plan(db, queryStatements[name as keyof typeof queryStatements]);
+    t.equal(p.length, 1, `${name}: one step (${p.join('; ')})`);
+    t.match(p[0], re, `${name}: ${p.join('; ')}`);
+    t.ok(bounded(p), `${name}: bounded`);
+  }
+});

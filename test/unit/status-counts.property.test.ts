@@ -1,0 +1,234 @@
+import t from 'tap';
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { openDb, type Db } from '../../src/db/open.js';
+import { migrate } from '../../src/db/migrate.js';
+import { batchRunner, type OpCall } from '../../src/db/write-ops.js';
+import { prepareMetricReads } from '../../src/db/metric-reads.js';
+import { ORDER_EVENTS, PAY_STATUSES } from '../../src/domain/order-states.js';
+import type { OrderRow } from '../../src/db/rows.js';
+import { tempDir } from '../helper.js';
+import { orderRow, refundRow } from '../fixtures/orders.js';
+import { prng } from '../prng.js';
+
+// status_counts (migrations/0007) must equal a full count of orders by pay_status and of
+// notifications by status after anything the gateway writes: creates (new, duplicate, refused),
+// every transition an event can make, resends, claims, attempts, releases, refunds and their
+// notifications, history retention, batches in which one operation fails and is rolled back alone, and rows written
+// or deleted by plain SQL. Random batches of such operations are run through the writer's own
+// batch runner and the counts compared after each batch.
+//
+// Every run prints its seed; DTPAY_PROP_SEED=<seed> replays the same sequence.
+
+const SEED = process.env.DTPAY_PROP_SEED !== undefined ? Number(process.env.DTPAY_PROP_SEED) >>> 0 : randomInt(0, 2 ** 32);
+const RERUN = `seed ${SEED} (rerun: DTPAY_PROP_SEED=${SEED})`;
+t.comment(`status-counts property test, ${RERUN}`);
+
+const NOTIFY_STATUSES = ['pending', 'delivered', 'failed', 'superseded'];
+
+/** Every entity/status, zero, in one fixed order, so that two sets of counts compare as text. */
+function zeros(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of PAY_STATUSES) out[`orders/${s}`] = 0;
+  for (const s of NOTIFY_STATUSES) out[`notifications/${s}`] = 0;
+  return out;
+}
+
+function fullCounts(db: Db): Record<string, number> {
+  const out = zeros();
+  for (const r of db.prepare('SELECT pay_status AS s, count(*) AS n FROM orders GROUP BY pay_status').all() as { s: string; n: number }[]) {
+    out[`orders/${r.s}`] = r.n;
+  }
+  for (const r of db.prepare('SELECT status AS s, count(*) AS n FROM notifications GROUP BY status').all() as { s: string; n: number }[]) {
+    out[`notifications/${r.s}`] = r.n;
+  }
+  return out;
+}
+
+function keptCounts(db: Db): Record<string, number> {
+  const out = zeros();
+  for (const r of db.prepare('SELECT entity, status, n FROM status_counts').all() as { entity: string; status: string; n: number }[]) {
+    out[`${r.entity}/${r.status}`] = r.n;
+  }
+  return out;
+}
+
+function setup(t: Parameters<typeof tempDir>[0]) {
+  const db = openDb(join(tempDir(t), 'c.sqlite'));
+  t.teardown(() => db.close());
+  migrate(db);
+  const run = batchRunner(db);
+  const merchant = { merc_no: 'M100000000000001', name: 'Shop', mode: 'sandbox' as const, key: 'k'.repeat(43), status: 'active' as const, created_at: 1, updated_at: 1 };
+  run([{ op: 'insertMerchant', args: merchant }]);
+  return { db, run, mercNo: merchant.merc_no };
+}
+
+t.test('the migration counts the rows already there, once', async (t) => {
+  const db = openDb(join(tempDir(t), 'm.sqlite'));
+  t.teardown(() => db.close());
+  // The schema as it was before 0007, with history in it.
+  const dir = join(tempDir(t), 'migrations');
+  const { cpSync, readdirSync, rmSync } = await import('node:fs');
+  const { MIGRATIONS_DIR } = await import('../../src/db/migrate.js');
+  cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+  const later = readdirSync(dir).filter((f) => f >= '0007');
+  for (const f of later) rmSync(join(dir, f));
+  migrate(db, dir);
+  const run = batchRunner(db);
+  run([{ op: 'insertMerchant', args: { merc_no: 'M100000000000001', name: 'Shop', mode: 'sandbox', key: 'k'.repeat(43), status: 'active', created_at: 1, updated_at: 1 } }]);
+  const orders: OrderRow[] = [];
+  for (let i = 0; i < 30; i++) orders.push(orderRow('M100000000000001', 1000 + i, { pay_status: i % 3 === 0 ? 'p0004' : 'p0001' }));
+  run(orders.map((o) => ({ op: 'insertOrder', args: o })));
+  run(orders.slice(0, 10).map((o) => ({ op: 'transitionOrder', args: { orderId: o.order_id, event: 'channel_paid', source: 'test', at: 5000 } })));
+  t.notOk(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'status_counts'").get(), 'no counts before 0007');
+
+  migrate(db); // the shipped migrations: 0007 onwards
+  t.same(keptCounts(db), fullCounts(db));
+  t.equal(keptCounts(db)['orders/p0000'], 10);
+  t.equal(keptCounts(db)['notifications/pending'], 10);
+});
+
+t.test('random batches of every write keep the counts equal to a full count', async (t) => {
+  const { db, run, mercNo } = setup(t);
+  const rng = prng(SEED);
+  const ids = {
+    orders: () => db.prepare('SELECT order_id FROM orders').pluck().all() as string[],
+    paid: () => db.prepare("SELECT order_id FROM orders WHERE pay_status = 'p0000'").pluck().all() as string[],
+    pending: () => db.prepare("SELECT id FROM notifications WHERE status = 'pending'").pluck().all() as number[],
+    leased: () => db.prepare("SELECT id, lease_owner AS owner, attempts FROM notifications WHERE status = 'pending' AND lease_owner IS NOT NULL").all() as { id: number; owner: string; attempts: number }[],
+    openRefunds: () => db.prepare("SELECT refund_id FROM refunds WHERE refund_status = 'r0001'").pluck().all() as string[],
+    refunds: () => db.prepare('SELECT refund_id FROM refunds').pluck().all() as string[],
+  };
+  let clock = 10_000;
+  const mercOrderNos: string[] = [];
+
+  // One operation, chosen among those that apply to what is in the database now.
+  const nextCall = (): OpCall | undefined => {
+    clock += 1 + rng.int(1000);
+    const at = clock;
+    const kind = rng.weighted([
+      ['create', 4], ['duplicate', 1], ['event', 8], ['resend', 1], ['claim', 3], ['attempt', 3], ['release', 1],
+      ['refund', 2], ['settleRefund', 2], ['refundResend', 1], ['fails', 1], ['prune', 1],
+    ] as const);
+    switch (kind) {
+      case 'create': {
+        const refused = rng.chance(0.2);
+        const row = orderRow(mercNo, at, refused ? { pay_status: 'p0004', channel_state: 'refused' } : {});
+        mercOrderNos.push(row.merc_order_no);
+        return { op: 'insertOrder', args: row };
+      }
+      case 'duplicate': {
+        if (!mercOrderNos.length) return undefined;
+        return { op: 'insertOrder', args: orderRow(mercNo, at, { merc_order_no: rng.pick(mercOrderNos), pay_status: 'p0004', channel_state: 'refused' }) };
+      }
+      case 'event': {
+        const orders = ids.orders();
+        if (!orders.length) return undefined;
+        return { op: 'transitionOrder', args: { orderId: rng.pick(orders), event: rng.pick(ORDER_EVENTS), source: 'test', at } };
+      }
+      case 'resend': {
+        const orders = ids.orders();
+        return orders.length ? { op: 'queueNotification', args: { orderId: rng.pick(orders), at, reason: 'resend' } } : undefined;
+      }
+      case 'claim': {
+        const pending = ids.pending();
+        return pending.length ? { op: 'claimNotification', args: { id: rng.pick(pending), owner: rng.pick(['a', 'b']), now: at, leaseUntil: at + 5000 } } : undefined;
+      }
+      case 'attempt': {
+        const leased = ids.leased();
+        if (!leased.length) return undefined;
+        const n = rng.pick(leased);
+        const outcome = rng.pick(['delivered', 'retry', 'failed'] as const);
+        return {
+          op: 'recordAttempt',
+          args: { id: n.id, owner: n.owner, attempt: n.attempts + 1, dueAt: at, at, latencyMs: 3, outcome, httpStatus: 200, ...(outcome === 'retry' ? { nextDueAt: at + 10_000 } : {}) },
+        };
+      }
+      case 'release': {
+        const leased = ids.leased();
+        if (!leased.length) return undefined;
+        const n = rng.pick(leased);
+        return { op: 'releaseNotification', args: { id: n.id, owner: n.owner } };
+      }
+      case 'refund': {
+        const paid = ids.paid();
+        if (!paid.length) return undefined;
+        return { op: 'insertRefund', args: refundRow({ order_id: rng.pick(paid), merc_no: mercNo }, BigInt(1 + rng.int(800)), at) };
+      }
+      case 'settleRefund': {
+        const open = ids.openRefunds();
+        if (!open.length) return undefined;
+        return { op: 'settleRefund', args: { refundId: rng.pick(open), status: rng.pick(['r0000', 'r0004'] as const), at, refundEndTime: '20260101120000' } };
+      }
+      case 'refundResend': {
+        const refunds = ids.refunds();
+        return refunds.length ? { op: 'queueRefundNotification', args: { refundId: rng.pick(refunds), at, reason: 'resend' } } : undefined;
+      }
+      case 'prune':
+        // History retention deletes orders with their notifications (and refunds, and theirs).
+        return { op: 'pruneOrders', args: { after: '', below: '9'.repeat(22), endedBefore: at - rng.int(20_000), limit: 1 + rng.int(5), dryRun: false } };
+      case 'fails':
+        // Throws inside the batch (a sandbox merchant holds no live credentials): the batch is
+        // run again with a savepoint around each operation, and this one alone rolls back.
+        return { op: 'putChannelCredentials', args: { mercNo, payway: 'alipay', keyId: 'x'.repeat(16), iv: '', tag: '', ciphertext: '', at } };
+    }
+  };
+
+  const problems: string[] = [];
+  let batches = 0;
+  let failedOps = 0;
+  let pruned = 0;
+  for (let b = 0; b < 400 && problems.length === 0; b++) {
+    const calls: OpCall[] = [];
+    const size = 1 + rng.int(8);
+    for (let i = 0; i < size; i++) {
+      const c = nextCall();
+      if (c) calls.push(c);
+    }
+    if (rng.chance(0.05)) {
+      // A row written by plain SQL (a script, a restore) is counted too, and so is one deleted.
+      const o = orderRow(mercNo, clock, { pay_status: rng.pick(PAY_STATUSES) });
+      db.prepare(`INSERT INTO orders (${Object.keys(o).join(', ')}) VALUES (${Object.keys(o).map((k) => '@' + k).join(', ')})`).run(o);
+      const lonely = db.prepare('SELECT order_id FROM orders WHERE order_id NOT IN (SELECT order_id FROM order_events) AND order_id NOT IN (SELECT order_id FROM notifications) AND order_id NOT IN (SELECT order_id FROM refunds) LIMIT 1').pluck().get();
+      if (lonely) db.prepare('DELETE FROM orders WHERE order_id = ?').run(lonely);
+    }
+    if (!calls.length) continue;
+    const outcomes = run(calls);
+    batches++;
+    failedOps += outcomes.filter((o) => !o.ok).length;
+    outcomes.forEach((o, i) => {
+      if (o.ok && calls[i]!.op === 'pruneOrders') pruned += (o.value as { orders: number }).orders;
+    });
+    const kept = keptCounts(db);
+    const full = fullCounts(db);
+    if (JSON.stringify(kept) !== JSON.stringify(full)) {
+      problems.push(`${RERUN}: after batch #${b} (${calls.map((c) => c.op).join(', ')}): kept ${JSON.stringify(kept)}, counted ${JSON.stringify(full)}`);
+    }
+  }
+  t.same(problems, [], `${batches} random batches, ${RERUN}`);
+  t.ok(failedOps > 0, `batches with a failing operation were among them (${failedOps} failed operations)`);
+  t.ok(pruned > 0, `and history retention removed orders (${pruned})`);
+  const full = fullCounts(db);
+  t.ok(full['orders/p0000']! > 0 && full['notifications/delivered']! > 0 && full['notifications/superseded']! > 0, `the sequence reached the states that matter: ${JSON.stringify(full)}`);
+  t.ok((db.prepare('SELECT count(*) FROM refunds').pluck().get() as number) > 0, 'and refunds');
+
+  // What /metrics reads is these counts.
+  const metrics = prepareMetricReads(db);
+  t.equal(metrics.pendingNotifications(), full['notifications/pending']);
+  t.same(
+    Object.fromEntries(metrics.ordersByStatus().map((r) => [r.payStatus, r.n])),
+    Object.fromEntries(PAY_STATUSES.map((s) => [s, full[`orders/${s}`]])),
+  );
+});
+
+t.test('a batch that fails as a whole leaves the counts as they were', async (t) => {
+  const { db, run, mercNo } = setup(t);
+  run([{ op: 'insertOrder', args: orderRow(mercNo, 1000) }]);
+  const before = keptCounts(db);
+  db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON order_events BEGIN SELECT RAISE(ABORT, 'no events today'); END`);
+  const order = db.prepare('SELECT order_id FROM orders').pluck().get() as string;
+  const [outcome] = run([{ op: 'transitionOrder', args: { orderId: order, event: 'channel_paid', source: 'test', at: 2000 } }]);
+  t.match(outcome, { ok: false, message: /no events today/ });
+  t.same(keptCounts(db), before, 'the status change and its count rolled back together');
+  t.same(keptCounts(db), fullCounts(db));
+});
