@@ -2,7 +2,7 @@ import type { Db } from './open.js';
 
 /**
  * What GET /metrics reads from the database, on scrape only (never on the request path): a few
- * rows of status_counts, which triggers keep in step with the tables (migrations/0007), so a
+ * rows of status_counts, which triggers keep in step with the tables (migrations/0009), so a
  * scrape costs the same whatever the size of the history or of the backlog.
  */
 export function prepareMetricReads(db: Db) {

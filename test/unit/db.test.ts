@@ -93,6 +93,18 @@ t.test('migrate applies 0001 once', async (t) => {
   );
 });
 
+t.test('two migration files with one version are refused before anything runs', async (t) => {
+  const dir = tempDir(t);
+  const migrations = join(dir, 'migrations');
+  mkdirSync(migrations);
+  writeFileSync(join(migrations, '0001_create_alpha.sql'), 'CREATE TABLE alpha (id INTEGER PRIMARY KEY);\n');
+  writeFileSync(join(migrations, '0001_create_beta.sql'), 'CREATE TABLE beta (id INTEGER PRIMARY KEY);\n');
+  const db = openDb(join(dir, 'd.sqlite'));
+  t.teardown(() => db.close());
+  t.throws(() => migrate(db, migrations), /0001_create_alpha\.sql and 0001_create_beta\.sql share the version 0001/);
+  t.notOk(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'alpha'").get(), 'nothing was applied');
+});
+
 t.test('a broken migration leaves the earlier ones applied and itself unrecorded', async (t) => {
   const dir = tempDir(t);
   const migrations = join(dir, 'migrations');

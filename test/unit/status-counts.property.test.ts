@@ -10,8 +10,10 @@ import type { OrderRow } from '../../src/db/rows.js';
 import { tempDir } from '../helper.js';
 import { orderRow, refundRow } from '../fixtures/orders.js';
 import { prng } from '../prng.js';
+import { sealMerchantKey } from '../../src/secrets/merchant-keys.js';
+import { TEST_MASTER_KEY } from '../fixtures/merchant-keys.js';
 
-// status_counts (migrations/0007) must equal a full count of orders by pay_status and of
+// status_counts (migrations/0009) must equal a full count of orders by pay_status and of
 // notifications by status after anything the gateway writes: creates (new, duplicate, refused),
 // every transition an event can make, resends, claims, attempts, releases, refunds and their
 // notifications, history retention, batches in which one operation fails and is rolled back alone, and rows written
@@ -58,7 +60,7 @@ function setup(t: Parameters<typeof tempDir>[0]) {
   t.teardown(() => db.close());
   migrate(db);
   const run = batchRunner(db);
-  const merchant = { merc_no: 'M100000000000001', name: 'Shop', mode: 'sandbox' as const, key: 'k'.repeat(43), status: 'active' as const, created_at: 1, updated_at: 1 };
+  const merchant = { merc_no: 'M100000000000001', name: 'Shop', mode: 'sandbox' as const, key_sealed: sealMerchantKey(TEST_MASTER_KEY, 'M100000000000001', 'k'.repeat(43)).toString('base64'), status: 'active' as const, created_at: 1, updated_at: 1 };
   run([{ op: 'insertMerchant', args: merchant }]);
   return { db, run, mercNo: merchant.merc_no };
 }
@@ -66,23 +68,23 @@ function setup(t: Parameters<typeof tempDir>[0]) {
 t.test('the migration counts the rows already there, once', async (t) => {
   const db = openDb(join(tempDir(t), 'm.sqlite'));
   t.teardown(() => db.close());
-  // The schema as it was before 0007, with history in it.
+  // The schema as it was before 0009, with history in it.
   const dir = join(tempDir(t), 'migrations');
   const { cpSync, readdirSync, rmSync } = await import('node:fs');
   const { MIGRATIONS_DIR } = await import('../../src/db/migrate.js');
   cpSync(MIGRATIONS_DIR, dir, { recursive: true });
-  const later = readdirSync(dir).filter((f) => f >= '0007');
+  const later = readdirSync(dir).filter((f) => f >= '0009');
   for (const f of later) rmSync(join(dir, f));
   migrate(db, dir);
   const run = batchRunner(db);
-  run([{ op: 'insertMerchant', args: { merc_no: 'M100000000000001', name: 'Shop', mode: 'sandbox', key: 'k'.repeat(43), status: 'active', created_at: 1, updated_at: 1 } }]);
+  run([{ op: 'insertMerchant', args: { merc_no: 'M100000000000001', name: 'Shop', mode: 'sandbox', key_sealed: sealMerchantKey(TEST_MASTER_KEY, 'M100000000000001', 'k'.repeat(43)).toString('base64'), status: 'active', created_at: 1, updated_at: 1 } }]);
   const orders: OrderRow[] = [];
   for (let i = 0; i < 30; i++) orders.push(orderRow('M100000000000001', 1000 + i, { pay_status: i % 3 === 0 ? 'p0004' : 'p0001' }));
   run(orders.map((o) => ({ op: 'insertOrder', args: o })));
   run(orders.slice(0, 10).map((o) => ({ op: 'transitionOrder', args: { orderId: o.order_id, event: 'channel_paid', source: 'test', at: 5000 } })));
-  t.notOk(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'status_counts'").get(), 'no counts before 0007');
+  t.notOk(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'status_counts'").get(), 'no counts before 0009');
 
-  migrate(db); // the shipped migrations: 0007 onwards
+  migrate(db); // the shipped migrations: 0009 onwards
   t.same(keptCounts(db), fullCounts(db));
   t.equal(keptCounts(db)['orders/p0000'], 10);
   t.equal(keptCounts(db)['notifications/pending'], 10);
