@@ -24,7 +24,7 @@ export function runProcess(
       cwd: opts.cwd,
       env: opts.env,
       stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs ?? 15_000,
+      timeout: opts.timeoutMs ?? 45_000,
       killSignal: 'SIGKILL',
     });
     let stdout = '';
@@ -40,7 +40,7 @@ export function runProcess(
   });
 }
 
-/** Runs a compiled entry point in `cwd` with only what node needs from the environment, bounded to 15 s. */
+/** Runs a compiled entry point in `cwd` with only what node needs from the environment, bounded to 45 s (a bound for a command that hangs, not a speed requirement). */
 export function runNode(entry: string, args: string[], cwd: string, env: Record<string, string>, stdin = ''): Promise<CliResult> {
   return runProcess(process.execPath, [entry, ...args], { cwd, env: baseEnv(env), stdin });
 }

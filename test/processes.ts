@@ -13,6 +13,8 @@ interface Teardown {
 }
 
 /** Only what node needs from the parent environment: no dtpay variable or test-runner hook leaks in. */
+export const START_DEADLINE_MS = 45_000;
+
 export function baseEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'SYSTEMROOT']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
@@ -66,7 +68,9 @@ export async function startServer(
     }
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
+  // A bound for a server that never comes up, not a speed requirement: a busy shared machine
+  // has taken over 15 s to start an honest one.
+  const deadline = Date.now() + START_DEADLINE_MS;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before serving; stderr: ${stderr}`);
@@ -77,7 +81,7 @@ export async function startServer(
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`server did not serve /healthz within 15 s; stderr: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`server did not serve /healthz within ${START_DEADLINE_MS / 1000} s; stderr: ${stderr}`);
     await sleep(50);
   }
   return { child, url, out: () => stdout, err: () => stderr, exited };
