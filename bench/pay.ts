@@ -3,11 +3,10 @@ import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { sign } from '../src/domain/sign.js';
 import { orderFields } from '../test/fixtures/orders.js';
 import {
-  SERVER_JS, benchNamed, checkTable, cpuOf, createSandboxMerchant, die, f0, f1, f2, freePort, loadLine, machineBusy, machineLine,
+  SERVER_JS, benchNamed, benchOptions, checkTable, cpuOf, createSandboxMerchant, die, f0, f1, f2, freePort, loadLine, machineBusy, machineLine,
   makeTempDir, percentile, portLine, positive, positiveInt, rssMb, sleep, spawnChild, stopAll, stopChild, threadCpuOf,
   threadCpuSince, verdictLines, waitForHealthz, whenChildDies, type Check, type Child, type Merchant,
 } from './harness.js';
@@ -33,8 +32,9 @@ import { buildHistory, type History } from './history.js';
 
 benchNamed('bench');
 const GATEWAY_NODE_FLAGS = '--max-semi-space-size=8';
-const { values: opt } = parseArgs({
-  options: {
+const opt = benchOptions(
+  'dist/bench/pay.js',
+  {
     duration: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '2' },
@@ -44,37 +44,22 @@ const { values: opt } = parseArgs({
     big: { type: 'boolean', default: false },
     scrapes: { type: 'string', default: '20' },
     phases: { type: 'string', default: 'empty,no-fsync,history' },
-    'server-prof': { type: 'string' },
     // As the Dockerfile runs the gateway: a young generation of 2 × 8 MB instead of V8's 2 × 64 MB.
     'node-flags': { type: 'string', default: GATEWAY_NODE_FLAGS },
-    json: { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
   },
-});
-
-if (opt.help) {
-  process.stdout.write(
-    [
-      'node dist/bench/pay.js [options]',
-      '  --duration S        seconds of each run (4)',
-      '  --rounds N          rounds of runs; each figure adds up its N runs (3)',
-      '  --warmup S          seconds of each gateway\'s warm-up, 0 for none (2)',
-      '  --connections C,..  connection counts of bare and pay on the empty database (10,50); the others use the largest',
-      '  --pause S           seconds between runs (0.5)',
-      '  --history N         ended orders in the history database (1000000)',
-      '  --big               --history 10000000',
-      '  --scrapes N         /metrics scrapes while the event loop is watched (20)',
-      '  --phases LIST       which gateways run, of empty,no-fsync,history (all)',
-      '  --server-prof DIR   write CPU profiles of the gateways into DIR/<gateway>',
-      `  --node-flags="..."  node options for the gateways (${GATEWAY_NODE_FLAGS}, as the Dockerfile runs it; --node-flags= for none)`,
-      '  --json              also print one JSON document at the end',
-      '  --keep              keep the temporary directory (databases)',
-      '',
-    ].join('\n'),
-  );
-  process.exit(0);
-}
+  [
+    ['--duration S', 'seconds of each run (4)'],
+    ['--rounds N', 'rounds of runs; each figure adds up its N runs (3)'],
+    ['--warmup S', "seconds of each gateway's warm-up, 0 for none (2)"],
+    ['--connections C,..', 'connection counts of bare and pay on the empty database (10,50); the others use the largest'],
+    ['--pause S', 'seconds between runs (0.5)'],
+    ['--history N', 'ended orders in the history database (1000000)'],
+    ['--big', '--history 10000000'],
+    ['--scrapes N', '/metrics scrapes while the event loop is watched (20)'],
+    ['--phases LIST', 'which gateways run, of empty,no-fsync,history (all)'],
+    ['--node-flags="..."', `node options for the gateways (${GATEWAY_NODE_FLAGS}, as the Dockerfile runs it; --node-flags= for none)`],
+  ],
+);
 
 const DURATION_S = positive(opt.duration, '--duration');
 const ROUNDS = positiveInt(opt.rounds, '--rounds');
