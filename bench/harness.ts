@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { arch, cpus, loadavg, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 // What the benches (bench/pay.ts, bench/notify.ts) share: their child processes (always killed,
 // whatever way a bench ends), the temporary directory, option checks, CPU accounting from /proc,
@@ -25,6 +26,31 @@ export function die(message: string): never {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// The options every bench takes, after its own.
+const COMMON_OPTIONS = {
+  'server-prof': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  keep: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+const COMMON_HELP: [string, string][] = [
+  ['--server-prof DIR', 'write CPU profiles of the gateways into DIR'],
+  ['--json', 'also print one JSON document at the end'],
+  ['--keep', 'keep the temporary directory (databases)'],
+];
+
+/** Parses a bench's options (its own and the common ones); --help prints `help` and exits. */
+export function benchOptions<const O extends NonNullable<ParseArgsConfig['options']>>(script: string, options: O, help: [string, string][]) {
+  const { values } = parseArgs({ options: { ...options, ...COMMON_OPTIONS } as O & typeof COMMON_OPTIONS, strict: true, allowPositionals: false });
+  if ((values as { help?: boolean }).help) {
+    const all = [...help, ...COMMON_HELP];
+    const w = Math.max(...all.map(([flag]) => flag.length));
+    process.stdout.write([`node ${script} [options]`, ...all.map(([flag, text]) => `  ${flag.padEnd(w)}  ${text}`), ''].join('\n'));
+    process.exit(0);
+  }
+  return values;
+}
 
 export function positive(s: string, name: string): number {
   const n = Number(s);

@@ -1,5 +1,4 @@
 import Database from 'better-sqlite3';
-import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -8,7 +7,7 @@ import { OrderIdGenerator } from '../src/domain/ids.js';
 import { notificationFields, signedBody, type NotificationFields } from '../src/notify/notification-body.js';
 import { webhookHeaders } from '../src/notify/webhook-signature.js';
 import {
-  SERVER_JS, benchNamed, checkTable, cpuOf, createSandboxMerchant, die, f0, f1, f2, freePort, loadLine, machineBusy, machineLine,
+  SERVER_JS, benchNamed, benchOptions, checkTable, cpuOf, createSandboxMerchant, die, f0, f1, f2, freePort, loadLine, machineBusy, machineLine,
   makeTempDir, percentile, portLine, positive, positiveInt, serverEnv, sleep, spawnChild, stopAll, stopChild, verdictLines,
   waitForHealthz, whenChildDies, type Check, type Merchant,
 } from './harness.js';
@@ -34,8 +33,9 @@ import { endedOrder, newWebhookId, orderInsertSql, type SeedOrder } from './orde
 // Exit code: 0 valid and targets met, 2 valid but a target missed, 1 invalid run.
 
 benchNamed('bench:notify');
-const { values: opt } = parseArgs({
-  options: {
+const opt = benchOptions(
+  'dist/bench/notify.js',
+  {
     count: { type: 'string', default: '20000' },
     rate: { type: 'string', default: '6000' },
     burst: { type: 'boolean', default: false },
@@ -46,37 +46,22 @@ const { values: opt } = parseArgs({
     single: { type: 'string', default: '5000' },
     'slow-ms': { type: 'string', default: '10' },
     'server-env': { type: 'string', multiple: true, default: [] },
-    'server-prof': { type: 'string' },
     'skip-verify': { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
   },
-});
-
-if (opt.help) {
-  process.stdout.write(
-    [
-      'node dist/bench/notify.js [options]',
-      '  --count N                  notifications per run (20000)',
-      '  --rate R                   offered rate: due_at = t0 + i*1000/R (6000)',
-      '  --burst                    every notification of a run due at t0: measures the drain rate',
-      '  --lead S                   seconds between the end of seeding and t0 (2)',
-      '  --warmup N                 notifications of the unscored warm-up run, 0 for none (2000)',
-      '  --baseline-connections C   undici Pool connections of the baseline (16)',
-      '  --baseline-inflight K      baseline requests in flight (64)',
-      '  --single N                 notifications of the single-host run, all due at once, 0 for none (5000)',
-      '  --slow-ms MS               how long the single host takes to answer (10)',
-      '  --server-env NAME=VALUE    extra gateway environment (repeatable), e.g. NOTIFY_HOST_CONCURRENCY=64',
-      '  --server-prof DIR          write a CPU profile of the gateway into DIR',
-      '  --skip-verify              the receiver does not check signatures',
-      '  --json                     also print one JSON document at the end',
-      '  --keep                     keep the temporary directory (database)',
-      '',
-    ].join('\n'),
-  );
-  process.exit(0);
-}
+  [
+    ['--count N', 'notifications per run (20000)'],
+    ['--rate R', 'offered rate: due_at = t0 + i*1000/R (6000)'],
+    ['--burst', 'every notification of a run due at t0: measures the drain rate'],
+    ['--lead S', 'seconds between the end of seeding and t0 (2)'],
+    ['--warmup N', 'notifications of the unscored warm-up run, 0 for none (2000)'],
+    ['--baseline-connections C', 'undici Pool connections of the baseline (16)'],
+    ['--baseline-inflight K', 'baseline requests in flight (64)'],
+    ['--single N', 'notifications of the single-host run, all due at once, 0 for none (5000)'],
+    ['--slow-ms MS', 'how long the single host takes to answer (10)'],
+    ['--server-env NAME=VALUE', 'extra gateway environment (repeatable), e.g. NOTIFY_HOST_CONCURRENCY=64'],
+    ['--skip-verify', 'the receiver does not check signatures'],
+  ],
+);
 
 const COUNT = positiveInt(opt.count, '--count');
 const RATE = positive(opt.rate, '--rate');

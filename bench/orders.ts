@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { OrderRow } from '../src/db/rows.js';
 import type { PayStatus } from '../src/domain/order-states.js';
 import { formatBeijing } from '../src/domain/time.js';
-import { orderFields } from '../test/fixtures/orders.js';
+import { orderFields, orderRow } from '../test/fixtures/orders.js';
 import type { Merchant } from './harness.js';
 
 // Orders as the payment path leaves them, for benches that write them with SQL: paid orders with
@@ -53,35 +53,21 @@ export function endedOrder(m: Merchant, o: EndedOrder): SeedOrder {
     },
   };
   const paid = o.status === 'p0000';
-  return {
+  const { next_check_at: _n, checks: _c, ...row } = orderRow(m.mercNo, o.createdAt, {
     order_id: o.orderId,
-    merc_no: m.mercNo,
     merc_order_no: o.mercOrderNo,
     request_hash: createHash('sha256').update(JSON.stringify(request)).digest('hex'),
-    payway: 'alipay',
-    scene: 'scan',
-    trade_type: '01',
-    amount_fen: 1234n,
-    fee_type: 'CNY',
-    trade_time: request.tradeTime!,
-    order_period: 30,
-    term_type: request.termType!,
     notify_url: o.notifyUrl,
-    return_url: null,
     request_json: JSON.stringify(request),
     pay_status: o.status,
-    channel_state: 'accepted',
     channel_trade_no: `SBX${o.orderId}`,
-    channel_code: null,
-    channel_msg: null,
     response_json: JSON.stringify(answer),
-    created_at: o.createdAt,
     expire_at: expireAt,
     trade_end_time: o.status === 'p0005' ? null : formatBeijing(o.endedAt),
     bank_type: paid ? 'ALIPAYACCOUNT' : null,
-    late_payment: 0,
     updated_at: o.endedAt,
-  };
+  });
+  return row;
 }
 
 /** The INSERT of a SeedOrder by column name; throws if the table lacks one of them. */

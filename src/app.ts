@@ -199,8 +199,12 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   // are answered by the sandbox API directly, the same bytes the HTTP route would send.
   const sandboxPrefix = `${config.PUBLIC_BASE_URL}/sandbox/api/`;
   async function channelHttp(req: HttpRequest, signal?: AbortSignal): Promise<HttpResponse> {
-    if (req.url.startsWith(sandboxPrefix) && req.method === 'POST') {
-      return answerSandboxApi(sandbox, req.url.slice(sandboxPrefix.length), Buffer.from(req.body ?? '', 'utf8'), req.headers[SANDBOX_SIGNATURE_HEADER]);
+    if (req.url.startsWith(sandboxPrefix)) {
+      if (req.method === 'POST') {
+        return answerSandboxApi(sandbox, req.url.slice(sandboxPrefix.length), Buffer.from(req.body ?? '', 'utf8'), req.headers[SANDBOX_SIGNATURE_HEADER]);
+      }
+      const res = await app.inject({ method: req.method, url: req.url.slice(config.PUBLIC_BASE_URL.length), headers: req.headers, payload: req.body });
+      return { status: res.statusCode, headers: res.headers as HttpResponse['headers'], body: res.body };
     }
     // The caller's signal bounds the whole call; these only stop undici's own longer defaults.
     const limit = config.CHANNEL_TIMEOUT_MS;

@@ -23,6 +23,16 @@ export interface SettleRefundArgs {
   message?: string;
 }
 
+/** A refund as it is stored before the channel is asked: processing, nothing heard yet. */
+export const UNASKED_REFUND = {
+  refund_status: 'r0001',
+  channel_state: 'pending',
+  channel_refund_no: null,
+  channel_code: null,
+  channel_msg: null,
+  refund_end_time: null,
+} as const satisfies Partial<RefundRow>;
+
 const REFUND_COLUMNS: readonly (keyof RefundRow)[] = [
   'refund_id', 'order_id', 'merc_no', 'merc_refund_no', 'request_hash', 'request_json', 'amount_fen', 'reason',
   'notify_url', 'refund_status', 'channel_state', 'channel_refund_no', 'channel_code', 'channel_msg',

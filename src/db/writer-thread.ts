@@ -11,7 +11,7 @@ const port = parentPort!;
 const { dbPath, walSignal, durable } = workerData as { dbPath: string; walSignal?: SharedArrayBuffer; durable: boolean };
 try {
   const db = openDb(dbPath, { synchronous: 'FULL' });
-  if (!durable) db.pragma('synchronous = OFF');
+  if (durable === false) db.pragma('synchronous = OFF');
   const runBatch = batchRunner(db);
   const signal = walSignal ? new Int32Array(walSignal) : undefined;
   const catchUp = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');

@@ -3,7 +3,7 @@ import { ApiError, RESP, SUCCESS_DESC, type RespCode } from '../errors.js';
 import { fenToYuan, yuanToFen } from '../domain/money.js';
 import { formatBeijing } from '../domain/time.js';
 import { nextRefundCheckAt } from '../domain/refund-states.js';
-import type { SettleRefundArgs } from '../db/refund-ops.js';
+import { UNASKED_REFUND, type SettleRefundArgs } from '../db/refund-ops.js';
 import type { MerchantRow, OrderRow, RefundRow } from '../db/rows.js';
 import { callChannel, driverFor } from './channel-call.js';
 import { callbackUrl } from './create-order.js';
@@ -76,12 +76,7 @@ export async function createRefund(
     amount_fen: yuanToFen(req.refundAmt),
     reason: req.refundReason || null,
     notify_url: req.notifyUrl || null,
-    refund_status: 'r0001',
-    channel_state: 'pending',
-    channel_refund_no: null,
-    channel_code: null,
-    channel_msg: null,
-    refund_end_time: null,
+    ...UNASKED_REFUND,
     created_at: now,
     updated_at: now,
     next_check_at: nextRefundCheckAt(0, now),
