@@ -53,11 +53,21 @@ export class AlertRecorder {
   async record(alert: Alert): Promise<boolean> {
     const key = JSON.stringify([alert.kind, alert.channel, alert.mercNo ?? null, alert.orderId ?? null]);
     const known = this.sources.get(key);
-    if (known) {
+    if (known && alert.at - known.lastAt <= ALERT_QUIET_MS) {
       if (known.pending === 0) known.pendingFrom = alert.at;
       known.pending += 1;
       known.lastAt = Math.max(known.lastAt, alert.at);
       return false;
+    }
+    if (known) {
+      // An hour of quiet that no flush has noticed yet (one may still be on its way to the
+      // writer): what the source held goes to its old row, and this one opens a new row.
+      this.sources.delete(key);
+      if (known.pending > 0) {
+        const { pendingFrom, pending, lastAt } = known;
+        known.pending = 0;
+        await this.writer.run('recordAlert', { ...known.alert, at: pendingFrom, count: pending, lastAt, since: pendingFrom - ALERT_QUIET_MS });
+      }
     }
     this.sources.set(key, { alert, pending: 0, pendingFrom: alert.at, lastAt: alert.at });
     this.arm();

@@ -100,3 +100,19 @@ t.test('AlertRecorder: 10,000 alike alerts, two writes a minute per source, exac
   await settle();
   t.equal(ops.length, 7, 'and nothing after it');
 });
+
+t.test('AlertRecorder: an hour of quiet opens a new row even before a flush has forgotten the source', async (t) => {
+  const { clock, recorder, rows } = rig(t);
+  const at = clock.now();
+  const alert = (dt: number) => ({ kind: 'callback_rejected', channel: 'alipay', mercNo: 'M1', detail: `at +${dt}`, at: at + dt });
+  t.equal(await recorder.record(alert(0)), true, 'the first is written');
+  t.equal(await recorder.record(alert(10)), false, 'the next is counted');
+  // No timer has run: the source and its pending count are still held in memory.
+  t.equal(await recorder.record(alert(11 + ALERT_QUIET_MS)), true, 'after an hour of quiet: written, as a new row');
+  t.match(rows(), [
+    { detail: 'at +0', count: 2, lastAt: at + 10 },
+    { detail: `at +${11 + ALERT_QUIET_MS}`, count: 1 },
+  ]);
+  await recorder.close();
+  t.equal(rows().reduce((n, r) => n + r.count, 0), 3, 'every occurrence counted once');
+});
