@@ -11,7 +11,8 @@ import { buildAlipayCredentials } from '../channels/alipay/credential-input.js';
 import { buildWxpayCredentials } from '../channels/wxpay/credential-input.js';
 import { buildUnionpayCredentials } from '../channels/unionpay/credential-input.js';
 import { summarizeCredentials, type CertSummary, type CredentialSummary, type KeySummary } from '../channels/credential-summary.js';
-import { CredentialDecryptError, openCredentials, sealCredentials } from '../secrets/channel-credentials.js';
+import { CredentialDecryptError, openCredentials } from '../secrets/channel-credentials.js';
+import { storeLiveCredentials } from '../services/live-credentials.js';
 import { masterKeyId } from '../secrets/sealing.js';
 import { formatBeijing } from '../domain/time.js';
 import { notFound, openExisting } from './database.js';
@@ -88,16 +89,7 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
           );
         }
         const credentials = buildCredentials(payway, flags);
-        const sealed = sealCredentials(masterKey, mercNo, payway, credentials);
-        const status = await new InlineWriter(db).run('putChannelCredentials', {
-          mercNo,
-          payway,
-          keyId: sealed.keyId,
-          iv: sealed.iv.toString('base64'),
-          tag: sealed.tag.toString('base64'),
-          ciphertext: sealed.ciphertext.toString('base64'),
-          at: Date.now(),
-        });
+        const status = await storeLiveCredentials(new InlineWriter(db), masterKey, mercNo, payway, credentials);
         const row = creds.channelCredentials(mercNo, payway)!;
         const entry = describeRow(config, row, credentials);
         for (const w of expiryWarnings(entry)) io.err(`dtpay: warning: ${w}\n`);

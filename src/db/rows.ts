@@ -156,3 +156,13 @@ export interface RefundRow {
   next_check_at: number | null;
   checks: number;
 }
+
+/** One occurrence of something an operator should look at (a refused callback, a reconciliation item). */
+export interface Alert {
+  kind: string;
+  channel: string;
+  orderId?: string;
+  mercNo?: string;
+  detail: string;
+  at: number;
+}

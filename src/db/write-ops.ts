@@ -1,5 +1,5 @@
 import type { Db } from './open.js';
-import type { NewMerchantRecord, OrderRow } from './rows.js';
+import type { Alert, NewMerchantRecord, OrderRow } from './rows.js';
 import { randomBytes } from 'node:crypto';
 import { step, type OrderEvent, type PayStatus } from '../domain/order-states.js';
 import { notificationFields } from '../notify/notification-body.js';
@@ -224,17 +224,8 @@ function prepareOps(db: Db) {
      * from `at` to `lastAt`. They are counted on the source's row last seen at or after `since`,
      * or open a new row (whose detail is the first occurrence's). Returns whether a row was added.
      */
-    recordAlert(a: {
-      kind: string;
-      channel: string;
-      orderId?: string;
-      mercNo?: string;
-      detail: string;
-      at: number;
-      count?: number;
-      lastAt?: number;
-      since?: number;
-    }): boolean {
+    /** `count` occurrences up to `lastAt`, added to the source's row last seen since `since`, or a new row. */
+    recordAlert(a: Alert & { count?: number; lastAt?: number; since?: number }): boolean {
       const row = {
         kind: a.kind,
         channel: a.channel,

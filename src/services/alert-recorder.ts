@@ -1,15 +1,9 @@
 import type { Logger } from 'pino';
 import type { Writer } from '../db/writer.js';
 import type { Clock } from '../notify/clock.js';
+import type { Alert } from '../db/rows.js';
 
-export interface Alert {
-  kind: string;
-  channel: string;
-  orderId?: string;
-  mercNo?: string;
-  detail: string;
-  at: number;
-}
+export type { Alert };
 
 interface Source {
   alert: Alert;

@@ -2,7 +2,8 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/open.js';
 import { prepareCredentialReads, type ChannelCredentialRow, type CredentialReads } from '../db/credential-reads.js';
 import type { CredentialsByPayway, LivePayway } from '../channels/credentials.js';
-import { CredentialDecryptError, openCredentials } from '../secrets/channel-credentials.js';
+import type { Writer } from '../db/writer.js';
+import { CredentialDecryptError, openCredentials, sealCredentials } from '../secrets/channel-credentials.js';
 import { masterKeyId } from '../secrets/sealing.js';
 import { MASTER_KEY_HOWTO, MasterKeyMissingError } from '../secrets/master-key.js';
 
@@ -102,4 +103,25 @@ export function checkLiveCredentialsAtStartup(db: Db, config: Pick<Config, 'MAST
     );
   }
   return { checked: rows.length };
+}
+
+/** Seals a live merchant's credentials for one payway under MASTER_KEY and stores them (replacing what was there). */
+export function storeLiveCredentials<P extends LivePayway>(
+  writer: Writer,
+  masterKey: string,
+  mercNo: string,
+  payway: P,
+  credentials: CredentialsByPayway[P],
+  at = Date.now(),
+): Promise<'created' | 'updated'> {
+  const sealed = sealCredentials(masterKey, mercNo, payway, credentials);
+  return writer.run('putChannelCredentials', {
+    mercNo,
+    payway,
+    keyId: sealed.keyId,
+    iv: sealed.iv.toString('base64'),
+    tag: sealed.tag.toString('base64'),
+    ciphertext: sealed.ciphertext.toString('base64'),
+    at,
+  });
 }

@@ -6,7 +6,7 @@ import { startGateway, tempDir, until } from '../helper.js';
 import { FakeClock } from '../fake-clock.js';
 import { rsaKeyPair } from '../fixtures/channel-credentials.js';
 import { createMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/secrets/channel-credentials.js';
+import { storeLiveCredentials } from '../../src/services/live-credentials.js';
 import { openDb } from '../../src/db/open.js';
 import { ALERT_FLUSH_MS, ALERT_QUIET_MS } from '../../src/services/alert-recorder.js';
 import { SANDBOX_SIGNATURE_HEADER } from '../../src/channels/sandbox/driver.js';
@@ -45,20 +45,11 @@ t.test('2,000 forged callbacks: one row per source, every one counted, a bounded
   const gw = await startGateway(t, { MASTER_KEY }, { clock, dir });
   const live = await createMerchant(gw.gateway.services, 'Live shop', 'live');
   const app = rsaKeyPair();
-  const sealed = sealCredentials(MASTER_KEY, live.mercNo, 'alipay', {
+  await storeLiveCredentials(gw.gateway.services.writer, MASTER_KEY, live.mercNo, 'alipay', {
     appId: '2021000000000003',
     privateKeyPem: app.privateKeyPem,
     alipayPublicKeyPem: rsaKeyPair().publicKeyPem,
     gatewayUrl: 'http://127.0.0.1:9/gateway.do',
-  });
-  await gw.gateway.services.writer.run('putChannelCredentials', {
-    mercNo: live.mercNo,
-    payway: 'alipay',
-    keyId: sealed.keyId,
-    iv: sealed.iv.toString('base64'),
-    tag: sealed.tag.toString('base64'),
-    ciphertext: sealed.ciphertext.toString('base64'),
-    at: Date.now(),
   });
 
   // Every durable write of an alert, counted where it leaves for the database.

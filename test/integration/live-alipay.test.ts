@@ -4,7 +4,7 @@ import { payFields, startGateway } from '../helper.js';
 import { startReceiver } from '../receiver.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
 import { createMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/secrets/channel-credentials.js';
+import { storeLiveCredentials } from '../../src/services/live-credentials.js';
 import { sign } from '../../src/domain/sign.js';
 
 // A live merchant end to end, with the Alipay simulator standing in for Alipay: the signed unified
@@ -27,20 +27,11 @@ t.test('a live Alipay scan order: channel, payment, callback, notification, quer
   t.equal(before.body.respCode, '100006', 'no channel configured yet');
   t.match(before.body.respDesc, /none configured/);
 
-  const sealed = sealCredentials(MASTER_KEY, live.mercNo, 'alipay', {
+  await storeLiveCredentials(gw.gateway.services.writer, MASTER_KEY, live.mercNo, 'alipay', {
     appId,
     privateKeyPem: appKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     alipayPublicKeyPem: sim.alipayPublicKeyPem,
     gatewayUrl: sim.gatewayUrl,
-  });
-  await gw.gateway.services.writer.run('putChannelCredentials', {
-    mercNo: live.mercNo,
-    payway: 'alipay',
-    keyId: sealed.keyId,
-    iv: sealed.iv.toString('base64'),
-    tag: sealed.tag.toString('base64'),
-    ciphertext: sealed.ciphertext.toString('base64'),
-    at: Date.now(),
   });
 
   const wx = await post('/api/pay', payFields(live.mercNo, { paywayCode: 'wxpay', notifyUrl: `${rcv.url}/n` }));

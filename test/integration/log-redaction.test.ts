@@ -7,7 +7,7 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config.js';
 import { buildGateway } from '../../src/app.js';
 import { createMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/secrets/channel-credentials.js';
+import { storeLiveCredentials } from '../../src/services/live-credentials.js';
 import type { LivePayway, CredentialsByPayway } from '../../src/channels/credentials.js';
 import { sign, stringToSign } from '../../src/domain/sign.js';
 import { payFields, until } from '../helper.js';
@@ -88,16 +88,7 @@ t.test('trace logs carry request ids and no secret', async (t) => {
   // --- a live merchant with Alipay and WeChat Pay credentials, sealed with MASTER_KEY
   const live = await createMerchant(gateway.services, 'Live shop', 'live');
   const put = async <P extends LivePayway>(payway: P, credentials: CredentialsByPayway[P], mercNo = live.mercNo) => {
-    const sealed = sealCredentials(MASTER_KEY, mercNo, payway, credentials);
-    await writer.run('putChannelCredentials', {
-      mercNo,
-      payway,
-      keyId: sealed.keyId,
-      iv: sealed.iv.toString('base64'),
-      tag: sealed.tag.toString('base64'),
-      ciphertext: sealed.ciphertext.toString('base64'),
-      at: Date.now(),
-    });
+    await storeLiveCredentials(writer, MASTER_KEY, mercNo, payway, credentials);
   };
   const appKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const alipayPrivatePem = appKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { payFields, startGateway, type TestGateway } from '../helper.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
 import { createMerchant, type NewMerchant } from '../../src/services/merchants.js';
-import { sealCredentials } from '../../src/secrets/channel-credentials.js';
+import { storeLiveCredentials } from '../../src/services/live-credentials.js';
 
 // A live merchant's notifyUrl that the notification dispatcher will refuse on every attempt (an IP
 // literal it never contacts, a localhost name) is refused when the order or refund is made, with
@@ -27,20 +27,11 @@ async function liveGateway(t: Test, env: Record<string, string> = {}): Promise<L
   t.teardown(() => sim.close());
   const gw = await startGateway(t, { MASTER_KEY, ...env });
   const merchant = await createMerchant(gw.gateway.services, 'Live shop', 'live');
-  const sealed = sealCredentials(MASTER_KEY, merchant.mercNo, 'alipay', {
+  await storeLiveCredentials(gw.gateway.services.writer, MASTER_KEY, merchant.mercNo, 'alipay', {
     appId,
     privateKeyPem: appKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     alipayPublicKeyPem: sim.alipayPublicKeyPem,
     gatewayUrl: sim.gatewayUrl,
-  });
-  await gw.gateway.services.writer.run('putChannelCredentials', {
-    mercNo: merchant.mercNo,
-    payway: 'alipay',
-    keyId: sealed.keyId,
-    iv: sealed.iv.toString('base64'),
-    tag: sealed.tag.toString('base64'),
-    ciphertext: sealed.ciphertext.toString('base64'),
-    at: Date.now(),
   });
   return {
     gw,
