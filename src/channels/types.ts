@@ -2,6 +2,9 @@
 // database; it gets one object in and returns one object out. HTTP and the clock come in through
 // the context, so drivers can be exercised offline.
 
+import type { Bill } from '../reconcile/bill.js';
+import type { PayeeAccountType, PayoutCallbackOutcome, PayoutCancelResult, PayoutInput, PayoutQueryResult, PayoutRef, PayoutResult } from './payout-types.js';
+
 export const PAYWAYS = ['alipay', 'wxpay', 'unionpay'] as const;
 export type Payway = (typeof PAYWAYS)[number];
 export const SCENES = ['scan', 'h5', 'app', 'jspay', 'gateway', 'ebank'] as const;
@@ -153,6 +156,16 @@ export type RefundQueryResult =
   | { outcome: 'unreached'; reason: string }
   | { outcome: 'unknown'; reason: string };
 
+/**
+ * A day's trade bill (CONTRACT §5). `not_ready`: the channel has none yet (ask again later);
+ * `failed`: the channel refused, or the file could not be read (BillError's message).
+ */
+export type BillDownloadResult =
+  | { outcome: 'bill'; bill: Bill }
+  | { outcome: 'not_ready'; reason: string }
+  | { outcome: 'failed'; error: string }
+  | { outcome: 'unreached'; reason: string };
+
 export interface ChannelDriver<Credentials = unknown> {
   /** The key callbacks arrive under: /channel/{name}/notify. */
   readonly name: string;
@@ -164,8 +177,30 @@ export interface ChannelDriver<Credentials = unknown> {
   closePayment(ref: TradeRef, credentials: Credentials, ctx: ChannelContext): Promise<CloseResult>;
   refund(input: RefundInput, credentials: Credentials, ctx: ChannelContext): Promise<RefundResult>;
   queryRefund(ref: RefundRef, credentials: Credentials, ctx: ChannelContext): Promise<RefundQueryResult>;
-  parseCallback(raw: RawCallback, credentials: Credentials): CallbackOutcome;
+  /** A payment's result, or (for drivers that pay out) a payout's; payment outcomes carry no `kind`. */
+  parseCallback(raw: RawCallback, credentials: Credentials): CallbackOutcome | PayoutCallbackOutcome;
   acknowledge(accepted: boolean): Ack;
+
+  /** Payouts (CONTRACT §4), for drivers that make them: the payee account types this channel takes. */
+  readonly payeeAccountTypes?: readonly PayeeAccountType[];
+  transfer?(input: PayoutInput, credentials: Credentials, ctx: ChannelContext): Promise<PayoutResult>;
+  queryTransfer?(ref: PayoutRef, credentials: Credentials, ctx: ChannelContext): Promise<PayoutQueryResult>;
+  /** Only where the channel lets a payout be cancelled (wxpay before the payee confirms). */
+  cancelTransfer?(ref: PayoutRef, credentials: Credentials, ctx: ChannelContext): Promise<PayoutCancelResult>;
+
+  /** Reconciliation (CONTRACT §5): the trade bill of one Beijing day, `date` as YYYY-MM-DD. */
+  downloadTradeBill?(date: string, credentials: Credentials, ctx: ChannelContext): Promise<BillDownloadResult>;
+}
+
+/** Payment outcomes carry no `kind`; a payout's says so. */
+export function isPayoutOutcome(o: CallbackOutcome | PayoutCallbackOutcome): o is PayoutCallbackOutcome {
+  return 'kind' in o && o.kind === 'payout';
+}
+
+/** For callers that take only payments' results: a payout's is an error there. */
+export function paymentOutcome(o: CallbackOutcome | PayoutCallbackOutcome): CallbackOutcome {
+  if (isPayoutOutcome(o)) throw new Error(`a payout result for ${o.orderId} where a payment's was expected`);
+  return o;
 }
 
 export class CallbackRejected extends Error {

@@ -54,6 +54,8 @@ export interface OrderRow {
   next_check_at: number | null;
   /** how often it has asked */
   checks: number;
+  /** the channel's fee from its trade bill (migrations/0011); null until reconciliation matched the order */
+  fee_fen?: bigint | null;
 }
 
 export type NotifyStatus = 'pending' | 'delivered' | 'failed' | 'superseded';
@@ -155,6 +157,8 @@ export interface RefundRow {
   updated_at: number;
   next_check_at: number | null;
   checks: number;
+  /** the fee the channel gave back on this refund (negative) or 0, from its bill; null until reconciled */
+  fee_fen?: bigint | null;
 }
 
 /** One occurrence of something an operator should look at (a refused callback, a reconciliation item). */

@@ -1,4 +1,4 @@
-import { CallbackIgnored, CallbackRejected, type Ack, type RawCallback } from '../channels/types.js';
+import { CallbackIgnored, CallbackRejected, isPayoutOutcome, type Ack, type RawCallback } from '../channels/types.js';
 import { fenToYuan } from '../domain/money.js';
 import type { Services } from './context.js';
 import { applyTransition } from './transitions.js';
@@ -40,6 +40,11 @@ export async function handleChannelCallback(
     }
     if (!(err instanceof CallbackRejected)) throw err;
     return refuse('callback_rejected', err.message, undefined, 'warn');
+  }
+  if (isPayoutOutcome(outcome)) {
+    // Payout results are applied by the payout service once payouts are served.
+    log.info({ orderId: outcome.orderId }, 'payout result verified and acknowledged; nothing to apply');
+    return { found: true, ack: driver.acknowledge(true) };
   }
   const order = s.reads.order(outcome.orderId);
   if (!order) return refuse('callback_unknown_order', `no order ${outcome.orderId}`, undefined, 'warn');

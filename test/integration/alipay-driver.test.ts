@@ -7,7 +7,7 @@ import { AlipaySdk } from 'alipay-sdk';
 import { alipayDriver } from '../../src/channels/alipay/driver.js';
 import { topLevelMembers } from '../../src/channels/alipay/sign.js';
 import type { AlipayCredentials } from '../../src/channels/credentials.js';
-import { CallbackIgnored, CallbackRejected, type CallbackOutcome, type ChannelContext, type HttpRequest, type HttpResponse, type PaymentInput } from '../../src/channels/types.js';
+import { CallbackIgnored, CallbackRejected, type CallbackOutcome, paymentOutcome, type ChannelContext, type HttpRequest, type HttpResponse, type PaymentInput } from '../../src/channels/types.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
 
 // The Alipay driver against a local Alipay gateway (test/simulators/alipay.ts) over real HTTP on
@@ -44,7 +44,7 @@ const receiver: Server = createServer((req, res) => {
   req.on('end', () => {
     let accepted = true;
     try {
-      callbacks.push(alipayDriver.parseCallback({ headers: req.headers, rawBody: Buffer.concat(chunks) }, creds));
+      callbacks.push(paymentOutcome(alipayDriver.parseCallback({ headers: req.headers, rawBody: Buffer.concat(chunks) }, creds)));
     } catch (err) {
       callbacks.push(err as Error);
       // As the gateway does: a verified notification with nothing to apply is still acknowledged.

@@ -7,7 +7,7 @@ import { certIdOf, defaultSignerNames, UNIONPAY_SIGNER_NAME, UNIONPAY_TEST_SIGNE
 import { paidAtOf, parseAnswer } from '../../src/channels/unionpay/wire.js';
 import { readPfx } from '../../src/channels/unionpay/credential-input.js';
 import type { UnionpayCredentials } from '../../src/channels/credentials.js';
-import { CallbackIgnored, CallbackRejected, type CallbackOutcome, type ChannelContext, type PaymentInput, type Scene } from '../../src/channels/types.js';
+import { CallbackIgnored, CallbackRejected, type CallbackOutcome, paymentOutcome, type ChannelContext, type PaymentInput, type Scene } from '../../src/channels/types.js';
 import { OrderIdGenerator } from '../../src/domain/ids.js';
 import { UnionpaySimulator, buildPki, parseForm, type SimPki } from '../simulators/unionpay.js';
 import { createTestHttp } from '../simulators/http.js';
@@ -68,7 +68,7 @@ const receiver = createServer((req, res) => {
   req.on('end', () => {
     let ack;
     try {
-      const outcome = driver.parseCallback({ headers: req.headers, rawBody: Buffer.concat(chunks) }, creds);
+      const outcome = paymentOutcome(driver.parseCallback({ headers: req.headers, rawBody: Buffer.concat(chunks) }, creds));
       ack = driver.acknowledge(true);
       received.push({ outcome, status: ack.status });
     } catch (err) {

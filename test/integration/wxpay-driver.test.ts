@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createPublicKey } from 'node:crypto';
 import t from 'tap';
 import { Aes, Formatter, Rsa, Wechatpay, type WechatpayAxiosPlugin } from 'wechatpay-axios-plugin';
-import { CallbackRejected, type CallbackOutcome, type ChannelContext, type PaymentInput, type Scene } from '../../src/channels/types.js';
+import { CallbackRejected, type CallbackOutcome, paymentOutcome, type ChannelContext, type PaymentInput, type Scene } from '../../src/channels/types.js';
 import type { WxpayCredentials } from '../../src/channels/credentials.js';
 import { parseWxpayCallback, wxpayDriver as driver } from '../../src/channels/wxpay/driver.js';
 import { authorizationHeader, requestMessage, verifyWechatpaySignature } from '../../src/channels/wxpay/sign.js';
@@ -39,7 +39,7 @@ const receiver: Server = createServer((req, res) => {
   req.on('end', () => {
     let accepted = true;
     try {
-      seen.push({ outcome: driver.parseCallback({ headers: req.headers, rawBody: Buffer.concat(chunks) }, receiverCreds) });
+      seen.push({ outcome: paymentOutcome(driver.parseCallback({ headers: req.headers, rawBody: Buffer.concat(chunks) }, receiverCreds)) });
     } catch (err) {
       if (!(err instanceof CallbackRejected)) throw err;
       accepted = false;
