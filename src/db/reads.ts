@@ -46,13 +46,19 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
     'SELECT status, attempts FROM notifications WHERE refund_id = ? ORDER BY id DESC LIMIT 1',
   );
   const attempts = db.prepare('SELECT * FROM notification_attempts WHERE notification_id = ? ORDER BY attempt, id');
+  // A merchant's day (the merchant bill, reconciliation): one range of a partial index on
+  // (merc_no, ended_at) each (migrations/0012), whatever the size of the history.
+  const endedOrders = db.prepare(`SELECT * FROM orders INDEXED BY orders_merchant_ended
+    WHERE merc_no = ? AND ended_at >= ? AND ended_at < ? ORDER BY ended_at, order_id`).safeIntegers(true);
+  const endedRefunds = db.prepare(`SELECT * FROM refunds INDEXED BY refunds_merchant_ended
+    WHERE merc_no = ? AND ended_at >= ? AND ended_at < ? ORDER BY ended_at, refund_id`).safeIntegers(true);
 
   const orderRow = (r: unknown): OrderRow | undefined => {
     if (!r) return undefined;
     const row = r as Record<string, unknown>;
     // Only the amount needs 64 bits; the other integers are small and read as numbers.
     for (const k of ['order_period', 'created_at', 'expire_at', 'late_payment', 'updated_at', 'checks']) row[k] = Number(row[k]);
-    if (row.next_check_at !== null) row.next_check_at = Number(row.next_check_at);
+    for (const k of ['next_check_at', 'ended_at']) if (row[k] !== null) row[k] = Number(row[k]);
     return row as unknown as OrderRow;
   };
 
@@ -60,7 +66,7 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
     if (!r) return undefined;
     const row = r as Record<string, unknown>;
     for (const k of ['created_at', 'updated_at', 'checks']) row[k] = Number(row[k]);
-    if (row.next_check_at !== null) row.next_check_at = Number(row.next_check_at);
+    for (const k of ['next_check_at', 'ended_at']) if (row[k] !== null) row[k] = Number(row[k]);
     return row as unknown as RefundRow;
   };
 
@@ -100,8 +106,15 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
     sandboxTrade: (orderId: string) =>
       sandboxTrade.get(orderId) as { order_id: string; trade_no: string; amount_fen: bigint; status: 'paid' | 'failed' | 'closed'; paid_at: string | null; bank_type: string | null } | undefined,
     attempts: (notificationId: number) => attempts.all(notificationId) as AttemptRow[],
+    /** The merchant's orders that ended within [fromMs, toMs), oldest first. */
+    endedOrders: (mercNo: string, fromMs: number, toMs: number) =>
+      endedOrders.all(mercNo, fromMs, toMs).map((r) => orderRow(r)!),
+    /** The merchant's refunds that succeeded or failed within [fromMs, toMs), oldest first. */
+    endedRefunds: (mercNo: string, fromMs: number, toMs: number) =>
+      endedRefunds.all(mercNo, fromMs, toMs).map((r) => refundRow(r)!),
     /** What POST /api/query reads, for the query plans. */
     queryStatements: { order: order.source, orderByMercNo: orderByMercNo.source, latestNotification: latestNotification.source, refundedFen: refundedFen.source },
+    endedStatements: { orders: endedOrders.source, refunds: endedRefunds.source },
   };
 }
 

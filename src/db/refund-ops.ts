@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from './open.js';
 import type { OrderRow, QueuedNotification, RefundRow } from './rows.js';
 import { refundNotificationFields } from '../notify/notification-body.js';
+import { parseBeijing } from '../domain/time.js';
 
 // The refund write operations, run in the writer's transaction like the others (write-ops.ts).
 // The refundable amount is checked and reserved in the same transaction that inserts the refund,
@@ -51,7 +52,7 @@ export function prepareRefundOps(db: Db) {
   const settle = db.prepare(`UPDATE refunds SET refund_status = @status, refund_end_time = @refundEndTime,
       channel_refund_no = coalesce(@channelRefundNo, channel_refund_no), channel_code = @code, channel_msg = @message,
       channel_state = CASE WHEN @status = 'r0004' AND channel_state = 'pending' THEN 'refused' ELSE channel_state END,
-      next_check_at = NULL, updated_at = @at
+      next_check_at = NULL, ended_at = @endedAt, updated_at = @at
     WHERE refund_id = @refundId AND refund_status = 'r0001'`);
   const setCheck = db.prepare(`UPDATE refunds SET next_check_at = @next, checks = checks + 1
     WHERE refund_id = @refundId AND refund_status = 'r0001'`);
@@ -115,6 +116,7 @@ export function prepareRefundOps(db: Db) {
           status: a.status,
           at: a.at,
           refundEndTime: a.refundEndTime,
+          endedAt: (a.refundEndTime && parseBeijing(a.refundEndTime)) || a.at,
           channelRefundNo: a.channelRefundNo ?? null,
           code: a.code ?? null,
           message: a.message ?? null,

@@ -56,6 +56,8 @@ export interface OrderRow {
   checks: number;
   /** the channel's fee from its trade bill (migrations/0011); null until reconciliation matched the order */
   fee_fen?: bigint | null;
+  /** when it reached its final state, epoch ms: the channel's payment time for p0000 (migrations/0012); null while open */
+  ended_at?: number | null;
 }
 
 export type NotifyStatus = 'pending' | 'delivered' | 'failed' | 'superseded';
@@ -159,6 +161,8 @@ export interface RefundRow {
   checks: number;
   /** the fee the channel gave back on this refund (negative) or 0, from its bill; null until reconciled */
   fee_fen?: bigint | null;
+  /** when it succeeded or failed, epoch ms (the channel's time where it gave one); null while processing */
+  ended_at?: number | null;
 }
 
 /** One occurrence of something an operator should look at (a refused callback, a reconciliation item). */

@@ -1,7 +1,8 @@
 import type { Db } from './open.js';
 import type { Alert, NewMerchantRecord, OrderRow } from './rows.js';
 import { randomBytes } from 'node:crypto';
-import { step, type OrderEvent, type PayStatus } from '../domain/order-states.js';
+import { OPEN_STATES, step, type OrderEvent, type PayStatus } from '../domain/order-states.js';
+import { parseBeijing } from '../domain/time.js';
 import { notificationFields } from '../notify/notification-body.js';
 import { prepareRefundOps } from './refund-ops.js';
 import { preparePruneOps } from './prune-ops.js';
@@ -43,6 +44,7 @@ function prepareOps(db: Db) {
       bank_type = coalesce(@bankType, bank_type),
       channel_trade_no = coalesce(@channelTradeNo, channel_trade_no),
       late_payment = late_payment OR @late,
+      ended_at = coalesce(@endedAt, ended_at),
       updated_at = @at
     WHERE order_id = @orderId AND pay_status = @from`);
   const orderRow = db.prepare('SELECT * FROM orders WHERE order_id = ?').safeIntegers(true);
@@ -132,7 +134,8 @@ function prepareOps(db: Db) {
 
     /** Inserts a new order; `false` when (merc_no, merc_order_no) already exists. */
     insertOrder(row: OrderRow): boolean {
-      return insertOrder.run(row).changes === 1;
+      const endedAt = row.ended_at ?? (OPEN_STATES.includes(row.pay_status) ? null : row.created_at);
+      return insertOrder.run({ ...row, ended_at: endedAt }).changes === 1;
     },
 
     /** The conditional update: it changes the order only from a state the event allows. */
@@ -150,6 +153,7 @@ function prepareOps(db: Db) {
         tradeEndTime: a.tradeEndTime ?? null,
         bankType: a.bankType ?? null,
         channelTradeNo: a.channelTradeNo ?? null,
+        endedAt: OPEN_STATES.includes(to) ? null : ((to === 'p0000' && a.tradeEndTime && parseBeijing(a.tradeEndTime)) || a.at),
       }).changes;
       if (changes !== 1) return { changed: false, status: statusOf.get(a.orderId) as PayStatus | undefined };
       insertEvent.run(a.orderId, from, to, a.source, a.detail ?? null, a.at);
@@ -275,7 +279,7 @@ export const ORDER_COLUMNS: readonly (keyof OrderRow)[] = [
   'order_id', 'merc_no', 'merc_order_no', 'request_hash', 'payway', 'scene', 'trade_type', 'amount_fen',
   'fee_type', 'trade_time', 'order_period', 'term_type', 'notify_url', 'return_url', 'request_json',
   'pay_status', 'channel_state', 'channel_trade_no', 'channel_code', 'channel_msg', 'response_json',
-  'created_at', 'expire_at', 'trade_end_time', 'bank_type', 'late_payment', 'updated_at', 'next_check_at', 'checks',
+  'created_at', 'expire_at', 'trade_end_time', 'bank_type', 'late_payment', 'updated_at', 'next_check_at', 'checks', 'ended_at',
 ];
 
 /**

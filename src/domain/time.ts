@@ -25,3 +25,10 @@ export function isCompactDateTime(s: string): boolean {
   const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
   return d <= daysInMonth;
 }
+
+/** yyyyMMddHHmmss in Beijing time → epoch ms; undefined when `s` is not such a time. */
+export function parseBeijing(s: string): number | undefined {
+  if (!isCompactDateTime(s)) return undefined;
+  const n = (a: number, b: number) => Number(s.slice(a, b));
+  return Date.UTC(n(0, 4), n(4, 6) - 1, n(6, 8), n(8, 10), n(10, 12), n(12, 14)) - BEIJING_OFFSET_MS;
+}

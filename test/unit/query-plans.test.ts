@@ -79,3 +79,18 @@ t.test('/api/query by orderId and by mercOrderNo: one index search each, and so 
     t.ok(bounded(p), `${name}: bounded`);
   }
 });
+
+t.test("a merchant's day (merchant bill, reconciliation): one range of the ended_at index, in order", async (t) => {
+  const db = await setup(t);
+  const { endedStatements } = prepareReads(db);
+  const expected: Record<keyof typeof endedStatements, RegExp> = {
+    orders: /^SEARCH orders USING INDEX orders_merchant_ended \(merc_no=\? AND ended_at>\? AND ended_at<\?\)$/,
+    refunds: /^SEARCH refunds USING INDEX refunds_merchant_ended \(merc_no=\? AND ended_at>\? AND ended_at<\?\)$/,
+  };
+  for (const [name, re] of Object.entries(expected)) {
+    const p = plan(db, endedStatements[name as keyof typeof endedStatements]);
+    t.equal(p.length, 1, `${name}: one step (${p.join('; ')})`);
+    t.match(p[0], re, `${name}: ${p.join('; ')}`);
+    t.ok(bounded(p), `${name}: no sort, no scan`);
+  }
+});
