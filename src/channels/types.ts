@@ -183,6 +183,11 @@ export interface ChannelDriver<Credentials = unknown> {
 
   /** Payouts (CONTRACT §4), for drivers that make them: the payee account types this channel takes. */
   readonly payeeAccountTypes?: readonly PayeeAccountType[];
+  /**
+   * Why this merchant's credentials cannot pay out (Alipay in key mode, WeChat without a transfer
+   * scene, UnionPay without the encryption certificate), or undefined when they can.
+   */
+  payoutUnavailable?(credentials: Credentials, tradeType: '02' | '03'): string | undefined;
   transfer?(input: PayoutInput, credentials: Credentials, ctx: ChannelContext): Promise<PayoutResult>;
   queryTransfer?(ref: PayoutRef, credentials: Credentials, ctx: ChannelContext): Promise<PayoutQueryResult>;
   /** Only where the channel lets a payout be cancelled (wxpay before the payee confirms). */
