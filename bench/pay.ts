@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { sign } from '../src/domain/sign.js';
 import { orderFields } from '../test/fixtures/orders.js';
 import {
-  SERVER_JS, benchNamed, benchOptions, checkTable, cpuOf, createSandboxMerchant, die, f0, f1, f2, freePort, loadLine, machineBusy, machineLine,
+  SERVER_JS, benchNamed, benchOptions, checkTable, cpuOf, createSandboxMerchant, die, f0, f1, f2, f3, freePort, loadLine, machineBusy, machineLine,
   makeTempDir, percentile, portLine, positive, positiveInt, rssMb, sleep, spawnChild, stopAll, stopChild, threadCpuOf,
   threadCpuSince, verdictLines, waitForHealthz, whenChildDies, type Check, type Child, type Merchant,
 } from './harness.js';
@@ -565,19 +565,19 @@ function report(header: string[], runs: Run[], afters: After[], history: History
     const ratio = p.rps / b.rps;
     const not = scored ? '' : 'not scored; ';
     checks.push({ what: `CPU per answer, pay/bare, ${c}c`, target: `<= ${TARGETS.cpuRatio}`, value: `${f2(cpu)}×`, ok: scored ? cpu <= TARGETS.cpuRatio : undefined, note: `${not}${f0(p.cpuUs)} vs ${f0(b.cpuUs)} µs` });
-    checks.push({ what: `req/s, pay/bare, ${c}c`, target: `>= ${TARGETS.payBare}`, value: f2(ratio), ok: scored ? ratio >= TARGETS.payBare : undefined, note: `${not}${f0(p.rps)} vs ${f0(b.rps)}` });
+    checks.push({ what: `req/s, pay/bare, ${c}c`, target: `>= ${TARGETS.payBare}`, value: f3(ratio), ok: scored ? ratio >= TARGETS.payBare : undefined, note: `${not}${f0(p.rps)} vs ${f0(b.rps)}` });
   }
   const emptyMax = find('pay', 'empty', MAX_CONNS)!;
   const noFsync = find('pay', 'no-fsync', MAX_CONNS);
   if (noFsync) {
     const r = emptyMax.rps / noFsync.rps;
-    checks.push({ what: `req/s, pay durable/no-fsync, ${MAX_CONNS}c`, target: `>= ${TARGETS.durable}`, value: f2(r), ok: r >= TARGETS.durable, note: `${f0(emptyMax.rps)} vs ${f0(noFsync.rps)}` });
+    checks.push({ what: `req/s, pay durable/no-fsync, ${MAX_CONNS}c`, target: `>= ${TARGETS.durable}`, value: f3(r), ok: r >= TARGETS.durable, note: `${f0(emptyMax.rps)} vs ${f0(noFsync.rps)}` });
   }
   const hist = find('pay', 'history', MAX_CONNS);
   const histAfter = afters.find((a) => a.name === 'history');
   if (hist && histAfter) {
     const r = hist.rps / emptyMax.rps;
-    checks.push({ what: `req/s, pay on ${HISTORY} ended orders/empty, ${MAX_CONNS}c`, target: `>= ${TARGETS.history}`, value: f2(r), ok: r >= TARGETS.history, note: `${f0(hist.rps)} vs ${f0(emptyMax.rps)}` });
+    checks.push({ what: `req/s, pay on ${HISTORY} ended orders/empty, ${MAX_CONNS}c`, target: `>= ${TARGETS.history}`, value: f3(r), ok: r >= TARGETS.history, note: `${f0(hist.rps)} vs ${f0(emptyMax.rps)}` });
     const s = histAfter.startupMs / 1000;
     checks.push({ what: `start-up on ${HISTORY} ended orders`, target: `<= ${TARGETS.startupS} s`, value: `${f2(s)} s`, ok: s <= TARGETS.startupS, note: `empty: ${f2(afters[0]!.startupMs / 1000)} s` });
   }
