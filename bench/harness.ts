@@ -308,6 +308,7 @@ export function percentile(sorted: Float64Array, p: number): number {
 export const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
 export const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
 export const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
+export const f3 = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : '-');
 
 export const loadLine = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 

@@ -89,25 +89,35 @@ export function buildHistory(dbPath: string, merchant: Merchant, count: number, 
         created, created + 1800000, CASE WHEN status = 'p0005' THEN NULL ELSE ${beijing('ended')} END,
         CASE WHEN status = 'p0000' THEN 'ALIPAYACCOUNT' END, 0, ended
       FROM o`);
+    // Each order's event, notification and attempt go in with the chunk of orders they belong
+    // to, while its pages are still in the cache.
+    const insertEvents = db.prepare(`INSERT INTO order_events (order_id, from_status, to_status, source, detail, at)
+      SELECT order_id, 'p0001', pay_status, 'channel callback', NULL, updated_at FROM orders WHERE order_id > @last ORDER BY order_id`);
+    // A close the merchant asked for is not announced; every other end is, and was delivered.
+    const insertNotifications = db.prepare(`INSERT INTO notifications (webhook_id, order_id, merc_no, url, fields_json, sign_type, reason, status, attempts, due_at, created_at, updated_at)
+      SELECT 'msg_h' || order_id, order_id, merc_no, notify_url,
+        replace(replace(replace(CASE pay_status WHEN 'p0000' THEN @paid WHEN 'p0004' THEN @failed ELSE @expired END, '${OID}', order_id), '${MON}', merc_order_no), '${ENDED}', trade_end_time),
+        'MD5', 'state change to ' || pay_status, 'delivered', 1, NULL, updated_at, updated_at + 15
+      FROM orders WHERE order_id > @last AND pay_status <> 'p0005' ORDER BY order_id`);
+    const insertAttempts = db.prepare(`INSERT INTO notification_attempts (notification_id, attempt, due_at, at, http_status, latency_ms, outcome, error, answer)
+      SELECT id, 1, created_at, created_at + 3, 200, 12, 'delivered', NULL, 'success' FROM notifications WHERE id > @after ORDER BY id`);
+    const lastOrder = db.prepare('SELECT max(order_id) FROM orders').pluck();
+    const lastNotification = db.prepare('SELECT coalesce(max(id), 0) FROM notifications').pluck();
     const params = { begin, step, mercNo: merchant.mercNo, tradeTime: t.tradeTime, notifyUrl: NOTIFY_URL, request: t.request, response: t.response };
+    const notices = { paid: t.noticePaid, failed: t.noticeFailed, expired: t.noticeExpired };
     for (let from = 0; from < count; from += CHUNK) {
       const to = Math.min(count, from + CHUNK);
-      db.transaction(() => insertOrders.run({ ...params, from, to }))();
-      progress(`  history: ${to} of ${count} orders written (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+      db.transaction(() => {
+        // Order numbers grow with creation time: the chunk's orders are those above the last one before it.
+        const last = (lastOrder.get() as string | null) ?? '';
+        const after = lastNotification.get() as number;
+        insertOrders.run({ ...params, from, to });
+        insertEvents.run({ last });
+        insertNotifications.run({ ...notices, last });
+        insertAttempts.run({ after });
+      })();
+      progress(`  history: ${to} of ${count} orders written with their events, notifications and attempts (${((performance.now() - started) / 1000).toFixed(0)} s)`);
     }
-    db.transaction(() => {
-      db.prepare(`INSERT INTO order_events (order_id, from_status, to_status, source, detail, at)
-        SELECT order_id, 'p0001', pay_status, 'channel callback', NULL, updated_at FROM orders WHERE merc_no = ? ORDER BY order_id`).run(merchant.mercNo);
-      // A close the merchant asked for is not announced; every other end is, and was delivered.
-      db.prepare(`INSERT INTO notifications (webhook_id, order_id, merc_no, url, fields_json, sign_type, reason, status, attempts, due_at, created_at, updated_at)
-        SELECT 'msg_h' || order_id, order_id, merc_no, notify_url,
-          replace(replace(replace(CASE pay_status WHEN 'p0000' THEN @paid WHEN 'p0004' THEN @failed ELSE @expired END, '${OID}', order_id), '${MON}', merc_order_no), '${ENDED}', trade_end_time),
-          'MD5', 'state change to ' || pay_status, 'delivered', 1, NULL, updated_at, updated_at + 15
-        FROM orders WHERE merc_no = @mercNo AND pay_status <> 'p0005' ORDER BY order_id`).run({ paid: t.noticePaid, failed: t.noticeFailed, expired: t.noticeExpired, mercNo: merchant.mercNo });
-      db.prepare(`INSERT INTO notification_attempts (notification_id, attempt, due_at, at, http_status, latency_ms, outcome, error, answer)
-        SELECT id, 1, created_at, created_at + 3, 200, 12, 'delivered', NULL, 'success' FROM notifications ORDER BY id`).run();
-    })();
-    progress(`  history: events, notifications and attempts written (${((performance.now() - started) / 1000).toFixed(0)} s)`);
     progress(`  history: making ${deferred.filter((d) => d.type === 'index').length} indexes and ${deferred.filter((d) => d.type === 'trigger').length} triggers again`);
     db.transaction(() => {
       for (const d of deferred) db.exec(d.sql);
