@@ -1,6 +1,7 @@
 import type { Db } from './open.js';
 import type { AttemptRow, MerchantRecord, MerchantRow, NotificationRow, NotifyStatus, OrderRow, RefundRow } from './rows.js';
 import { lockedMerchantKeys, type MerchantKeys } from '../secrets/merchant-keys.js';
+import { Merchant } from './merchant-row.js';
 
 /**
  * The queries the request path makes, prepared once on the reading connection. Merchant rows come
@@ -73,9 +74,9 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
   return {
     merchant: (mercNo: string): MerchantRow | undefined => {
       const row = merchant.get(mercNo) as MerchantRecord | undefined;
-      return row && merchantKeys.attach(row);
+      return row && new Merchant(row, merchantKeys);
     },
-    merchants: (): MerchantRow[] => (merchants.all() as MerchantRecord[]).map((row) => merchantKeys.attach(row)),
+    merchants: (): MerchantRow[] => (merchants.all() as MerchantRecord[]).map((row) => new Merchant(row, merchantKeys)),
     merchantCount: () => merchantCount.get() as number,
     order: (orderId: string) => orderRow(order.get(orderId)),
     orderByMercNo: (mercNo: string, mercOrderNo: string) => orderRow(orderByMercNo.get(mercNo, mercOrderNo)),

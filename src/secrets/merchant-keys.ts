@@ -38,12 +38,6 @@ interface Opened {
   key: string;
 }
 
-/** A merchant row as stored: its key sealed. */
-export interface SealedKeyHolder {
-  merc_no: string;
-  key_sealed: Uint8Array | null;
-}
-
 /**
  * Seals and opens merchant keys under one MASTER_KEY, which it asks for only when it first needs
  * it (a CLI command that never touches a key needs no MASTER_KEY). Opened keys are kept in memory,
@@ -79,19 +73,6 @@ export class MerchantKeys {
     if (this.opened.size >= 100_000) this.opened.clear();
     this.opened.set(mercNo, { sealed: Buffer.from(sealed), key });
     return key;
-  }
-
-  /**
-   * The row with its `key`, opened on first use. The property is not enumerable, so the key stays
-   * out of JSON and logs that print the row, and a reader that never signs never opens it.
-   */
-  attach<R extends SealedKeyHolder>(row: R): R & { key: string } {
-    let key: string | undefined;
-    return Object.defineProperty(row, 'key', {
-      enumerable: false,
-      configurable: true,
-      get: () => (key ??= this.open(row.merc_no, row.key_sealed)),
-    }) as R & { key: string };
   }
 }
 

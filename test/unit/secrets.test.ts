@@ -2,7 +2,12 @@ import t from 'tap';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnsealError, masterKeyId, packSealed, seal, unpackSealed, unseal } from '../../src/secrets/sealing.js';
-import { MerchantKeyError, MerchantKeys, lockedMerchantKeys, openMerchantKey, sealMerchantKey } from '../../src/secrets/merchant-keys.js';
+import { MerchantKeyError, MerchantKeys, openMerchantKey, sealMerchantKey } from '../../src/secrets/merchant-keys.js';
+import { openDb } from '../../src/db/open.js';
+import { migrate } from '../../src/db/migrate.js';
+import { prepareReads } from '../../src/db/reads.js';
+import { InlineWriter } from '../../src/db/writer.js';
+import { createMerchant } from '../../src/services/merchants.js';
 import { MasterKeyFileError, findMasterKey, generateMasterKeyFile } from '../../src/secrets/master-key.js';
 import { masterKeyWeakness } from '../../src/secrets/key-strength.js';
 import { tempDir } from '../helper.js';
@@ -84,15 +89,23 @@ t.test('MerchantKeys: opened once per sealed value, a rotated key is picked up, 
 
   t.throws(() => keys.open(M2, null), { name: 'MerchantKeyError', message: /not sealed yet/ });
 
-  const row = { merc_no: M1, name: 'Shop', key_sealed: rotated };
-  const withKey = keys.attach(row);
-  t.equal(withKey.key, rotatedKey);
-  t.notOk(JSON.stringify(withKey).includes(rotatedKey), 'the key is not in the JSON of the row');
-  t.same(Object.keys(withKey), ['merc_no', 'name', 'key_sealed']);
+});
+
+t.test('merchant rows open their key when it is used, and never print it', async (t) => {
+  const db = openDb(':memory:');
+  t.teardown(() => db.close());
+  migrate(db);
+  const keys = new MerchantKeys(() => KEY);
+  const m = await createMerchant({ writer: new InlineWriter(db), merchantKeys: keys }, 'Shop', 'sandbox');
+  const row = prepareReads(db, keys).merchant(m.mercNo)!;
+  t.equal(row.key, m.key);
+  t.notOk(JSON.stringify(row).includes(m.key), 'the key is not in the JSON of the row');
+  t.notOk(Object.keys(row).includes('key'));
+  t.same(prepareReads(db, keys).merchants().map((r) => r.key), [m.key]);
 
   // A reader without MASTER_KEY reads rows, and refuses only when a key is used.
-  const locked = lockedMerchantKeys.attach({ merc_no: M1, key_sealed: rotated });
-  t.equal(locked.merc_no, M1);
+  const locked = prepareReads(db).merchant(m.mercNo)!;
+  t.match(locked, { merc_no: m.mercNo, name: 'Shop', mode: 'sandbox', status: 'active' });
   t.throws(() => locked.key, { name: 'MerchantKeyError', message: /no MASTER_KEY/ });
 });
 
