@@ -76,12 +76,18 @@ t.test('the migration counts the rows already there, once', async (t) => {
   const later = readdirSync(dir).filter((f) => f >= '0009');
   for (const f of later) rmSync(join(dir, f));
   migrate(db, dir);
-  const run = batchRunner(db);
-  run([{ op: 'insertMerchant', args: { merc_no: 'M100000000000001', name: 'Shop', mode: 'sandbox', key_sealed: sealMerchantKey(TEST_MASTER_KEY, 'M100000000000001', 'k'.repeat(43)).toString('base64'), status: 'active', created_at: 1, updated_at: 1 } }]);
+  // Rows written as that schema had them (today's write operations know later columns).
+  db.prepare(`INSERT INTO merchants (merc_no, name, mode, key_sealed, status, created_at, updated_at)
+    VALUES ('M100000000000001', 'Shop', 'sandbox', ?, 'active', 1, 1)`).run(sealMerchantKey(TEST_MASTER_KEY, 'M100000000000001', 'k'.repeat(43)));
   const orders: OrderRow[] = [];
-  for (let i = 0; i < 30; i++) orders.push(orderRow('M100000000000001', 1000 + i, { pay_status: i % 3 === 0 ? 'p0004' : 'p0001' }));
-  run(orders.map((o) => ({ op: 'insertOrder', args: o })));
-  run(orders.slice(0, 10).map((o) => ({ op: 'transitionOrder', args: { orderId: o.order_id, event: 'channel_paid', source: 'test', at: 5000 } })));
+  for (let i = 0; i < 30; i++) orders.push(orderRow('M100000000000001', 1000 + i, { pay_status: i < 10 ? 'p0000' : i % 3 === 0 ? 'p0004' : 'p0001' }));
+  const cols = Object.keys(orders[0]!).filter((c) => c !== 'fee_fen' && c !== 'ended_at');
+  const insertOrder = db.prepare(`INSERT INTO orders (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`);
+  const insertNotification = db.prepare(`INSERT INTO notifications
+      (webhook_id, order_id, merc_no, url, fields_json, sign_type, reason, status, attempts, due_at, created_at, updated_at)
+    VALUES (?, ?, 'M100000000000001', 'http://127.0.0.1:9/n', '{}', 'MD5', 'state change to p0000', 'pending', 0, 5000, 5000, 5000)`);
+  for (const o of orders) insertOrder.run(o);
+  for (const o of orders.slice(0, 10)) insertNotification.run(`msg_${o.order_id}`, o.order_id);
   t.notOk(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'status_counts'").get(), 'no counts before 0009');
 
   migrate(db); // the shipped migrations: 0009 onwards
