@@ -22,6 +22,7 @@ const SUCCESS = '00';
 /** UnionPay itself does not know yet: ask again. */
 const UNCERTAIN = new Set(['03', '04', '05']);
 const NO_SUCH_TRADE = '34';
+const DUPLICATE = '12';
 
 const encryptCertOf = (c: UnionpayCredentials): EncryptCert | undefined =>
   c.encryptCertPem && c.encryptCertId ? { pem: c.encryptCertPem, certId: c.encryptCertId } : undefined;
@@ -84,7 +85,8 @@ export function unionpayPayouts(call: UnionpayCall): PayoutMethods {
       const d = a.data;
       // 00 is "taken": the money moves later and the result is notified (or queried).
       if (d.respCode === SUCCESS) return { outcome: 'accepted', ...(d.queryId ? { channelTradeNo: d.queryId } : {}) };
-      if (UNCERTAIN.has(d.respCode!)) return { outcome: 'unknown', reason: reason('backTransReq', d) };
+      // 12 重复交易: UnionPay already holds a transaction under this orderId, so this is no refusal.
+      if (UNCERTAIN.has(d.respCode!) || d.respCode === DUPLICATE) return { outcome: 'unknown', reason: reason('backTransReq', d) };
       return { outcome: 'refused', code: d.respCode!, message: d.respMsg ?? '' };
     },
 
