@@ -276,9 +276,9 @@ export function createUnionpayDriver(opts: UnionpayDriverOptions = {}): ChannelD
       const bad = verifyUnionpay(f, credentials, clock(), namesFor(credentials));
       if (bad) throw new CallbackRejected(`UnionPay notification rejected: ${bad}`);
       if (f.merId !== credentials.merId) throw new CallbackRejected(`UnionPay notification for merId ${f.merId ?? '(none)'}`);
+      if (f.txnType === TXN_PAYOUT) return payoutNotification(f);
       // Refund results (txnType 04) come back here too. They verified, so they are acknowledged
       // (UnionPay would otherwise keep resending them); the refund itself is settled by queryRefund.
-      if (f.txnType === TXN_PAYOUT) return payoutNotification(f);
       if (f.txnType !== '01') throw new CallbackIgnored(`UnionPay notification of txnType ${f.txnType ?? '(none)'} is not a payment`);
       if (!f.orderId || !isAcpOrderId(f.orderId)) throw new CallbackRejected('UnionPay notification without a valid orderId');
       const amountFen = fenOf(f.txnAmt);

@@ -263,7 +263,7 @@ function refundState(r: WxRefund): RefundQueryResult {
   }
 }
 
-/** Throws CallbackRejected for anything that is not a verified, decryptable payment notification of this merchant. */
+/** Throws CallbackRejected for anything that is not a verified, decryptable payment or transfer notification of this merchant. */
 export function parseWxpayCallback(raw: RawCallback, c: WxpayCredentials, nowMs: number = Date.now()): CallbackOutcome | PayoutCallbackOutcome {
   const v = verifyWechatpaySignature(raw.headers, raw.rawBody, c, nowMs);
   if (!v.ok) throw new CallbackRejected(`wxpay callback: ${v.reason}`);
