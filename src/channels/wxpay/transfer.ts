@@ -213,8 +213,8 @@ export function wxpayPayouts(call: WxCall): PayoutMethods {
       if (a.kind === 'error') return { outcome: 'refused', code: a.code, message: a.message };
       const b = (a.json ?? {}) as WxTransferBill;
       if (aboutOther(b, ref.orderId, c)) return { outcome: 'unknown', reason: 'wxpay transfer cancel answered about a different bill' };
-      if (b.state === 'CANCELLED') return { outcome: 'cancelled' };
-      if (b.state === 'CANCELING') return { outcome: 'cancelling' };
+      const s = billState(b, c);
+      if (s.outcome === 'cancelled' || s.outcome === 'cancelling') return s;
       return { outcome: 'unknown', reason: `wxpay transfer cancel answered state ${String(b.state)}` };
     },
   };
