@@ -1,5 +1,5 @@
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import type { AlipayCredentials, CredentialsByPayway, LivePayway, UnionpayCredentials, WxpayCredentials } from './credentials.js';
+import type { AlipayCredentials, CredentialsByPayway, LivePayway, UnionpayCredentials, WxpayCredentials, WxTransferScene } from './credentials.js';
 import { spkiDer } from './credential-input.js';
 
 // What `channel show` may print: identifiers, URLs, fingerprints and dates; never a private key,
@@ -69,6 +69,9 @@ export type CredentialSummary =
       verifyWith: 'platform-cert' | 'public-key';
       platformCert?: CertSummary;
       wechatpayPublicKey?: KeySummary & { id: string };
+      /** 商家转账 scenes: 02 payouts, and 03 where it has its own (else 03 uses transferScene) */
+      transferScene?: WxTransferScene;
+      withdrawScene?: WxTransferScene;
     }
   | {
       payway: 'unionpay';
@@ -79,6 +82,8 @@ export type CredentialSummary =
       signCert: CertSummary;
       rootCert: CertSummary;
       middleCert: CertSummary;
+      /** UnionPay's sensitive-data encryption certificate, for payouts */
+      encryptCert?: CertSummary & { encryptCertId: string };
     };
 
 export function summarizeCredentials<P extends LivePayway>(payway: P, c: CredentialsByPayway[P], now = Date.now()): CredentialSummary {
@@ -108,6 +113,8 @@ export function summarizeCredentials<P extends LivePayway>(payway: P, c: Credent
         ...(w.wechatpayPublicKeyPem
           ? { wechatpayPublicKey: { ...keySummary(createPublicKey(w.wechatpayPublicKeyPem)), id: w.wechatpayPublicKeyId ?? '' } }
           : {}),
+        ...(w.transferScene ? { transferScene: w.transferScene } : {}),
+        ...(w.withdrawScene ? { withdrawScene: w.withdrawScene } : {}),
       };
     }
     default: {
@@ -121,6 +128,7 @@ export function summarizeCredentials<P extends LivePayway>(payway: P, c: Credent
         signCert: certSummary(u.signCertPem, now),
         rootCert: certSummary(u.rootCertPem, now),
         middleCert: certSummary(u.middleCertPem, now),
+        ...(u.encryptCertPem ? { encryptCert: { ...certSummary(u.encryptCertPem, now), encryptCertId: u.encryptCertId ?? '' } } : {}),
       };
     }
   }

@@ -28,6 +28,20 @@ export interface WxpayCredentials {
   wechatpayPublicKeyId?: string;
   /** default https://api.mch.weixin.qq.com */
   baseUrl: string;
+  /** 商家转账 settings for 02 payouts; without them the merchant cannot pay out through WeChat */
+  transferScene?: WxTransferScene;
+  /** the same for 03 (withdrawals); absent: 03 uses transferScene */
+  withdrawScene?: WxTransferScene;
+}
+
+/** A transfer scene registered in the WeChat Pay merchant platform (商家转账 → 转账场景). */
+export interface WxTransferScene {
+  /** transfer_scene_id, e.g. 1000 (现金营销), 1005 (佣金报酬) */
+  sceneId: string;
+  /** transfer_scene_report_infos: the report items the scene requires */
+  reportInfos: { info_type: string; info_content: string }[];
+  /** user_recv_perception: what the payee is shown; WeChat picks the scene's default when absent */
+  userRecvPerception?: string;
 }
 
 export interface UnionpayCredentials {
@@ -41,6 +55,10 @@ export interface UnionpayCredentials {
   /** UnionPay's root and intermediate certificates, PEM, that signPubKeyCert must chain to */
   rootCertPem: string;
   middleCertPem: string;
+  /** UnionPay's sensitive-data encryption certificate, PEM (payouts encrypt accNo and the name with it) */
+  encryptCertPem?: string;
+  /** its serial number, decimal (encryptCertId) */
+  encryptCertId?: string;
   /** default https://gateway.95516.com */
   baseUrl: string;
 }

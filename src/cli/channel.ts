@@ -5,7 +5,7 @@ import type { Db } from '../db/open.js';
 import { prepareReads } from '../db/reads.js';
 import { prepareCredentialReads, type ChannelCredentialRow } from '../db/credential-reads.js';
 import { InlineWriter } from '../db/writer.js';
-import { LIVE_PAYWAYS, channelCallbackUrl, isLivePayway, type CredentialsByPayway, type LivePayway } from '../channels/credentials.js';
+import { LIVE_PAYWAYS, channelCallbackUrl, isLivePayway, type CredentialsByPayway, type LivePayway, type WxTransferScene } from '../channels/credentials.js';
 import { CredentialInputError } from '../channels/credential-input.js';
 import { buildAlipayCredentials } from '../channels/alipay/credential-input.js';
 import { buildWxpayCredentials } from '../channels/wxpay/credential-input.js';
@@ -31,8 +31,10 @@ const FLAGS: Record<LivePayway, readonly string[]> = {
   wxpay: [
     'mchid', 'appid', 'serial-no', 'private-key-file', 'apiv3-key', 'platform-cert-file',
     'wechatpay-public-key-file', 'wechatpay-public-key-id', 'base-url',
+    'transfer-scene-id', 'transfer-scene-report-file', 'user-recv-perception',
+    'withdraw-scene-id', 'withdraw-scene-report-file', 'withdraw-recv-perception',
   ],
-  unionpay: ['mer-id', 'sign-cert-file', 'sign-cert-password', 'root-cert-file', 'middle-cert-file', 'base-url'],
+  unionpay: ['mer-id', 'sign-cert-file', 'sign-cert-password', 'root-cert-file', 'middle-cert-file', 'encrypt-cert-file', 'base-url'],
 };
 
 const REQUIRED: Record<LivePayway, readonly string[]> = {
@@ -201,6 +203,12 @@ function buildCredentials<P extends LivePayway>(payway: P, flags: Record<string,
           wechatpayPublicKey: readFlagFile(flags, 'wechatpay-public-key-file'),
           wechatpayPublicKeyId: s('wechatpay-public-key-id'),
           baseUrl: s('base-url'),
+          transferSceneId: s('transfer-scene-id'),
+          transferSceneReport: readFlagFile(flags, 'transfer-scene-report-file'),
+          userRecvPerception: s('user-recv-perception'),
+          withdrawSceneId: s('withdraw-scene-id'),
+          withdrawSceneReport: readFlagFile(flags, 'withdraw-scene-report-file'),
+          withdrawRecvPerception: s('withdraw-recv-perception'),
         }) as CredentialsByPayway[P];
       default:
         return buildUnionpayCredentials({
@@ -209,6 +217,7 @@ function buildCredentials<P extends LivePayway>(payway: P, flags: Record<string,
           signCertPassword: s('sign-cert-password'),
           rootCert: readFlagFile(flags, 'root-cert-file'),
           middleCert: readFlagFile(flags, 'middle-cert-file'),
+          encryptCert: readFlagFile(flags, 'encrypt-cert-file'),
           baseUrl: s('base-url'),
         }) as CredentialsByPayway[P];
     }
@@ -234,7 +243,7 @@ function expiryWarnings(e: Entry): string[] {
     e.payway === 'wxpay'
       ? [['the platform certificate', e.platformCert]]
       : e.payway === 'unionpay'
-        ? [['the signing certificate', e.signCert], ['the root certificate', e.rootCert], ['the middle certificate', e.middleCert]]
+        ? [['the signing certificate', e.signCert], ['the root certificate', e.rootCert], ['the middle certificate', e.middleCert], ['the encryption certificate', e.encryptCert]]
         : [];
   return certs.flatMap(([name, c]) => (c?.expired ? [`${name} expired on ${beijing(c.validTo)}`] : []));
 }
@@ -245,6 +254,11 @@ const beijing = (isoTime: string) => formatBeijing(Date.parse(isoTime));
 const key = (k: KeySummary) => `${k.type}${k.bits ? ` ${k.bits}` : ''}, public key sha256 ${k.sha256}`;
 const cert = (c: CertSummary) =>
   `${c.subject}; serial ${c.serialNumber}; valid ${beijing(c.validFrom)} to ${beijing(c.validTo)}${c.expired ? ' (EXPIRED)' : ''}; sha256 ${c.sha256}`;
+
+/** A transfer scene on one line: its id, what the payee sees, and its report items. */
+const scene = (s: WxTransferScene) =>
+  `${s.sceneId}${s.userRecvPerception ? `, payee sees ${JSON.stringify(s.userRecvPerception)}` : ''}` +
+  `${s.reportInfos.length > 0 ? `; report ${s.reportInfos.map((r) => `${r.info_type}=${r.info_content}`).join(', ')}` : '; no report items'}`;
 
 function renderEntry(e: Entry): string {
   const lines: [string, string][] = [];
@@ -268,6 +282,8 @@ function renderEntry(e: Entry): string {
       );
       if (e.platformCert) lines.push(['platform cert', cert(e.platformCert)]);
       if (e.wechatpayPublicKey) lines.push(['WeChat Pay key', `${e.wechatpayPublicKey.id}: ${key(e.wechatpayPublicKey)}`]);
+      lines.push(['transfer scene', e.transferScene ? scene(e.transferScene) : 'none (no payouts)']);
+      lines.push(['withdraw scene', e.withdrawScene ? scene(e.withdrawScene) : e.transferScene ? 'the transfer scene' : 'none (no payouts)']);
       break;
     case 'unionpay':
       lines.push(
@@ -278,6 +294,7 @@ function renderEntry(e: Entry): string {
         ['signing cert', cert(e.signCert)],
         ['root cert', cert(e.rootCert)],
         ['middle cert', cert(e.middleCert)],
+        ['encryption cert', e.encryptCert ? `encryptCertId ${e.encryptCert.encryptCertId}; ${cert(e.encryptCert)}` : 'none (no payouts)'],
       );
       break;
   }

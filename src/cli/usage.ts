@@ -94,14 +94,18 @@ export const COMMANDS: readonly CommandHelp[] = [
     usage: [
       'channel set MERCNO alipay --app-id ID --private-key-file F --alipay-public-key-file F [--gateway-url URL] [--json]',
       'channel set MERCNO wxpay --mchid ID --appid ID --serial-no HEX --private-key-file F --apiv3-key KEY\n' +
-        '      (--platform-cert-file F | --wechatpay-public-key-file F --wechatpay-public-key-id ID) [--base-url URL] [--json]',
+        '      (--platform-cert-file F | --wechatpay-public-key-file F --wechatpay-public-key-id ID) [--base-url URL]\n' +
+        '      [--transfer-scene-id ID [--transfer-scene-report-file F] [--user-recv-perception TEXT]]\n' +
+        '      [--withdraw-scene-id ID [--withdraw-scene-report-file F] [--withdraw-recv-perception TEXT]] [--json]',
       'channel set MERCNO unionpay --mer-id ID --sign-cert-file F.pfx --sign-cert-password P\n' +
-        '      --root-cert-file F --middle-cert-file F [--base-url URL] [--json]',
+        '      --root-cert-file F --middle-cert-file F [--encrypt-cert-file F] [--base-url URL] [--json]',
     ],
     summary: 'store a live merchant\'s channel credentials (encrypted with MASTER_KEY)',
     details:
       'Keys and certificates are read from files and checked before anything is stored; running it again replaces them. ' +
-      'Needs MASTER_KEY. Prints the callback URL to register with the channel.',
+      'Needs MASTER_KEY. Prints the callback URL to register with the channel. ' +
+      'Payouts: wxpay needs a transfer scene (02; --withdraw-scene-id gives 03 its own, else 03 uses it), the report file ' +
+      'being a JSON array of {"info_type","info_content"}; unionpay needs UnionPay\'s encryption certificate (--encrypt-cert-file).',
   },
   {
     name: 'channel show',

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createHash, createSign, createVerify, generateKeyPairSync, randomInt, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { request } from 'undici';
+import { UnionpayPayouts } from './unionpay-payout.js';
 
 // A local UnionPay ACP 5.1.0 gateway for tests, speaking the real protocol on 127.0.0.1:
 // - a test PKI built at start-up with node-forge: a root CA, a middle CA under it, and
@@ -30,7 +31,9 @@ export type Fault =
   | { kind: 'businessError'; respCode: string; respMsg?: string }
   | { kind: 'hang' }
   | { kind: 'http500' }
-  | { kind: 'garbage' };
+  | { kind: 'garbage' }
+  /** the request is carried out, then the connection drops before the answer */
+  | { kind: 'lostAnswer' };
 
 /** Which certificate a signed message carries: the good one, or one of the bad ones. */
 export type SignerVariant = 'good' | 'untrusted' | 'expired' | 'wrongCn';
@@ -150,6 +153,10 @@ export interface SimPki {
   merchantCertPem: string;
   merchantKeyPem: string;
   merchantCertId: string;
+  /** UnionPay's sensitive-data encryption certificate and its key */
+  encryptCertPem: string;
+  encryptKeyPem: string;
+  encryptCertId: string;
 }
 
 export function buildPki(): SimPki {
@@ -173,6 +180,8 @@ export function buildPki(): SimPki {
   };
   // The merchant's certificate; a serial above 2^53 makes a float conversion of certId show.
   const merchant = issue({ cn: '041@Z12@777290058110048@00000001', key: merchantKey, issuer: middle, ca: false, serialHex: '6a1c9b3f0d2e4f5a7b' });
+  const encryptKey = rsaKey();
+  const encrypt = issue({ cn: '041@Z11@中国银联股份有限公司@00000002', key: encryptKey, issuer: middle, ca: false, serialHex: '69a3c5e7f1b20c4d' });
   const password = 'sim-pfx-pass';
   const p12 = forge.pkcs12.toPkcs12Asn1(merchantKey.priv, [merchant.cert], password, { algorithm: '3des' });
   const merchantPfx = Buffer.from(forge.asn1.toDer(p12).getBytes(), 'binary');
@@ -186,6 +195,9 @@ export function buildPki(): SimPki {
     merchantCertPem: merchant.pem,
     merchantKeyPem: merchantKey.pem,
     merchantCertId: BigInt(`0x${merchant.cert.serialNumber}`).toString(10),
+    encryptCertPem: encrypt.pem,
+    encryptKeyPem: encryptKey.pem,
+    encryptCertId: BigInt(`0x${encrypt.cert.serialNumber}`).toString(10),
   };
 }
 
@@ -254,12 +266,23 @@ export class UnionpaySimulator {
   private seq = 0;
   private server!: Server;
   baseUrl = '';
+  /** 代付 (unionpay-payout.ts) */
+  readonly payouts: UnionpayPayouts;
 
   private constructor(
     readonly merId: string,
     pki: SimPki,
   ) {
     this.pki = pki;
+    this.payouts = new UnionpayPayouts({
+      merId,
+      encryptKeyPem: pki.encryptKeyPem,
+      encryptCertId: pki.encryptCertId,
+      echo: (f) => this.echo(f),
+      beijing: () => beijing(),
+      nextSeq: () => ++this.seq,
+      post: (url, fields) => this.post(url, new URLSearchParams(this.signAnswer(fields)).toString()),
+    });
   }
 
   static async start(merId: string, pki: SimPki = buildPki()): Promise<UnionpaySimulator> {
@@ -314,6 +337,10 @@ export class UnionpaySimulator {
     else if (fault?.kind === 'businessError') answer = this.error(fields, [fault.respCode, fault.respMsg ?? 'scripted failure']);
     else answer = this.dispatch(endpoint, fields);
 
+    if (fault?.kind === 'lostAnswer') {
+      res.destroy();
+      return;
+    }
     if ('html' in answer) {
       res.writeHead(answer.status ?? 200, { 'content-type': 'text/html;charset=utf-8' }).end(answer.html);
       return;
@@ -364,7 +391,8 @@ export class UnionpaySimulator {
   }
 
   private dispatch(endpoint: Endpoint, f: Record<string, string>): Answer {
-    if (endpoint === 'query') return this.query(f);
+    if (endpoint === 'query') return this.payouts.query(f) ?? this.query(f);
+    if (endpoint === 'back' && f.txnType === '12') return this.payouts.create(f);
     if (f.txnType === '01') {
       const consume =
         (endpoint === 'front' && f.txnSubType === '01' && f.bizType === '000201' && (f.channelType === '07' || f.channelType === '08')) ||

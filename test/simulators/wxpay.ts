@@ -13,6 +13,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import forge from 'node-forge';
 import type { WxpayCredentials } from '../../src/channels/credentials.js';
+import { WxTransferBills } from './wxpay-transfer.js';
 
 // ---------------------------------------------------------------------------------------------
 // Keys
@@ -112,7 +113,9 @@ export type SimFault =
   | { kind: 'unknownSerial' }
   | { kind: 'businessError'; status: number; code: string; message: string }
   | { kind: 'systemError' }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** the request is carried out, then the connection drops before the answer */
+  | { kind: 'lostAnswer' };
 
 /** How one notification goes wrong, if it does. */
 export interface NotifyOptions {
@@ -149,6 +152,9 @@ export class WxpaySimulator {
   private faults: SimFault[] = [];
   private hung = new Set<ServerResponse>();
   private seq = 0;
+  /** 商家转账 bills (wxpay-transfer.ts) */
+  readonly transfers: WxTransferBills;
+  private currentFault: SimFault | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -157,7 +163,21 @@ export class WxpaySimulator {
     readonly mchid: string,
     readonly appid: string,
     readonly now: () => number,
-  ) {}
+  ) {
+    this.transfers = new WxTransferBills({
+      mchid,
+      appid,
+      platformPrivateKeyPem: keys.platform.privateKeyPem,
+      serials: () => [keys.platform.certSerial, keys.platform.publicKeyId],
+      now,
+      send: (res, status, json) => this.send(res, status, json, this.currentFault),
+      error: (res, status, code, message) => this.error(res, status, code, message, this.currentFault),
+      notify: (url, ev) => {
+        const { headers, rawBody } = this.encryptedNotification(ev.eventType, ev.originalType, ev.summary, ev.plain);
+        return this.deliver(url, headers, rawBody);
+      },
+    });
+  }
 
   static async start(o: { keys: WxpayKeys; mchid?: string; appid?: string; now?: () => number; mode?: 'cert' | 'pubkey' }): Promise<WxpaySimulator> {
     let sim!: WxpaySimulator;
@@ -251,9 +271,29 @@ export class WxpaySimulator {
     return { headers: this.signedHeaders(body, fault, n.signature === 'otherKey'), rawBody: Buffer.from(body, 'utf8') };
   }
 
+  /** Any notification, as WeChat writes one: the plain resource encrypted with the APIv3 key, signed. */
+  encryptedNotification(eventType: string, originalType: string, summary: string, plain: unknown): { headers: Record<string, string>; rawBody: Buffer } {
+    const nonce = randomBytes(6).toString('hex');
+    const cipher = createCipheriv('aes-256-gcm', Buffer.from(this.keys.apiv3Key), Buffer.from(nonce)).setAAD(Buffer.from(originalType));
+    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(plain), 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64');
+    const body = JSON.stringify({
+      id: randomUUID(),
+      create_time: rfc3339(this.now()),
+      resource_type: 'encrypt-resource',
+      event_type: eventType,
+      summary,
+      resource: { original_type: originalType, algorithm: 'AEAD_AES_256_GCM', ciphertext, associated_data: originalType, nonce },
+    });
+    return { headers: this.signedHeaders(body), rawBody: Buffer.from(body, 'utf8') };
+  }
+
   private notify(t: SimTrade, n: NotifyOptions): Promise<Delivery> {
     const { headers, rawBody } = this.buildNotification(t.outTradeNo, n);
-    const url = new URL(t.request.notify_url as string);
+    return this.deliver(t.request.notify_url as string, headers, rawBody);
+  }
+
+  private deliver(notifyUrl: string, headers: Record<string, string>, rawBody: Buffer): Promise<Delivery> {
+    const url = new URL(notifyUrl);
     return new Promise((resolve, reject) => {
       const req = httpRequest(
         url,
@@ -290,6 +330,10 @@ export class WxpaySimulator {
   }
 
   private send(res: ServerResponse, status: number, json: unknown, fault?: SimFault): void {
+    if (fault?.kind === 'lostAnswer') {
+      res.destroy();
+      return;
+    }
     const body = json === undefined ? '' : JSON.stringify(json);
     const headers: Record<string, string> = { 'request-id': randomUUID(), ...this.signedHeaders(body, fault?.kind) };
     if (body) headers['content-type'] = 'application/json; charset=utf-8';
@@ -347,6 +391,8 @@ export class WxpaySimulator {
         }
       }
       try {
+        this.currentFault = fault;
+        if (this.transfers.route(method, new URL(path, this.baseUrl), json, req.headers, res)) return;
         this.route(method, new URL(path, this.baseUrl), json, body, res, fault);
       } catch (err) {
         this.error(res, 500, 'SYSTEM_ERROR', (err as Error).message, fault);

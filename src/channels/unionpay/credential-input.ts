@@ -10,7 +10,20 @@ export interface UnionpayInput {
   signCertPassword?: string;
   rootCert?: string | Buffer;
   middleCert?: string | Buffer;
+  /** UnionPay's sensitive-data encryption certificate (payouts) */
+  encryptCert?: string | Buffer;
   baseUrl?: string;
+}
+
+/** UnionPay's encryption certificate: an RSA leaf that is UnionPay's, not the merchant's own. */
+function encryptCert(input: string | Buffer, signCertPem: string): { encryptCertPem: string; encryptCertId: string } {
+  const cert = certificate('--encrypt-cert-file', input);
+  requireRsa('--encrypt-cert-file', cert.publicKey, 'certificate key');
+  if (cert.ca) throw new CredentialInputError('--encrypt-cert-file', "is a CA certificate; give UnionPay's sensitive-data encryption certificate (acp_prod_enc.cer)");
+  if (samePublic(cert.publicKey, new X509Certificate(signCertPem).publicKey)) {
+    throw new CredentialInputError('--encrypt-cert-file', "is your own signing certificate; give UnionPay's encryption certificate");
+  }
+  return { encryptCertPem: cert.toString(), encryptCertId: BigInt(`0x${cert.serialNumber}`).toString(10) };
 }
 
 /** The signing key and certificate out of a PKCS#12 file (node:crypto cannot read PKCS#12). */
@@ -66,6 +79,7 @@ export function buildUnionpayCredentials(input: UnionpayInput): UnionpayCredenti
     certId,
     rootCertPem: root.toString(),
     middleCertPem: middle.toString(),
+    ...(input.encryptCert !== undefined ? encryptCert(input.encryptCert, certPem) : {}),
     baseUrl: baseUrl('--base-url', input.baseUrl, CHANNEL_DEFAULT_URLS.unionpay),
   };
 }

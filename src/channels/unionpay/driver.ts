@@ -16,6 +16,8 @@ import {
 } from '../types.js';
 import { checkSignerCert, defaultSignerNames } from './certs.js';
 import { verifyFields } from './sign.js';
+import { TXN_PAYOUT, payoutNotification, unionpayPayouts } from './payout.js';
+import type { PayoutCallbackOutcome } from '../payout-types.js';
 import {
   PATHS,
   autoSubmitForm,
@@ -142,6 +144,7 @@ export function createUnionpayDriver(opts: UnionpayDriverOptions = {}): ChannelD
 
   const driver: ChannelDriver<UnionpayCredentials> = {
     name: 'unionpay',
+    ...unionpayPayouts(call),
 
     async createPayment(input, credentials, ctx): Promise<CreateResult> {
       if (!isAcpOrderId(input.orderId)) return { outcome: 'refused', code: 'ORDER_ID', message: 'UnionPay orderId must be 8–32 letters and digits' };
@@ -267,12 +270,13 @@ export function createUnionpayDriver(opts: UnionpayDriverOptions = {}): ChannelD
       return { outcome: 'failed', code: orig, message: d.origRespMsg ?? '' };
     },
 
-    parseCallback(raw: RawCallback, credentials): CallbackOutcome {
+    parseCallback(raw: RawCallback, credentials): CallbackOutcome | PayoutCallbackOutcome {
       const f = parseNotification(raw.rawBody);
       if (!f) throw new CallbackRejected('UnionPay notification names a field twice');
       const bad = verifyUnionpay(f, credentials, clock(), namesFor(credentials));
       if (bad) throw new CallbackRejected(`UnionPay notification rejected: ${bad}`);
       if (f.merId !== credentials.merId) throw new CallbackRejected(`UnionPay notification for merId ${f.merId ?? '(none)'}`);
+      if (f.txnType === TXN_PAYOUT) return payoutNotification(f);
       // Refund results (txnType 04) come back here too. They verified, so they are acknowledged
       // (UnionPay would otherwise keep resending them); the refund itself is settled by queryRefund.
       if (f.txnType !== '01') throw new CallbackIgnored(`UnionPay notification of txnType ${f.txnType ?? '(none)'} is not a payment`);

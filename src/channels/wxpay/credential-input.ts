@@ -13,8 +13,9 @@ import {
   samePublic,
   spkiPem,
 } from '../credential-input.js';
+import { buildTransferSettings, type WxTransferSettingsInput } from './transfer-settings.js';
 
-export interface WxpayInput {
+export interface WxpayInput extends WxTransferSettingsInput {
   mchid?: string;
   appid?: string;
   serialNo?: string;
@@ -63,6 +64,7 @@ export function buildWxpayCredentials(input: WxpayInput): WxpayCredentials {
     privateKeyPem: pkcs8Pem(key),
     apiv3Key,
     baseUrl: baseUrl('--base-url', input.baseUrl, CHANNEL_DEFAULT_URLS.wxpay),
+    ...buildTransferSettings(input),
   };
   const own = createPublicKey(key);
   if (hasCert) {

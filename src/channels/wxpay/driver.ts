@@ -25,6 +25,9 @@ import {
 import { neverConnected } from '../net-errors.js';
 import type { WxpayCredentials } from '../credentials.js';
 import { decryptResource } from './crypto.js';
+import { parseTransferNotification, wxpayPayouts } from './transfer.js';
+import { WX_TRANSFER_EVENT } from './transfer-wire.js';
+import type { PayoutCallbackOutcome } from '../payout-types.js';
 import { authorizationHeader, joinLines, newNonce, rsaSign, verifyWechatpaySignature } from './sign.js';
 import {
   WX_DEFAULT_BASE_URL,
@@ -84,12 +87,20 @@ function parseJson(text: string): Record<string, unknown> | undefined {
  * - 5xx, other statuses, timeouts, resets: `unknown` — resolve by querying, never by resending blindly;
  * - no connection at all: `unreached`.
  */
-async function call(method: 'GET' | 'POST', path: string, payload: object | undefined, c: WxpayCredentials, ctx: ChannelContext): Promise<Answer> {
+async function call(
+  method: 'GET' | 'POST',
+  path: string,
+  payload: object | undefined,
+  c: WxpayCredentials,
+  ctx: ChannelContext,
+  extraHeaders: Record<string, string> = {},
+): Promise<Answer> {
   if (!ctx.http) return { kind: 'unreached', reason: 'no HTTP transport for wxpay' };
   if (ctx.signal?.aborted) return { kind: 'unreached', reason: 'aborted before sending' };
   const url = new URL((c.baseUrl || WX_DEFAULT_BASE_URL).replace(/\/+$/, '') + path);
   const body = payload === undefined ? '' : JSON.stringify(payload);
   const headers: Record<string, string> = {
+    ...extraHeaders,
     accept: 'application/json',
     'user-agent': USER_AGENT,
     authorization: authorizationHeader({
@@ -252,13 +263,14 @@ function refundState(r: WxRefund): RefundQueryResult {
   }
 }
 
-/** Throws CallbackRejected for anything that is not a verified, decryptable payment notification of this merchant. */
-export function parseWxpayCallback(raw: RawCallback, c: WxpayCredentials, nowMs: number = Date.now()): CallbackOutcome {
+/** Throws CallbackRejected for anything that is not a verified, decryptable payment or transfer notification of this merchant. */
+export function parseWxpayCallback(raw: RawCallback, c: WxpayCredentials, nowMs: number = Date.now()): CallbackOutcome | PayoutCallbackOutcome {
   const v = verifyWechatpaySignature(raw.headers, raw.rawBody, c, nowMs);
   if (!v.ok) throw new CallbackRejected(`wxpay callback: ${v.reason}`);
   const n = parseJson(raw.rawBody.toString('utf8')) as WxNotification | undefined;
   if (!n || n.resource_type !== 'encrypt-resource' || !asObject(n.resource)) throw new CallbackRejected('wxpay callback: not an encrypted notification');
-  // Refund results are resolved by queryRefund; only payment notifications come through here.
+  if (n.event_type === WX_TRANSFER_EVENT) return parseTransferNotification(n, c);
+  // Refund results are resolved by queryRefund; only payment and transfer notifications come through here.
   if (n.event_type !== 'TRANSACTION.SUCCESS') throw new CallbackIgnored(`wxpay callback: event ${String(n.event_type)} is not handled`);
   let t: WxTransaction | undefined;
   try {
@@ -288,6 +300,7 @@ const inRange = (fen: bigint) => fen >= 1n && fen <= WX_MAX_TOTAL_FEN;
 
 export const wxpayDriver: ChannelDriver<WxpayCredentials> = {
   name: 'wxpay',
+  ...wxpayPayouts(call),
 
   async createPayment(input, c, ctx): Promise<CreateResult> {
     const path = CELL_PATH[input.scene];
