@@ -177,12 +177,12 @@ t.test('a back notification signed by openssl', async (t) => {
   const orderId = ids.next();
   const fields = opensslSignAsUnionpay({
     accessType: '0', bizType: '000401', currencyCode: '156', encoding: 'UTF-8', merId: '777290058110048', orderId,
-    queryId: '761812011300000000009', respCode: '00', respMsg: 'Success!', traceNo: '000123', traceTime: '1201130102',
+    queryId: '761812011300000000009', respCode: '00', respMsg: 'Success!', traceNo: '000123', traceTime: `${orderId.slice(4, 8)}235902`,
     txnAmt: '50000', txnSubType: '00', txnTime: orderId.slice(0, 14), txnType: '12', version: '5.1.0',
   });
   const rawBody = Buffer.from(new URLSearchParams(fields).toString());
   t.same(unionpayDriver.parseCallback({ headers: {}, rawBody }, creds), {
-    kind: 'payout', orderId, amountFen: 50_000n, channelTradeNo: '761812011300000000009', result: 'succeeded', paidAt: `${orderId.slice(0, 4)}1201130102`,
+    kind: 'payout', orderId, amountFen: 50_000n, channelTradeNo: '761812011300000000009', result: 'succeeded', paidAt: `${orderId.slice(0, 8)}235902`,
   });
   const failed = opensslSignAsUnionpay({ ...fields, respCode: '63', respMsg: '户名不符' });
   t.match(unionpayDriver.parseCallback({ headers: {}, rawBody: Buffer.from(new URLSearchParams(failed).toString()) }, creds), { kind: 'payout', result: 'failed', failCode: '63', failReason: '户名不符' });
