@@ -16,6 +16,7 @@ import {
 } from '../types.js';
 import { checkSignerCert, defaultSignerNames } from './certs.js';
 import { verifyFields } from './sign.js';
+import { downloadAcpBill } from './bill-download.js';
 import {
   PATHS,
   autoSubmitForm,
@@ -289,6 +290,8 @@ export function createUnionpayDriver(opts: UnionpayDriverOptions = {}): ChannelD
         bankType: bankTypeOf(f),
       };
     },
+
+    downloadTradeBill: (date, credentials, ctx) => downloadAcpBill(date, credentials, ctx, { signerNames: namesFor(credentials) }),
 
     // UnionPay wants HTTP 200 (the body is not read); anything else makes it retry.
     acknowledge(accepted: boolean): Ack {
