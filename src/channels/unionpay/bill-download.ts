@@ -85,8 +85,8 @@ async function fileTransfer(date: string, c: UnionpayCredentials, ctx: ChannelCo
 
 /** Why an answer is not UnionPay's, or undefined when it is. */
 function unsigned(f: Fields, c: UnionpayCredentials, nowMs: number, signerNames: readonly string[]): string | undefined {
-  if (f.signMethod !== '01') return `signMethod ${JSON.stringify(f.signMethod ?? '')} is not 01`;
   if (!f.signature || !f.signPubKeyCert) return 'unsigned';
+  if (f.signMethod !== '01') return `signMethod ${JSON.stringify(f.signMethod ?? '')} is not 01`;
   const signer = checkSignerCert(f.signPubKeyCert, c, nowMs, signerNames);
   if (!signer.ok) return signer.reason;
   return verifyFields(f, signer.publicKey) ? undefined : 'the signature does not verify';
