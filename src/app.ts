@@ -31,6 +31,7 @@ import { sandboxRoutes } from './api/sandbox-routes.js';
 import { notifyRoutes } from './api/notify-routes.js';
 import { closeRoute } from './api/close-route.js';
 import { refundRoutes } from './api/refund-routes.js';
+import { billRoutes } from './api/bill-route.js';
 import { answerSandboxApi, sandboxApiRoutes } from './api/sandbox-api-routes.js';
 import { openApiRoutes } from './api/openapi.js';
 import { OrderWatcher } from './services/order-watcher.js';
@@ -224,6 +225,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   queryRoute(app, services);
   closeRoute(app, services);
   refundRoutes(app, services);
+  billRoutes(app, services);
   pageRoutes(app, reads, services.links);
   healthRoutes(app, reads, { writerOk: () => writer.healthy, dispatcherRunning: () => dispatcher.isRunning }, migrated);
   sandboxRoutes(app, sandbox);
