@@ -126,6 +126,13 @@ t.test('a broken archive is downloaded again; three in a row fail with the parse
   t.equal(sim.bills.downloads.length - before, 5, 'three downloads, each with a fresh URL');
 });
 
+t.test('a tampered bill fails at once with the parser’s message, not downloaded again', async (t) => {
+  const before = sim.bills.downloads.length;
+  sim.bills.tampered = 1;
+  t.same(await download(DAY), { outcome: 'failed', error: 'alipay trade bill: the summary says 交易商家实收 62.02, the lines add up to 62.01' });
+  t.equal(sim.bills.downloads.length - before, 1);
+});
+
 t.test('Alipay refusing, an answer not believed, an unreachable gateway', async (t) => {
   sim.failNext(METHOD, { kind: 'businessError', code: '40006', subCode: 'isv.insufficient-isv-permissions', subMsg: '应用未开通账单下载' });
   t.match(await download(DAY), { outcome: 'failed', error: /isv\.insufficient-isv-permissions 应用未开通账单下载 \(40006\)/ });

@@ -120,6 +120,13 @@ t.test('a broken fileContent is asked for again; three in a row fail with the pa
   t.equal(sim.bills.transfers.length - before, 5);
 });
 
+t.test('a tampered file fails at once with the parser’s message', async (t) => {
+  const before = sim.bills.transfers.length;
+  sim.bills.tampered = 1;
+  t.match(await download(DAY), { outcome: 'failed', error: /^unionpay trade bill: INN26112788ZM_777290058110048 record 4 has 300 bytes, a record at least \d+$/ });
+  t.equal(sim.bills.transfers.length - before, 1);
+});
+
 t.test('UnionPay refusing, an answer not believed, an unreachable host', async (t) => {
   sim.failNext('file', { kind: 'businessError', respCode: '06', respMsg: '商户未开通文件下载' });
   t.match(await download(DAY), { outcome: 'failed', error: 'fileTransRequest: respCode 06 商户未开通文件下载' });

@@ -24,6 +24,8 @@ export class AlipayBills {
   readonly notMade = new Set<string>();
   /** How many coming downloads serve a cut-off zip. */
   damaged = 0;
+  /** How many coming downloads serve a bill whose summary disagrees with its lines. */
+  tampered = 0;
   readonly downloads: string[] = [];
   private readonly urls = new Map<string, { date: string; expiresAt: number }>();
   private baseUrl = '';
@@ -83,7 +85,9 @@ export class AlipayBills {
     }
     this.urls.delete(url.searchParams.get('token')!);
     this.downloads.push(entry.date);
-    let zip = writeAlipayTradeBill(this.lines(entry.date), { pid: this.pid, billDate: entry.date });
+    const tamperSummary = this.tampered > 0;
+    if (tamperSummary) this.tampered--;
+    let zip = writeAlipayTradeBill(this.lines(entry.date), { pid: this.pid, billDate: entry.date, tamperSummary });
     if (this.damaged > 0) {
       this.damaged--;
       zip = zip.slice(0, Math.floor(zip.length / 2));

@@ -46,6 +46,8 @@ export class UnionpayBills {
   readonly payouts: SimPayout[] = [];
   /** How many coming answers carry fileContent that does not inflate. */
   damaged = 0;
+  /** How many coming answers carry a file whose last record is cut short. */
+  tampered = 0;
   readonly transfers: string[] = [];
 
   constructor(
@@ -91,7 +93,9 @@ export class UnionpayBills {
     const date = traceMsDate(`${f.settleDate}120000`, this.now());
     if (clearingDay(date).to > this.now() || this.notMade.has(date)) return { ...base, respCode: '98', respMsg: '文件不存在' };
     this.transfers.push(date);
-    let fileContent = acpFileContent(writeAcpTradeBill(this.lines(date), { merId: this.merId, billDate: date }));
+    const cutLastRecord = this.tampered > 0;
+    if (cutLastRecord) this.tampered--;
+    let fileContent = acpFileContent(writeAcpTradeBill(this.lines(date), { merId: this.merId, billDate: date, cutLastRecord }));
     if (this.damaged > 0) {
       this.damaged--;
       fileContent = randomBytes(300).toString('base64');
