@@ -1,5 +1,5 @@
 import type { AlipayCredentials } from '../credentials.js';
-import type { BillDownloadResult, ChannelContext, HttpResponse } from '../types.js';
+import type { BillDownloadResult, ChannelContext, HttpRequest, HttpResponse } from '../types.js';
 import { neverConnected } from '../net-errors.js';
 import { HttpBodyTooLarge } from '../http-body.js';
 import { beijingDay, BillError, isBillDate } from '../../reconcile/bill.js';
@@ -27,7 +27,7 @@ type Step<T> = { ok: true; value: T } | { ok: false; result: BillDownloadResult 
 
 const stop = (result: BillDownloadResult): { ok: false; result: BillDownloadResult } => ({ ok: false, result });
 
-async function send(ctx: ChannelContext, req: Parameters<NonNullable<ChannelContext['http']>>[0], what: string): Promise<Step<HttpResponse>> {
+async function send(ctx: ChannelContext, req: HttpRequest, what: string): Promise<Step<HttpResponse>> {
   if (!ctx.http) return stop({ outcome: 'unreached', reason: 'no HTTP transport for the Alipay channel' });
   try {
     return { ok: true, value: await ctx.http(req) };

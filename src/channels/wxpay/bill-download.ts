@@ -6,7 +6,7 @@ import { billWindow, BillError, isBillDate } from '../../reconcile/bill.js';
 import { MAX_BILL_BYTES } from '../../reconcile/bill-text.js';
 import { readWxTradeBill } from './bill.js';
 import { authorizationHeader, newNonce, verifyWechatpaySignature } from './sign.js';
-import { WX_DEFAULT_BASE_URL } from './wire.js';
+import { WX_DEFAULT_BASE_URL, headerValue } from './wire.js';
 
 // A day's trade bill from WeChat Pay (CONTRACT §5):
 //   GET /v3/bill/tradebill?bill_date=…&bill_type=ALL&tar_type=GZIP   signed; its answer verified
@@ -82,7 +82,7 @@ async function announce(date: string, c: WxpayCredentials, ctx: ChannelContext):
   const sent = await send(ctx, signedGet(url, c, ctx), 'GET /v3/bill/tradebill');
   if (!sent.ok) return sent;
   const res = sent.value;
-  const signed = Object.keys(res.headers).some((k) => k.toLowerCase() === 'wechatpay-signature');
+  const signed = headerValue(res.headers, 'wechatpay-signature') !== undefined;
   if ((res.status >= 200 && res.status < 300) || signed) {
     const v = verifyWechatpaySignature(res.headers, res.body, c, ctx.now());
     if (!v.ok) return stop({ outcome: 'failed', error: `${WHAT}: the tradebill answer (${res.status}) is not believed: ${v.reason}` });
