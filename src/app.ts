@@ -31,10 +31,12 @@ import { sandboxRoutes } from './api/sandbox-routes.js';
 import { notifyRoutes } from './api/notify-routes.js';
 import { closeRoute } from './api/close-route.js';
 import { refundRoutes } from './api/refund-routes.js';
+import { billRoutes } from './api/bill-route.js';
 import { answerSandboxApi, sandboxApiRoutes } from './api/sandbox-api-routes.js';
 import { openApiRoutes } from './api/openapi.js';
 import { OrderWatcher } from './services/order-watcher.js';
 import { request as httpRequest } from 'undici';
+import { readBody } from './channels/http-body.js';
 import { PAYWAYS, type ChannelDriver, type HttpRequest, type HttpResponse, type Payway } from './channels/types.js';
 import { alipayDriver } from './channels/alipay/driver.js';
 import { wxpayDriver } from './channels/wxpay/driver.js';
@@ -209,7 +211,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     // The caller's signal bounds the whole call; these only stop undici's own longer defaults.
     const limit = config.CHANNEL_TIMEOUT_MS;
     const res = await httpRequest(req.url, { method: req.method, headers: req.headers, body: req.body, signal, headersTimeout: limit, bodyTimeout: limit });
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+    return { status: res.statusCode, headers: res.headers, ...(await readBody(res.body, req)) };
   }
 
   const creator = new OrderCreator(services);
@@ -223,6 +225,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   queryRoute(app, services);
   closeRoute(app, services);
   refundRoutes(app, services);
+  billRoutes(app, services);
   pageRoutes(app, reads, services.links);
   healthRoutes(app, reads, { writerOk: () => writer.healthy, dispatcherRunning: () => dispatcher.isRunning }, migrated);
   sandboxRoutes(app, sandbox);

@@ -9,6 +9,8 @@ import { notificationWebhooks, WEBHOOKS_TEXT, type WebhookOperation } from './op
 import { payRequestSchema } from './pay-schema.js';
 import { orderRefSchema } from './order-ref.js';
 import { refundQuerySchema, refundRequestSchema } from './refund-routes.js';
+import { billRequestSchema } from './bill-route.js';
+import { MERCHANT_BILL_COLUMNS } from '../domain/merchant-bill.js';
 
 // The merchant API as OpenAPI 3.1, generated from the Zod schemas the routes validate with
 // (z.toJSONSchema), so the document cannot drift from what the gateway accepts. What Zod keeps in
@@ -217,6 +219,7 @@ export const orderViewFields = z.object({
   expireTime: beijingTime,
   attach: text.optional(),
   refundedAmt: yuan.optional().describe('a paid order: the sum of its successful refunds'),
+  feeAmt: yuan.optional().describe('the fee the channel’s bill stated for this order, once reconciliation matched it (absent until then)'),
   latePayment: z.literal('true').optional().describe('a payment that arrived after the order had failed, been closed or expired'),
   notifyStatus: notifyStatus.optional(),
   notifyAttempts: text.optional(),
@@ -236,6 +239,16 @@ export const refundViewFields = z.object({
   refundedAmt: yuan,
   notifyStatus: notifyStatus.optional().describe('of the refund’s latest notification, if it has a notifyUrl'),
   notifyAttempts: text.optional(),
+});
+
+/** POST /api/bill's fields (api/bill-route.ts). */
+export const billAnswerFields = z.object({
+  billDate: text.describe('the day asked for, yyyyMMdd (Beijing)'),
+  count: text.describe('data rows in the bill (orders and refunds)'),
+  totalTradeAmt: yuan.describe('the sum of tradeAmt over the p0000 order rows'),
+  totalRefundAmt: yuan.describe('the sum of refundAmt over the r0000 refund rows'),
+  billSha256: text.describe('lowercase hex SHA-256 of the CSV served at billUrl'),
+  billUrl: text.describe('GET: the CSV, for 10 minutes (then, or for any other token, 404)'),
 });
 
 export const notifyResendFields = orderViewFields.extend({ webhookId: text.describe('the new notification’s webhook-id') });
@@ -387,6 +400,28 @@ export const OPERATIONS: readonly OperationSpec[] = [
     withFields: [RESP.OK],
     crossFieldRules: ['refundId or mercRefundNo: at least one of them (non-empty); if both are given they must name the same refund'],
     notes: { refundId: 'refundId or mercRefundNo is required', mercRefundNo: 'refundId or mercRefundNo is required' },
+  },
+  {
+    path: '/api/bill',
+    interfaceCode: 'bill',
+    summary: 'Merchant bill of a day',
+    description:
+      'Your orders and refunds that ended on a Beijing day (a payment on the day the channel says it was paid), as a CSV to reconcile against: ' +
+      'UTF-8 without a BOM, RFC 4180 (a field holding a comma, a quote or a line break is quoted), CRLF after every record, a header row, ' +
+      `then one row per order (recordType order) and per refund (recordType refund). Columns: ${MERCHANT_BILL_COLUMNS.join(',')}. ` +
+      'On a refund row the order’s fields name the refunded order, payStatus is empty and tradeEndTime is when the refund ended; feeAmt is the fee the channel’s bill stated ' +
+      '(a refund’s, the fee given back, negative), empty until reconciliation stored it. ' +
+      'The answer signs billSha256, the SHA-256 of exactly the bytes billUrl serves; the link is valid 10 minutes, holds no key, and a wrong or expired one is 404. ' +
+      'A day with nothing answers count 0, totals 0.00 and a link to the header row alone. A bill too large to hold for download answers 100007.',
+    requestName: 'BillRequest',
+    request: billRequestSchema,
+    answerName: 'BillAnswer',
+    answer: billAnswerFields,
+    codes: [RESP.STATE_CONFLICT],
+    withFields: [RESP.OK],
+    crossFieldRules: ['billDate: not after today in Beijing time (the clock decides it, not the schema): 100001 naming billDate'],
+    notes: { billDate: 'not in the future (Beijing time); today gives what has ended so far' },
+    texts: { billDate: 'the Beijing calendar day, yyyyMMdd' },
   },
   {
     path: '/api/notify/resend',

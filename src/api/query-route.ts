@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { RESP, SUCCESS_DESC } from '../errors.js';
 import { fenToYuan } from '../domain/money.js';
 import { formatBeijing } from '../domain/time.js';
+import { yuanText } from '../domain/merchant-bill.js';
 import type { Reads } from '../db/reads.js';
 import type { OrderRow } from '../db/rows.js';
 import { findOwnOrder } from './order-ref.js';
@@ -33,6 +34,8 @@ export function orderView(order: OrderRow, reads: Reads): Record<string, string>
     expireTime: formatBeijing(order.expire_at),
     attach: req.attach ?? '',
     refundedAmt: order.pay_status === 'p0000' ? fenToYuan(reads.refundedFen(order.order_id)) : '',
+    // The channel's fee as its bill stated it, once reconciliation stored it.
+    feeAmt: order.fee_fen === null || order.fee_fen === undefined ? '' : yuanText(order.fee_fen),
     latePayment: order.late_payment ? 'true' : '',
     notifyStatus: notification?.status ?? '',
     notifyAttempts: notification ? String(notification.attempts) : '',

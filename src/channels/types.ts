@@ -56,12 +56,18 @@ export interface HttpRequest {
   url: string;
   headers: Record<string, string>;
   body?: string;
+  /** `bytes`: the answer is a file (a bill), wanted as the bytes that came, in HttpResponse.bytes. */
+  responseType?: 'bytes';
+  /** An answer longer than this is refused (the transport throws HttpBodyTooLarge) rather than read on. */
+  maxBytes?: number;
 }
 
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** the body as UTF-8 text; empty when the request asked for `bytes` */
   body: string;
+  bytes?: Uint8Array;
 }
 
 export interface ChannelContext {

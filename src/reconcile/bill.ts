@@ -123,6 +123,16 @@ export function beijingDay(billDate: string): BillWindow {
   return { fromMs, toMs: fromMs + DAY_MS };
 }
 
+/** Whether `s` is a real YYYY-MM-DD date (what beijingDay takes). */
+export function isBillDate(s: string): boolean {
+  try {
+    beijingDay(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * UnionPay's clearing day T (清算日) runs from 23:00 Beijing on T−1 to 23:00 on T: a payment at
  * 23:30 is in the next day's file.

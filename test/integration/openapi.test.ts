@@ -21,7 +21,7 @@ const M = gw.merchant;
 const docRes = await fetch(`${gw.url}/openapi.json`);
 const doc = (await docRes.json()) as OpenApiDocument;
 
-const CONTRACT_PATHS = ['/api/pay', '/api/query', '/api/close', '/api/refund', '/api/refund/query', '/api/notify/resend'];
+const CONTRACT_PATHS = ['/api/pay', '/api/query', '/api/close', '/api/refund', '/api/refund/query', '/api/notify/resend', '/api/bill'];
 
 type Json = Record<string, unknown>;
 
@@ -119,7 +119,7 @@ t.test('the served document is the generated one and is OpenAPI 3.1 in shape', a
 });
 
 function opAnswerName(operationId: string): string {
-  return { pay: 'PayAnswer', query: 'OrderAnswer', close: 'OrderAnswer', refund: 'RefundAnswer', refundQuery: 'RefundAnswer', notifyResend: 'NotifyResendAnswer' }[
+  return { pay: 'PayAnswer', query: 'OrderAnswer', close: 'OrderAnswer', refund: 'RefundAnswer', refundQuery: 'RefundAnswer', notifyResend: 'NotifyResendAnswer', bill: 'BillAnswer' }[
     operationId
   ]!;
 }
@@ -366,6 +366,23 @@ t.test('refund interfaces: the schema and the route agree', async (t) => {
   ]);
 });
 
+t.test('/api/bill: the schema and the route agree', async (t) => {
+  const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '');
+  await checkRows(t, '/api/bill', () => ({ mercNo: M.mercNo, billDate: '20261130' }), [
+    { name: 'a past day' },
+    { name: 'today', set: { billDate: today } },
+    { name: 'HMAC-SHA256', set: { signType: 'HMAC-SHA256' }, signType: 'HMAC-SHA256' },
+    { name: 'billDate left out', drop: ['billDate'] },
+    { name: 'billDate empty', set: { billDate: '' } },
+    { name: 'billDate of 9 characters', set: { billDate: '202611301' } },
+    { name: 'an unknown field', set: { orderId: '1' } },
+    { name: 'a number', after: { billDate: 20261130 } },
+    { name: 'billDate with dashes', set: { billDate: '2026-113' }, unsaid: /real date as yyyyMMdd/ },
+    { name: 'billDate not a real date', set: { billDate: '20260230' }, unsaid: /real date as yyyyMMdd/ },
+    { name: 'billDate in the future', set: { billDate: '20991231' }, unsaid: /not after today in Beijing time/ },
+  ]);
+});
+
 t.test('answers fit the declared response schemas', async (t) => {
   // One order per supported cell: each scene's own answer fields.
   for (const cell of supportedCells()) {
@@ -409,6 +426,10 @@ t.test('answers fit the declared response schemas', async (t) => {
   t.equal(r.status, 409);
   checkAnswer(t, '/api/refund', r, 'refunding an unpaid order');
 
+  const bill = await gw.post('/api/bill', { mercNo: M.mercNo, billDate: new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '') });
+  t.equal(bill.status, 200);
+  t.ok(Number(bill.body.count) >= 1, 'today’s bill has the paid order');
+  checkAnswer(t, '/api/bill', bill, 'a bill');
   const badSig = await gw.post('/api/query', { mercNo: M.mercNo, orderId: paid }, { key: 'wrong' });
   t.equal(badSig.status, 401);
   checkAnswer(t, '/api/query', badSig, 'a bad signature');

@@ -3,6 +3,7 @@ import { playTransportFault, takeFault } from './transport-faults.js';
 import type { AddressInfo } from 'node:net';
 import { createSign, createVerify, generateKeyPairSync, randomInt } from 'node:crypto';
 import { request } from 'undici';
+import { AlipayBills } from './alipay-bill.js';
 
 // A local Alipay OpenAPI gateway for tests, speaking the real protocol on 127.0.0.1:
 // - verifies each request's RSA2 signature with the app's public key, the way Alipay does
@@ -101,6 +102,8 @@ export class AlipaySimulator {
   readonly trades = new Map<string, SimTrade>();
   readonly requests: SimRequest[] = [];
   readonly notifications: SimNotification[] = [];
+  /** the day's trade bill (alipay-bill.ts) */
+  readonly bills = new AlipayBills(this.trades);
   private readonly faults: Array<{ key: string; fault: Fault }> = [];
   private seq = 0;
   private server!: Server;
@@ -121,6 +124,7 @@ export class AlipaySimulator {
     sim.server = createServer((req, res) => void sim.handle(req, res));
     await new Promise<void>((resolve) => sim.server.listen(0, '127.0.0.1', resolve));
     sim.gatewayUrl = `http://127.0.0.1:${(sim.server.address() as AddressInfo).port}/gateway.do`;
+    sim.bills.listen(sim.gatewayUrl);
     return sim;
   }
 
@@ -140,6 +144,7 @@ export class AlipaySimulator {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (req.method === 'GET' && this.bills.serve(url, res)) return;
     const params: Record<string, string> = {};
     const inQuery: string[] = [];
     let duplicate = false;
@@ -289,6 +294,8 @@ export class AlipaySimulator {
         if (Array.isArray(biz.query_options) && biz.query_options.includes('gmt_refund_pay')) fields.gmt_refund_pay = r.at;
         return { fields };
       }
+      case 'alipay.data.dataservice.bill.downloadurl.query':
+        return { fields: this.bills.query(biz) };
       default:
         return { fields: { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-method', sub_msg: '不存在的方法名' }, errorResponse: true };
     }

@@ -1,5 +1,6 @@
 import { Agent, request } from 'undici';
 import type { HttpRequest, HttpResponse } from '../../src/channels/types.js';
+import { readBody } from '../../src/channels/http-body.js';
 
 // A ChannelContext `http` for tests: undici, its own Agent (so closing it leaves no sockets behind
 // to hold the test process open), and a deadline so a simulator that hangs ends the call.
@@ -21,7 +22,7 @@ export function createTestHttp(opts: { timeoutMs?: number } = {}): TestHttp {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+    return { status: res.statusCode, headers: res.headers, ...(await readBody(res.body, req)) };
   }) as TestHttp;
   fn.close = () => agent.close();
   return fn;

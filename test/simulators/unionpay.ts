@@ -5,6 +5,7 @@ import { createHash, createSign, createVerify, generateKeyPairSync, randomInt, X
 import forge from 'node-forge';
 import { request } from 'undici';
 import { UnionpayPayouts } from './unionpay-payout.js';
+import { UnionpayBills } from './unionpay-bill.js';
 
 // A local UnionPay ACP 5.1.0 gateway for tests, speaking the real protocol on 127.0.0.1:
 // - a test PKI built at start-up with node-forge: a root CA, a middle CA under it, and
@@ -20,7 +21,7 @@ import { UnionpayPayouts } from './unionpay-payout.js';
 // Its crypto is written here on purpose, not imported from the driver: a shared bug would
 // otherwise pass both sides. (The tests check the driver's signatures a third way, with forge.)
 
-export type Endpoint = 'front' | 'app' | 'back' | 'query';
+export type Endpoint = 'front' | 'app' | 'back' | 'query' | 'file';
 
 export type Fault =
   | { kind: 'badSignature' }
@@ -262,6 +263,8 @@ export class UnionpaySimulator {
   readonly refunds = new Map<string, SimRefund>();
   readonly requests: SimRequest[] = [];
   readonly notifications: SimNotification[] = [];
+  /** the clearing day's file (unionpay-bill.ts) */
+  readonly bills: UnionpayBills;
   private readonly faults: Array<{ key: string; fault: Fault }> = [];
   private seq = 0;
   private server!: Server;
@@ -283,6 +286,7 @@ export class UnionpaySimulator {
       nextSeq: () => ++this.seq,
       post: (url, fields) => this.post(url, new URLSearchParams(this.signAnswer(fields)).toString()),
     });
+    this.bills = new UnionpayBills(merId, this.trades, this.refunds);
   }
 
   static async start(merId: string, pki: SimPki = buildPki()): Promise<UnionpaySimulator> {
@@ -315,6 +319,7 @@ export class UnionpaySimulator {
       '/gateway/api/appTransReq.do': 'app',
       '/gateway/api/backTransReq.do': 'back',
       '/gateway/api/queryTrans.do': 'query',
+      '/': 'file',
     } as const)[path];
     if (!endpoint || req.method !== 'POST') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
@@ -393,6 +398,7 @@ export class UnionpaySimulator {
   private dispatch(endpoint: Endpoint, f: Record<string, string>): Answer {
     if (endpoint === 'query') return this.payouts.query(f) ?? this.query(f);
     if (endpoint === 'back' && f.txnType === '12') return this.payouts.create(f);
+    if (endpoint === 'file') return { fields: this.bills.fileTransfer(f, this.echo(f)) };
     if (f.txnType === '01') {
       const consume =
         (endpoint === 'front' && f.txnSubType === '01' && f.bizType === '000201' && (f.channelType === '07' || f.channelType === '08')) ||

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import forge from 'node-forge';
 import type { WxpayCredentials } from '../../src/channels/credentials.js';
 import { WxTransferBills } from './wxpay-transfer.js';
+import { WxpayBills } from './wxpay-bill.js';
 
 // ---------------------------------------------------------------------------------------------
 // Keys
@@ -145,6 +146,8 @@ export class WxpaySimulator {
   readonly trades = new Map<string, SimTrade>();
   readonly refunds = new Map<string, SimRefund>();
   readonly requests: SimRequest[] = [];
+  /** the day's trade bill (wxpay-bill.ts); reads appid, mchid and the clock from here when asked */
+  readonly bills = new WxpayBills(this.trades, this.refunds, this);
   /** what answers refunds: PROCESSING (then settleRefund) or SUCCESS at once */
   refundMode: 'PROCESSING' | 'SUCCESS' = 'PROCESSING';
   /** which identity signs answers and notifications */
@@ -402,6 +405,8 @@ export class WxpaySimulator {
 
   private route(method: string, url: URL, json: Record<string, any>, body: string, res: ServerResponse, fault?: SimFault): void {
     const p = url.pathname;
+    const bill = this.bills.answer(method, url, this.baseUrl);
+    if (bill) return 'file' in bill ? void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(bill.file) : this.send(res, bill.status, bill.json, fault);
     let m: RegExpExecArray | null;
     if (method === 'POST' && (m = /^\/v3\/pay\/transactions\/(native|h5|app|jsapi)$/.exec(p))) return this.createOrder(m[1]!, json, body, res, fault);
     if (method === 'GET' && (m = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/.exec(p))) {

@@ -18,6 +18,7 @@ import {
 import { fenToYuan } from '../../domain/money.js';
 import { neverConnected } from '../net-errors.js';
 import { notifySignContent, rsa2Verify, topLevelMembers } from './sign.js';
+import { downloadAlipayBill } from './bill-download.js';
 import {
   bankTypeOf,
   compactTime,
@@ -310,6 +311,8 @@ export const alipayDriver: ChannelDriver<AlipayCredentials> = {
       bankType: bankTypeOf(f.fund_bill_list),
     };
   },
+
+  downloadTradeBill: downloadAlipayBill,
 
   acknowledge(accepted: boolean): Ack {
     // Alipay stops retrying on exactly "success"; anything else, whatever the status, is retried.

@@ -18,6 +18,7 @@ import { checkSignerCert, defaultSignerNames } from './certs.js';
 import { verifyFields } from './sign.js';
 import { TXN_PAYOUT, payoutNotification, unionpayPayouts } from './payout.js';
 import type { PayoutCallbackOutcome } from '../payout-types.js';
+import { downloadAcpBill } from './bill-download.js';
 import {
   PATHS,
   autoSubmitForm,
@@ -293,6 +294,8 @@ export function createUnionpayDriver(opts: UnionpayDriverOptions = {}): ChannelD
         bankType: bankTypeOf(f),
       };
     },
+
+    downloadTradeBill: (date, credentials, ctx) => downloadAcpBill(date, credentials, ctx, { signerNames: namesFor(credentials) }),
 
     // UnionPay wants HTTP 200 (the body is not read); anything else makes it retry.
     acknowledge(accepted: boolean): Ack {

@@ -28,6 +28,7 @@ import { decryptResource } from './crypto.js';
 import { parseTransferNotification, wxpayPayouts } from './transfer.js';
 import { WX_TRANSFER_EVENT } from './transfer-wire.js';
 import type { PayoutCallbackOutcome } from '../payout-types.js';
+import { downloadWxpayBill } from './bill-download.js';
 import { authorizationHeader, joinLines, newNonce, rsaSign, verifyWechatpaySignature } from './sign.js';
 import {
   WX_DEFAULT_BASE_URL,
@@ -388,6 +389,8 @@ export const wxpayDriver: ChannelDriver<WxpayCredentials> = {
   // parseCallback has no context, so the 300 s window is measured against Date.now() here;
   // parseWxpayCallback takes the clock explicitly for tests and for a gateway that passes one.
   parseCallback: (raw, c) => parseWxpayCallback(raw, c),
+
+  downloadTradeBill: downloadWxpayBill,
 
   // Current v3 docs: success is 200 or 204 with no body; failure is 4xx/5xx with {code:"FAIL", message}.
   acknowledge(accepted: boolean): Ack {
