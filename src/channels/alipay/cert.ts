@@ -107,7 +107,8 @@ export function chainProblem(leaf: X509Certificate, intermediates: X509Certifica
     const root = roots.find((r) => issued(r, current));
     if (root) return inForce(root, now) ? undefined : `the root ${root.subject.replace(/\n/g, ', ')} is not in force`;
     seen.add(current);
-    const next = intermediates.find((i) => !seen.has(i) && issued(i, current));
+    // Only a CA may stand between the leaf and the root (basicConstraints CA:TRUE).
+    const next = intermediates.find((i) => !seen.has(i) && i.ca && issued(i, current));
     if (!next) return `${current.subject.replace(/\n/g, ', ')} is not issued by the Alipay root certificate or an intermediate given`;
     current = next;
   }
