@@ -218,6 +218,22 @@ t.test('an answer signed with a certificate that does not chain to the root is n
   if (gone.outcome === 'unknown') t.notOk(isCertNotBelieved(gone.reason));
 });
 
+t.test('a certificate believed for one merchant is not believed for another on a look-alike root', async (t) => {
+  const input = order();
+  await alipayDriver.createPayment(input, creds, ctx());
+  // Merchant A loaded a root with the real root's names and serial (so the same root SN) but
+  // another key: for A the look-alike chains, and is believed.
+  const lookAlike: AlipayCredentials = { ...creds, cert: { ...creds.cert!, alipayRootCertPem: pki.rogueRootPem } };
+  t.equal(rootCertSn(splitCertificates(pki.rogueRootPem)), creds.cert!.alipayRootCertSn, 'the same alipay_root_cert_sn');
+  sim.useAlipayCert(pki.rogue.sn);
+  t.teardown(() => sim.useAlipayCert(pki.alipay.sn));
+  t.same(await alipayDriver.queryPayment({ orderId: input.orderId, amountFen: 500n }, lookAlike, ctx()), { outcome: 'open' });
+  // Merchant B, on the real root, is not vouched for by what A believed.
+  const before = downloads();
+  t.match(await alipayDriver.queryPayment({ orderId: input.orderId, amountFen: 500n }, creds, ctx()), { outcome: 'unknown', reason: new RegExp(CERT_NOT_BELIEVED) });
+  t.equal(downloads(), before + 1, 'fetched and judged against its own root');
+});
+
 t.test('channel show: the mode, the certificates, their expiry dates', async (t) => {
   const s = summarizeCredentials('alipay', creds);
   if (s.payway !== 'alipay') throw new Error('not alipay');

@@ -51,6 +51,8 @@ export interface AlipayPki {
   rotated: IssuedCert & { filePem: string };
   /** an Alipay-looking certificate (same names) under a root that is not in the bundle */
   rogue: IssuedCert & { filePem: string };
+  /** that root: the same names and serial as the real one (so the same SN), its own key */
+  rogueRootPem: string;
   /** appCertPublicKey_<appid>.crt for the application key given */
   app: IssuedCert;
   /** a short-lived certificate, to see expiry dates shown */
@@ -91,8 +93,9 @@ export function makeAlipayPki(appPrivateKeyPem: string): AlipayPki {
     const alipayPem = cert({ name: 'alipay', key: 'alipay.key', subject: leafSubject, ext: 'leaf', serial: '0x20191012101401a1f3', days: 1095, issuer: 'inter' });
     const rotatedPem = cert({ name: 'rotated', key: 'rotated.key', subject: leafSubject, ext: 'leaf', serial: '0x20261201101401b2e4', days: 1095, issuer: 'inter' });
     const appPem = cert({ name: 'app', key: 'app.key', subject: '/C=CN/O=Test Shop Co./OU=Alipay/CN=2021000000000001', ext: 'leaf', serial: '0x00c0ffee0123456789', days: 365, issuer: 'inter' });
-    // The look-alike: the same names, keys of its own, a root the merchant never loaded.
-    cert({ name: 'rogueroot', key: 'rogueroot.key', subject: '/C=CN/O=Ant Financial/OU=Certification Authority/CN=Ant Financial Certification Authority R1', ext: 'ca', serial: '0x6ff6ae2bdc8c3a0b0c', days: 3650 });
+    // The look-alike: the same names, a root the merchant never loaded, and the real leaf's key, so
+    // that only the chain tells it apart.
+    const rogueRootPem = cert({ name: 'rogueroot', key: 'rogueroot.key', subject: '/C=CN/O=Ant Financial/OU=Certification Authority/CN=Ant Financial Certification Authority R1', ext: 'ca', serial: '0x6ff6ae2bdc8c3a0b0c', days: 3650 });
     const rogueInterPem = cert({ name: 'rogueinter', key: 'rogueinter.key', subject: interSubject, ext: 'ca', serial: '0x2019101210140000', days: 1825, issuer: 'rogueroot' });
     const roguePem = cert({ name: 'rogue', key: 'alipay.key', subject: leafSubject, ext: 'leaf', serial: '0x20261201101401c3d5', days: 1095, issuer: 'rogueinter' });
 
@@ -103,6 +106,7 @@ export function makeAlipayPki(appPrivateKeyPem: string): AlipayPki {
       alipay: { ...issued(alipayPem, 'alipay.key'), filePem: alipayPem + interPem },
       rotated: { ...issued(rotatedPem, 'rotated.key'), filePem: rotatedPem + interPem },
       rogue: { ...issued(roguePem, 'alipay.key'), filePem: roguePem + rogueInterPem },
+      rogueRootPem,
       app: issued(appPem, 'app.key'),
       days: { alipay: 1095, app: 365 },
     };

@@ -1,4 +1,4 @@
-import type { X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import type { AlipayCredentials } from '../credentials.js';
 import type { ChannelContext } from '../types.js';
 import { neverConnected } from '../net-errors.js';
@@ -107,12 +107,17 @@ export async function call(
 // --- 公钥证书 mode: which key an answer is verified with -----------------------------------
 
 /**
- * Alipay certificates fetched by SN and found to chain to a root, by `<root SN>|<SN>`: Alipay
- * rotates its certificate every few years, and every merchant on the same root meets the new one.
- * Bounded; a certificate is dropped once it is out of force.
+ * Alipay certificates fetched by SN and found to chain to a root, by `<trust anchors>|<SN>`:
+ * Alipay rotates its certificate every few years, and every merchant on the same root meets the
+ * new one. The anchors are named by a hash of the certificates themselves, not by the root SN,
+ * which is only names and serials: a look-alike root loaded for one merchant must not vouch for
+ * a certificate another merchant is shown. Bounded; dropped once out of force.
  */
 const believed = new Map<string, { pem: string; validTo: number }>();
 const BELIEVED_MAX = 64;
+
+const anchorsKey = (c: AlipayCredentials, sn: string) =>
+  `${createHash('sha256').update(c.cert!.alipayRootCertPem).update('\0').update(c.cert!.alipayCertPem).digest('base64')}|${sn}`;
 
 type KeyChoice = { ok: true; pem: string } | { ok: false; reason: string };
 
@@ -122,7 +127,7 @@ async function answerKey(method: string, members: Map<string, string>, credentia
   const sn = jsonString(members.get('alipay_cert_sn'));
   // An answer naming no certificate is judged by the loaded one, as Alipay's SDKs do.
   if (sn === undefined || sn === cert.alipayCertSn) return { ok: true, pem: credentials.alipayPublicKeyPem };
-  const cacheKey = `${cert.alipayRootCertSn}|${sn}`;
+  const cacheKey = anchorsKey(credentials, sn);
   const hit = believed.get(cacheKey);
   if (hit && hit.validTo >= ctx.now()) return { ok: true, pem: hit.pem };
   believed.delete(cacheKey);
@@ -166,6 +171,6 @@ async function fetchAlipayCert(sn: string, credentials: AlipayCredentials, ctx: 
     return { ok: false, reason: `whose ${DOWNLOAD} answer does not verify` };
   }
   if (believed.size >= BELIEVED_MAX) believed.delete(believed.keys().next().value!);
-  believed.set(`${cert.alipayRootCertSn}|${sn}`, { pem, validTo: Date.parse(leaf.validTo) });
+  believed.set(anchorsKey(credentials, sn), { pem, validTo: Date.parse(leaf.validTo) });
   return { ok: true, pem };
 }
