@@ -57,13 +57,13 @@ export class SimFund {
     this.plans.push(plan);
   }
 
-  dispatch(method: string, biz: Record<string, unknown>, p: Record<string, string>): Answer | undefined {
-    if (method === 'alipay.fund.trans.uni.transfer') return this.transfer(biz, p);
+  dispatch(method: string, biz: Record<string, unknown>): Answer | undefined {
+    if (method === 'alipay.fund.trans.uni.transfer') return this.transfer(biz);
     if (method === 'alipay.fund.trans.common.query') return this.query(biz);
     return undefined;
   }
 
-  private transfer(biz: Record<string, unknown>, _p: Record<string, string>): Answer {
+  private transfer(biz: Record<string, unknown>): Answer {
     const product = typeof biz.product_code === 'string' ? biz.product_code : '';
     if (!PRODUCTS[product]) return { fields: invalid('isv.invalid-parameter', 'product_code 无效') };
     if (biz.biz_scene !== 'DIRECT_TRANSFER') return { fields: invalid('isv.invalid-parameter', 'biz_scene 无效') };

@@ -355,7 +355,7 @@ export class AlipaySimulator {
         return { fields: { ...ok, alipay_cert_content: Buffer.from(c.filePem, 'utf8').toString('base64') } };
       }
       default: {
-        const fund = this.fund.dispatch(method, biz, p);
+        const fund = this.fund.dispatch(method, biz);
         if (fund) return fund;
         return { fields: { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-method', sub_msg: '不存在的方法名' }, errorResponse: true };
       }

@@ -1,5 +1,4 @@
-import { X509Certificate } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import forge from 'node-forge';
 
 // Alipay 公钥证书 mode: the serial numbers Alipay names certificates by, and the chain check that

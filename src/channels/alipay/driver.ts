@@ -17,15 +17,25 @@ import {
 } from '../types.js';
 import { fenToYuan } from '../../domain/money.js';
 import { notifySignContent, rsa2Verify } from './sign.js';
-import { bankTypeOf, compactTime, orderString, pageForm, pageUrl, parseForm, parseYuan, signedParams, type CallOptions } from './wire.js';
+import {
+  bankTypeOf,
+  compactTime,
+  orderString,
+  pageForm,
+  pageUrl,
+  parseForm,
+  parseYuan,
+  signedParams,
+  type CallOptions,
+} from './wire.js';
 import { SUCCESS, call, refusal, type Fields } from './client.js';
 import type { PayoutCallbackOutcome } from '../payout-types.js';
 import { fundMethods, isFundMessage, parseFundMessage } from './fund.js';
 
-// The Alipay driver (OpenAPI, RSA2, public-key or 公钥证书 mode; fund transfers in fund.ts). Thin: builds a signed request, sends it
-// through ctx.http, believes an answer only once its signature verifies, and sorts every failure
+// The Alipay driver (OpenAPI, RSA2, public-key or 公钥证书 mode). Thin: builds a signed request, sends it
+// through ctx.http (client.ts), believes an answer only once its signature verifies, and sorts every failure
 // three ways — refused (Alipay said no), unreached (nothing left this machine), unknown (anything
-// else: ask again later, never send again).
+// else: ask again later, never send again). Fund transfers are in fund.ts.
 
 /** Alipay's own "I don't know": service unavailable, or a system error behind a business code. */
 const isUncertain = (d: Fields) => d.code === '20000' || d.code === '20001' || d.sub_code === 'ACQ.SYSTEM_ERROR';
