@@ -2,6 +2,10 @@ import t from 'tap';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helper.js';
 import { request } from 'undici';
 import { AlipaySdk } from 'alipay-sdk';
 import { alipayDriver } from '../../src/channels/alipay/driver.js';
@@ -291,4 +295,20 @@ t.test('SDK cross-check in certificate mode', async (t) => {
   await sim.pay(outTradeNo, 'lost');
   const fields = Object.fromEntries(new URLSearchParams(sim.notificationBody(sim.trades.get(outTradeNo)!)));
   t.ok(sdk.checkNotifySignV2(fields));
+});
+
+t.test('SNs of non-ASCII issuers and large serials agree with the SDK', async (t) => {
+  // Issuer names in UTF-8 (a Chinese O), and a serial with the high bit set (DER adds a 00 octet).
+  const keyFile = join(tempDir(t), 'k.pem');
+  writeFileSync(keyFile, appPrivatePem, { mode: 0o600 });
+  const pem = execFileSync(process.env.OPENSSL || 'openssl', [
+    'req', '-x509', '-key', keyFile, '-days', '30', '-utf8', '-set_serial', '0x8f0102030405060708',
+    '-subj', '/C=CN/ST=浙江省/O=蚂蚁金服（中国）/OU=Certification Authority/CN=Ant Test R1',
+  ], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000 });
+  const c = new X509Certificate(pem);
+  t.equal(issuerName(c), 'CN=Ant Test R1,OU=Certification Authority,O=蚂蚁金服（中国）,ST=浙江省,C=CN');
+  const sdk = new AlipaySdk({ appId: APP_ID, privateKey: appPrivatePem, keyType: 'PKCS8', appCertContent: pem, alipayPublicCertContent: pem, alipayRootCertContent: pem });
+  const config = sdk.config as unknown as { appCertSn: string; alipayRootCertSn: string };
+  t.equal(certSn(c), config.appCertSn);
+  t.equal(rootCertSn([c]), config.alipayRootCertSn);
 });
