@@ -1,6 +1,7 @@
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { AlipayCredentials, CredentialsByPayway, LivePayway, UnionpayCredentials, WxpayCredentials, WxTransferScene } from './credentials.js';
 import { spkiDer } from './credential-input.js';
+import { isRsaSigned, splitCertificates } from './alipay/cert.js';
 
 // What `channel show` may print: identifiers, URLs, fingerprints and dates; never a private key,
 // the APIv3 key or a password.
@@ -35,8 +36,8 @@ function keySummary(key: KeyObject): KeySummary {
   };
 }
 
-function certSummary(pem: string, now: number): CertSummary {
-  const c = new X509Certificate(pem);
+function certSummary(pem: string | X509Certificate, now: number): CertSummary {
+  const c = typeof pem === 'string' ? new X509Certificate(pem) : pem;
   const validTo = new Date(c.validTo);
   return {
     subject: c.subject.replace(/\n/g, ', '),
@@ -56,7 +57,15 @@ export type CredentialSummary =
       gatewayUrl: string;
       /** the public half of the application private key (what is uploaded to Alipay) */
       privateKey: KeySummary & { secret: typeof MASKED };
+      /** key: Alipay's public key as given; cert: 公钥证书 mode, the key of Alipay's leaf certificate */
+      mode: 'key' | 'cert';
       alipayPublicKey: KeySummary;
+      /** certificate mode: the application's certificate, Alipay's (leaf, then intermediates), the RSA roots */
+      appCert?: CertSummary & { sn: string };
+      alipayCert?: CertSummary & { sn: string };
+      alipayCertChain?: CertSummary[];
+      alipayRootCerts?: CertSummary[];
+      alipayRootCertSn?: string;
     }
   | {
       payway: 'wxpay';
@@ -95,7 +104,9 @@ export function summarizeCredentials<P extends LivePayway>(payway: P, c: Credent
         appId: a.appId,
         gatewayUrl: a.gatewayUrl,
         privateKey: { ...keySummary(createPrivateKey(a.privateKeyPem)), secret: MASKED },
+        mode: a.cert ? 'cert' : 'key',
         alipayPublicKey: keySummary(createPublicKey(a.alipayPublicKeyPem)),
+        ...(a.cert ? alipayCertSummary(a, now) : {}),
       };
     }
     case 'wxpay': {
@@ -132,4 +143,17 @@ export function summarizeCredentials<P extends LivePayway>(payway: P, c: Credent
       };
     }
   }
+}
+
+function alipayCertSummary(a: AlipayCredentials, now: number) {
+  const cert = a.cert!;
+  const [leaf, ...chain] = splitCertificates(cert.alipayCertPem);
+  return {
+    appCert: { ...certSummary(cert.appCertPem, now), sn: cert.appCertSn },
+    alipayCert: { ...certSummary(leaf!, now), sn: cert.alipayCertSn },
+    alipayCertChain: chain.map((c) => certSummary(c, now)),
+    // Only the RSA-signed roots make up alipay_root_cert_sn; the others are never used.
+    alipayRootCerts: splitCertificates(cert.alipayRootCertPem).filter(isRsaSigned).map((c) => certSummary(c, now)),
+    alipayRootCertSn: cert.alipayRootCertSn,
+  };
 }

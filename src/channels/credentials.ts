@@ -6,10 +6,27 @@ export interface AlipayCredentials {
   appId: string;
   /** the merchant's application private key, PEM (PKCS#8 or PKCS#1) */
   privateKeyPem: string;
-  /** Alipay's public key, PEM */
+  /** Alipay's public key, PEM; in certificate mode, the key of the Alipay certificate's leaf */
   alipayPublicKeyPem: string;
   /** default https://openapi.alipay.com/gateway.do */
   gatewayUrl: string;
+  /** 公钥证书 mode (needed for fund transfers); absent in public-key mode */
+  cert?: AlipayCertMode;
+}
+
+export interface AlipayCertMode {
+  /** appCertPublicKey_<appid>.crt: the application's certificate, PEM */
+  appCertPem: string;
+  /** app_cert_sn, sent on every request */
+  appCertSn: string;
+  /** alipayCertPublicKey_RSA2.crt: Alipay's leaf certificate, then its intermediate, PEM */
+  alipayCertPem: string;
+  /** the SN of the leaf: answers naming it are verified with alipayPublicKeyPem */
+  alipayCertSn: string;
+  /** alipayRootCert.crt: the root bundle, PEM; rotated Alipay certificates must chain to it */
+  alipayRootCertPem: string;
+  /** alipay_root_cert_sn, sent on every request */
+  alipayRootCertSn: string;
 }
 
 export interface WxpayCredentials {

@@ -27,7 +27,7 @@ const CHANNEL_NAMES: Record<LivePayway, string> = { alipay: 'Alipay', wxpay: 'We
 
 /** The flags each payway takes; anything else given to `channel set` is refused, naming it. */
 const FLAGS: Record<LivePayway, readonly string[]> = {
-  alipay: ['app-id', 'private-key-file', 'alipay-public-key-file', 'gateway-url'],
+  alipay: ['app-id', 'private-key-file', 'alipay-public-key-file', 'app-cert-file', 'alipay-cert-file', 'alipay-root-cert-file', 'gateway-url'],
   wxpay: [
     'mchid', 'appid', 'serial-no', 'private-key-file', 'apiv3-key', 'platform-cert-file',
     'wechatpay-public-key-file', 'wechatpay-public-key-id', 'base-url',
@@ -66,7 +66,7 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
       if (foreign.length > 0) {
         throw new CliError(`channel set ${payway}: ${foreign.map((f) => `--${f}`).join(', ')} does not apply to ${payway}\n${USAGE_SET}`);
       }
-      const missing = REQUIRED[payway].filter((f) => flags[f] === undefined);
+      const missing = requiredFlags(payway, flags).filter((f) => flags[f] === undefined);
       if (missing.length > 0) throw new CliError(`channel set ${payway}: ${missing.map((f) => `--${f}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required\n${USAGE_SET}`);
       return withDb(config, 'channel set', async (db) => {
         const merchant = prepareReads(db).merchant(mercNo);
@@ -157,6 +157,20 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
   }
 }
 
+/** Alipay takes one of two modes: a certificate flag given asks for all three, instead of the public key. */
+function requiredFlags(payway: LivePayway, flags: Record<string, unknown>): readonly string[] {
+  if (payway !== 'alipay') return REQUIRED[payway];
+  const certMode = ['app-cert-file', 'alipay-cert-file', 'alipay-root-cert-file'];
+  if (!certMode.some((f) => flags[f] !== undefined)) return REQUIRED.alipay;
+  if (flags['alipay-public-key-file'] !== undefined) {
+    throw new CliError(
+      'channel set alipay: give either --alipay-public-key-file (public-key mode) or --app-cert-file, --alipay-cert-file and ' +
+        `--alipay-root-cert-file (certificate mode), not both\n${USAGE_SET}`,
+    );
+  }
+  return ['app-id', 'private-key-file', ...certMode];
+}
+
 async function withDb(config: Config, command: string, fn: (db: Db) => Promise<number>): Promise<number> {
   const db = openExisting(config, command);
   try {
@@ -190,6 +204,9 @@ function buildCredentials<P extends LivePayway>(payway: P, flags: Record<string,
           appId: s('app-id'),
           privateKey: readFlagFile(flags, 'private-key-file'),
           alipayPublicKey: readFlagFile(flags, 'alipay-public-key-file'),
+          appCert: readFlagFile(flags, 'app-cert-file'),
+          alipayCert: readFlagFile(flags, 'alipay-cert-file'),
+          alipayRootCert: readFlagFile(flags, 'alipay-root-cert-file'),
           gatewayUrl: s('gateway-url'),
         }) as CredentialsByPayway[P];
       case 'wxpay':
@@ -244,7 +261,12 @@ function expiryWarnings(e: Entry): string[] {
       ? [['the platform certificate', e.platformCert]]
       : e.payway === 'unionpay'
         ? [['the signing certificate', e.signCert], ['the root certificate', e.rootCert], ['the middle certificate', e.middleCert], ['the encryption certificate', e.encryptCert]]
-        : [];
+        : [
+            ['the application certificate', e.appCert],
+            ['the Alipay certificate', e.alipayCert],
+            ...(e.alipayCertChain ?? []).map((c): [string, CertSummary] => ['the Alipay intermediate certificate', c]),
+            ...(e.alipayRootCerts ?? []).map((c): [string, CertSummary] => ['an Alipay root certificate', c]),
+          ];
   return certs.flatMap(([name, c]) => (c?.expired ? [`${name} expired on ${beijing(c.validTo)}`] : []));
 }
 
@@ -268,8 +290,14 @@ function renderEntry(e: Entry): string {
         ['app id', e.appId],
         ['gateway URL', e.gatewayUrl],
         ['private key', `${e.privateKey.secret} (${key(e.privateKey)})`],
+        ['mode', e.mode === 'cert' ? 'certificate (公钥证书)' : 'public key'],
         ['Alipay public key', key(e.alipayPublicKey)],
       );
+      if (e.appCert) lines.push(['app cert', `${cert(e.appCert)}; app_cert_sn ${e.appCert.sn}`]);
+      if (e.alipayCert) lines.push(['Alipay cert', `${cert(e.alipayCert)}; alipay_cert_sn ${e.alipayCert.sn}`]);
+      for (const c of e.alipayCertChain ?? []) lines.push(['Alipay intermediate', cert(c)]);
+      for (const c of e.alipayRootCerts ?? []) lines.push(['Alipay root cert', cert(c)]);
+      if (e.alipayRootCertSn) lines.push(['root cert SN', e.alipayRootCertSn]);
       break;
     case 'wxpay':
       lines.push(

@@ -92,7 +92,8 @@ export const COMMANDS: readonly CommandHelp[] = [
   {
     name: 'channel set',
     usage: [
-      'channel set MERCNO alipay --app-id ID --private-key-file F --alipay-public-key-file F [--gateway-url URL] [--json]',
+      'channel set MERCNO alipay --app-id ID --private-key-file F\n' +
+        '      (--alipay-public-key-file F | --app-cert-file F --alipay-cert-file F --alipay-root-cert-file F) [--gateway-url URL] [--json]',
       'channel set MERCNO wxpay --mchid ID --appid ID --serial-no HEX --private-key-file F --apiv3-key KEY\n' +
         '      (--platform-cert-file F | --wechatpay-public-key-file F --wechatpay-public-key-id ID) [--base-url URL]\n' +
         '      [--transfer-scene-id ID [--transfer-scene-report-file F] [--user-recv-perception TEXT]]\n' +
@@ -103,7 +104,8 @@ export const COMMANDS: readonly CommandHelp[] = [
     summary: 'store a live merchant\'s channel credentials (encrypted with MASTER_KEY)',
     details:
       'Keys and certificates are read from files and checked before anything is stored; running it again replaces them. ' +
-      'Needs MASTER_KEY. Prints the callback URL to register with the channel. ' +
+      'Needs MASTER_KEY. Prints the callback URL to register with the channel. Alipay in certificate mode (公钥证书, needed ' +
+      'for payouts) takes the three files of the Alipay console: appCertPublicKey_<appid>.crt, alipayCertPublicKey_RSA2.crt, alipayRootCert.crt. ' +
       'Payouts: wxpay needs a transfer scene (02; --withdraw-scene-id gives 03 its own, else 03 uses it), the report file ' +
       'being a JSON array of {"info_type","info_content"}; unionpay needs UnionPay\'s encryption certificate (--encrypt-cert-file).',
   },

@@ -78,12 +78,13 @@ t.test('channel set, show and remove for every payway', async (t) => {
     const a = await cli([...alipayArgs, '--json']);
     t.equal(a.code, 0, `alipay set exits 0 ${a.stderr}`);
     const aj = oneJson(t, a);
-    t.same(Object.keys(aj).sort(), ['alipayPublicKey', 'appId', 'callbackUrl', 'createdAt', 'gatewayUrl', 'mercNo', 'payway', 'privateKey', 'status', 'updatedAt']);
+    t.same(Object.keys(aj).sort(), ['alipayPublicKey', 'appId', 'callbackUrl', 'createdAt', 'gatewayUrl', 'mercNo', 'mode', 'payway', 'privateKey', 'status', 'updatedAt']);
     t.match(aj, {
       mercNo: live,
       status: 'created',
       payway: 'alipay',
       appId: '2021000000000001',
+      mode: 'key',
       gatewayUrl: 'https://openapi.alipay.com/gateway.do',
       callbackUrl: `${PUBLIC_BASE_URL}/channel/alipay/notify/${live}`,
       privateKey: { secret: '********', type: 'rsa', bits: 2048, sha256: FINGERPRINT },

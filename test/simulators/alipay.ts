@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { playTransportFault, takeFault } from './transport-faults.js';
 import type { AddressInfo } from 'node:net';
-import { createSign, createVerify, generateKeyPairSync, randomInt } from 'node:crypto';
+import { X509Certificate, createSign, createVerify, generateKeyPairSync, randomInt } from 'node:crypto';
 import { request } from 'undici';
 import { AlipayBills } from './alipay-bill.js';
+import { SimFund } from './alipay-fund.js';
 
 // A local Alipay OpenAPI gateway for tests, speaking the real protocol on 127.0.0.1:
 // - verifies each request's RSA2 signature with the app's public key, the way Alipay does
@@ -12,7 +13,11 @@ import { AlipayBills } from './alipay-bill.js';
 // - keeps trades in memory and answers signed responses, signed over the exact response
 //   substring, with slashes escaped as Alipay escapes them (so a verifier that re-serialises fails);
 // - plays the payer (openCashier, pay) and sends signed asynchronous notifications to notify_url;
-// - takes scripted faults.
+// - takes scripted faults;
+// - in 公钥证书 mode (certMode), checks app_cert_sn and alipay_root_cert_sn as Alipay does, verifies
+//   with the application certificate's key, names its own certificate in alipay_cert_sn, hands
+//   certificates out by SN (alipay.open.app.alipaycert.download), and serves fund transfers with
+//   their 消息服务 messages (alipay-fund.ts).
 // Its signing code is written here on purpose, not imported from the driver: a shared bug would
 // otherwise pass both sides. The official SDK cross-checks both in the tests.
 
@@ -21,6 +26,8 @@ export type Fault =
   | { kind: 'unsigned' }
   | { kind: 'businessError'; code?: string; subCode: string; subMsg?: string }
   | { kind: 'hang' }
+  /** the request is carried out, and then no answer ever comes */
+  | { kind: 'hangAfter' }
   | { kind: 'http500' }
   | { kind: 'garbage' };
 
@@ -94,11 +101,28 @@ const ok = { code: '10000', msg: 'Success' };
 const business = (subCode: string, subMsg: string) => ({ code: '40004', msg: 'Business Failed', sub_code: subCode, sub_msg: subMsg });
 const invalid = (subCode: string, subMsg: string) => ({ code: '40002', msg: 'Invalid Arguments', sub_code: subCode, sub_msg: subMsg });
 
-type Answer = { fields: Record<string, unknown>; unsigned?: boolean; errorResponse?: boolean };
+export type Answer = { fields: Record<string, unknown>; unsigned?: boolean; errorResponse?: boolean };
+
+/** 公钥证书 mode, as the Alipay console sets it up for one application. */
+export interface SimCertMode {
+  appCertPem: string;
+  /** what app_cert_sn and alipay_root_cert_sn must say */
+  appCertSn: string;
+  rootSn: string;
+  /** Alipay certificates the simulator can sign with and hands out by SN: a file (leaf, intermediate) and the leaf's key */
+  alipayCerts: { sn: string; filePem: string; keyPem: string }[];
+  /** the SN of the one it signs with at first */
+  signWith: string;
+}
+
+export { sign256, sortedPairs, alipayJson, yuan, fenOf, beijingNow, ok, business, invalid };
 
 export class AlipaySimulator {
-  readonly alipayPrivateKeyPem: string;
-  readonly alipayPublicKeyPem: string;
+  alipayPrivateKeyPem: string;
+  alipayPublicKeyPem: string;
+  /** in 公钥证书 mode, the SN of the certificate answers are signed with */
+  alipayCertSn: string | undefined;
+  readonly fund = new SimFund(this);
   readonly trades = new Map<string, SimTrade>();
   readonly requests: SimRequest[] = [];
   readonly notifications: SimNotification[] = [];
@@ -113,14 +137,22 @@ export class AlipaySimulator {
     readonly appId: string,
     /** the merchant application's public key: what requests are verified with */
     private readonly appPublicKeyPem: string,
+    readonly certMode?: SimCertMode,
   ) {
+    if (certMode) {
+      // Alipay verifies with the key of the application certificate it issued, not a key uploaded.
+      this.appPublicKeyPem = new X509Certificate(certMode.appCertPem).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      this.alipayPrivateKeyPem = this.alipayPublicKeyPem = '';
+      this.useAlipayCert(certMode.signWith);
+      return;
+    }
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.alipayPrivateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     this.alipayPublicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   }
 
-  static async start(appId: string, appPublicKeyPem: string): Promise<AlipaySimulator> {
-    const sim = new AlipaySimulator(appId, appPublicKeyPem);
+  static async start(appId: string, appPublicKeyPem: string, certMode?: SimCertMode): Promise<AlipaySimulator> {
+    const sim = new AlipaySimulator(appId, appPublicKeyPem, certMode);
     sim.server = createServer((req, res) => void sim.handle(req, res));
     await new Promise<void>((resolve) => sim.server.listen(0, '127.0.0.1', resolve));
     sim.gatewayUrl = `http://127.0.0.1:${(sim.server.address() as AddressInfo).port}/gateway.do`;
@@ -131,6 +163,15 @@ export class AlipaySimulator {
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** 公钥证书 mode: sign from now on with the Alipay certificate `sn` (a rotation, or a look-alike). */
+  useAlipayCert(sn: string): void {
+    const c = this.certMode?.alipayCerts.find((x) => x.sn === sn);
+    if (!c) throw new Error(`no Alipay certificate ${sn}`);
+    this.alipayCertSn = sn;
+    this.alipayPrivateKeyPem = c.keyPem;
+    this.alipayPublicKeyPem = new X509Certificate(c.filePem).publicKey.export({ type: 'spki', format: 'pem' }).toString();
   }
 
   /** The next call of `method` ('*' for any) meets this fault; faults are used once, in order. */
@@ -174,6 +215,7 @@ export class AlipaySimulator {
       answer = { fields: { code: fault.code ?? '40004', msg: 'Business Failed', sub_code: fault.subCode, sub_msg: fault.subMsg ?? 'scripted failure' } };
     } else answer = this.checkCommon(params) ?? this.dispatch(method, params, res);
     if (res.writableEnded) return; // a cashier page was served
+    if (fault?.kind === 'hangAfter') return; // done, and the answer is lost on the way
     if (fault?.kind === 'unsigned') answer.unsigned = true;
 
     const member = answer.errorResponse ? 'error_response' : key;
@@ -183,6 +225,8 @@ export class AlipaySimulator {
       // Signed over the member's exact bytes; a bad-signature fault signs something else.
       const signed = fault?.kind === 'badSignature' ? `${inner} ` : inner;
       body += `,"sign":"${sign256(signed, this.alipayPrivateKeyPem)}"`;
+      // Only signed answers name the certificate that signed them.
+      if (this.certMode) body += `,"alipay_cert_sn":"${this.alipayCertSn}"`;
     }
     body += '}';
     res.writeHead(200, { 'content-type': 'text/html;charset=utf-8' }).end(body);
@@ -199,9 +243,25 @@ export class AlipaySimulator {
     if (!verify256(sortedPairs(p, ['sign'], true), p.sign, this.appPublicKeyPem)) {
       return { fields: invalid('isv.invalid-signature', '验签出错') };
     }
+    const certProblem = this.checkCertSns(p);
+    if (certProblem) return certProblem;
     if (!/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(p.timestamp ?? '')) return { fields: invalid('isv.invalid-timestamp', '非法的时间戳参数') };
     if ((p.charset ?? 'utf-8').toLowerCase() !== 'utf-8') return { fields: invalid('isv.invalid-charset', '字符集错误') };
     if (p.version !== '1.0') return { fields: invalid('isv.invalid-version', '版本号错误') };
+    return undefined;
+  }
+
+  /** 公钥证书 mode: the certificates a request names must be the app's and the current root bundle's. */
+  private checkCertSns(p: Record<string, string>): Answer | undefined {
+    if (!this.certMode) {
+      // Alipay takes fund calls only in 公钥证书 mode.
+      if (p.method?.startsWith('alipay.fund.')) return { fields: invalid('isv.missing-app-cert-sn', '缺少应用公钥证书序列号') };
+      return undefined;
+    }
+    if (!p.app_cert_sn) return { fields: invalid('isv.missing-app-cert-sn', '缺少应用公钥证书序列号') };
+    if (p.app_cert_sn !== this.certMode.appCertSn) return { fields: invalid('isv.app-cert-sn-not-match', '应用公钥证书序列号不匹配') };
+    if (!p.alipay_root_cert_sn) return { fields: invalid('isv.missing-alipay-root-cert-sn', '缺少支付宝根证书序列号') };
+    if (p.alipay_root_cert_sn !== this.certMode.rootSn) return { fields: invalid('isv.alipay-root-cert-sn-not-match', '支付宝根证书序列号不匹配') };
     return undefined;
   }
 
@@ -296,8 +356,16 @@ export class AlipaySimulator {
       }
       case 'alipay.data.dataservice.bill.downloadurl.query':
         return { fields: this.bills.query(biz) };
-      default:
+      case 'alipay.open.app.alipaycert.download': {
+        const c = this.certMode?.alipayCerts.find((x) => x.sn === biz.alipay_cert_sn);
+        if (!c) return { fields: business('CERT_NOT_EXIST', '证书不存在') };
+        return { fields: { ...ok, alipay_cert_content: Buffer.from(c.filePem, 'utf8').toString('base64') } };
+      }
+      default: {
+        const fund = this.fund.dispatch(method, biz);
+        if (fund) return fund;
         return { fields: { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-method', sub_msg: '不存在的方法名' }, errorResponse: true };
+      }
     }
   }
 

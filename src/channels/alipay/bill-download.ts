@@ -5,8 +5,7 @@ import { HttpBodyTooLarge } from '../http-body.js';
 import { beijingDay, BillError, isBillDate } from '../../reconcile/bill.js';
 import { MAX_BILL_BYTES } from '../../reconcile/bill-text.js';
 import { parseAlipayTradeBill } from './bill.js';
-import { rsa2Verify, topLevelMembers } from './sign.js';
-import { responseKey, serverRequest, signedParams } from './wire.js';
+import { call, isCertNotBelieved } from './client.js';
 
 // A day's trade bill from Alipay (CONTRACT §5): alipay.data.dataservice.bill.downloadurl.query
 // {bill_type: trade, bill_date} → bill_download_url (valid about 30 s) → GET at once → a zip of GBK
@@ -39,39 +38,17 @@ async function send(ctx: ChannelContext, req: HttpRequest, what: string): Promis
   }
 }
 
-/** The query, its answer verified: the download URL, or what the answer means. */
+/** The query, its answer verified as every call's (in 公钥证书 mode too): the download URL, or what the answer means. */
 async function downloadUrl(date: string, c: AlipayCredentials, ctx: ChannelContext): Promise<Step<string>> {
-  const params = signedParams(METHOD, { bill_type: 'trade', bill_date: date }, c, ctx.now());
-  const sent = await send(ctx, serverRequest(params, c.gatewayUrl), METHOD);
-  if (!sent.ok) return sent;
-  const res = sent.value;
-  if (res.status !== 200) return stop({ outcome: 'unreached', reason: `${METHOD}: HTTP ${res.status}` });
-  const members = topLevelMembers(res.body);
-  const raw = members?.get(responseKey(METHOD)) ?? members?.get('error_response');
-  let d: Record<string, unknown> | undefined;
-  try {
-    const v: unknown = raw === undefined ? undefined : JSON.parse(raw);
-    d = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    d = undefined;
+  const answer = await call(METHOD, { bill_type: 'trade', bill_date: date }, c, ctx);
+  if (!answer.ok) {
+    // A read-only call: asking again later is all there is to do, unless the answer was not believed.
+    // A URL is only followed when Alipay signed it: a forged bill would heal payments nobody made.
+    const untrusted = isCertNotBelieved(answer.reason) || /does not verify|without a signature/.test(answer.reason);
+    if (untrusted) return stop({ outcome: 'failed', error: answer.reason });
+    return stop({ outcome: 'unreached', reason: `${answer.outcome === 'unreached' ? 'not reached' : 'no answer'}: ${answer.reason}` });
   }
-  if (!members || raw === undefined || !d) return stop({ outcome: 'unreached', reason: `${METHOD}: unparseable answer` });
-
-  const signRaw = members.get('sign');
-  let signed = false;
-  if (signRaw !== undefined) {
-    let sign: unknown;
-    try {
-      sign = JSON.parse(signRaw);
-    } catch {
-      sign = undefined;
-    }
-    // Covers the exact substring of the response member, as transmitted.
-    if (typeof sign !== 'string' || !rsa2Verify(raw, sign, c.alipayPublicKeyPem)) {
-      return stop({ outcome: 'failed', error: `${METHOD}: the answer's signature does not verify` });
-    }
-    signed = true;
-  }
+  const { data: d, signed } = answer;
   const refusal = `${String(d.sub_code ?? d.code ?? '')} ${String(d.sub_msg ?? d.msg ?? '')}`.trim();
   if (d.code === SUCCESS) {
     // A URL is only followed when Alipay signed it: a forged bill would heal payments nobody made.

@@ -16,8 +16,7 @@ import {
   type TradeRef,
 } from '../types.js';
 import { fenToYuan } from '../../domain/money.js';
-import { neverConnected } from '../net-errors.js';
-import { notifySignContent, rsa2Verify, topLevelMembers } from './sign.js';
+import { notifySignContent, rsa2Verify } from './sign.js';
 import { downloadAlipayBill } from './bill-download.js';
 import {
   bankTypeOf,
@@ -27,85 +26,20 @@ import {
   pageUrl,
   parseForm,
   parseYuan,
-  responseKey,
-  serverRequest,
   signedParams,
   type CallOptions,
 } from './wire.js';
+import { SUCCESS, call, refusal, type Fields } from './client.js';
+import type { PayoutCallbackOutcome } from '../payout-types.js';
+import { fundMethods, isFundMessage, parseFundMessage } from './fund.js';
 
-// The Alipay driver (OpenAPI, RSA2, public-key mode). Thin: builds a signed request, sends it
-// through ctx.http, believes an answer only once its signature verifies, and sorts every failure
+// The Alipay driver (OpenAPI, RSA2, public-key or 公钥证书 mode). Thin: builds a signed request, sends it
+// through ctx.http (client.ts), believes an answer only once its signature verifies, and sorts every failure
 // three ways — refused (Alipay said no), unreached (nothing left this machine), unknown (anything
-// else: ask again later, never send again).
-
-type Fields = Record<string, unknown>;
-
-/** What one server call came to. `signed: false` only for error answers Alipay sent without a sign. */
-type Answer =
-  | { ok: true; data: Fields; signed: boolean }
-  | { ok: false; outcome: 'unreached' | 'unknown'; reason: string };
-
-const SUCCESS = '10000';
+// else: ask again later, never send again). Fund transfers are in fund.ts.
 
 /** Alipay's own "I don't know": service unavailable, or a system error behind a business code. */
 const isUncertain = (d: Fields) => d.code === '20000' || d.code === '20001' || d.sub_code === 'ACQ.SYSTEM_ERROR';
-
-const refusal = (d: Fields) => ({
-  code: String(d.sub_code ?? d.code ?? 'UNKNOWN'),
-  message: `${String(d.sub_msg ?? d.msg ?? '')} (${String(d.code ?? '')} ${String(d.msg ?? '')})`.trim(),
-});
-
-async function call(
-  method: string,
-  biz: Fields,
-  credentials: AlipayCredentials,
-  ctx: ChannelContext,
-  opts: CallOptions = {},
-): Promise<Answer> {
-  if (!ctx.http) return { ok: false, outcome: 'unreached', reason: 'no HTTP transport for the Alipay channel' };
-  const req = serverRequest(signedParams(method, biz, credentials, ctx.now(), opts), credentials.gatewayUrl);
-  let res;
-  try {
-    res = await ctx.http(req);
-  } catch (err) {
-    const msg = `${method}: ${(err as Error)?.message ?? String(err)}`;
-    return neverConnected(err) ? { ok: false, outcome: 'unreached', reason: msg } : { ok: false, outcome: 'unknown', reason: msg };
-  }
-  if (res.status !== 200) return { ok: false, outcome: 'unknown', reason: `${method}: HTTP ${res.status}` };
-
-  const members = topLevelMembers(res.body);
-  const key = responseKey(method);
-  const raw = members?.get(key) ?? members?.get('error_response');
-  if (!members || raw === undefined) return { ok: false, outcome: 'unknown', reason: `${method}: unparseable answer` };
-  let data: unknown;
-  try {
-    data = JSON.parse(raw);
-  } catch {
-    return { ok: false, outcome: 'unknown', reason: `${method}: unparseable answer` };
-  }
-  if (!data || typeof data !== 'object' || Array.isArray(data)) return { ok: false, outcome: 'unknown', reason: `${method}: unparseable answer` };
-  const d = data as Fields;
-
-  const signRaw = members.get('sign');
-  if (signRaw === undefined) {
-    // Alipay may leave gateway-level errors unsigned (an unknown app_id: it has no key to sign
-    // with). Only an error may be unsigned; what an unsigned error may decide is up to each caller:
-    // a refusal of a new trade or refund, yes; a "not found" that reconciliation acts on, no.
-    if (d.code === SUCCESS || d.code === undefined) return { ok: false, outcome: 'unknown', reason: `${method}: answer without a signature` };
-    return { ok: true, data: d, signed: false };
-  }
-  let sign: unknown;
-  try {
-    sign = JSON.parse(signRaw);
-  } catch {
-    sign = undefined;
-  }
-  // The signature covers the exact substring of the response member, as transmitted.
-  if (typeof sign !== 'string' || !rsa2Verify(raw, sign, credentials.alipayPublicKeyPem)) {
-    return { ok: false, outcome: 'unknown', reason: `${method}: the answer's signature does not verify` };
-  }
-  return { ok: true, data: d, signed: true };
-}
 
 /** subject ≤ 256 characters and body ≤ 128 at Alipay; cut by code point, never mid-character. */
 const cut = (s: string, max: number) => [...s].slice(0, max).join('');
@@ -283,7 +217,7 @@ export const alipayDriver: ChannelDriver<AlipayCredentials> = {
     return { outcome: 'unknown', reason: `alipay.trade.fastpay.refund.query: ${r.code} ${r.message}` };
   },
 
-  parseCallback(raw: RawCallback, credentials): CallbackOutcome {
+  parseCallback(raw: RawCallback, credentials): CallbackOutcome | PayoutCallbackOutcome {
     const f = parseForm(raw.rawBody.toString('utf8'));
     if (!f) throw new CallbackRejected('alipay notification: a field appears twice');
     if (!f.sign) throw new CallbackRejected('alipay notification: no sign');
@@ -292,6 +226,8 @@ export const alipayDriver: ChannelDriver<AlipayCredentials> = {
       throw new CallbackRejected('alipay notification signature does not verify');
     }
     if (f.app_id !== credentials.appId) throw new CallbackRejected('alipay notification is for another app_id');
+    // 消息服务 fund messages come to the same route as trade notifications.
+    if (isFundMessage(f)) return parseFundMessage(f);
     if (!f.out_trade_no) throw new CallbackRejected('alipay notification: no out_trade_no');
     // Only a payment is an outcome the gateway applies. WAIT_BUYER_PAY, and TRADE_CLOSED (an
     // unpaid trade timing out, or a paid one fully refunded), verified, are acknowledged so that
@@ -318,4 +254,6 @@ export const alipayDriver: ChannelDriver<AlipayCredentials> = {
     // Alipay stops retrying on exactly "success"; anything else, whatever the status, is retried.
     return { status: 200, contentType: 'text/plain; charset=utf-8', body: accepted ? 'success' : 'fail' };
   },
+
+  ...fundMethods,
 };

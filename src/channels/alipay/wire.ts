@@ -51,6 +51,11 @@ export function signedParams(
     version: '1.0',
     biz_content: JSON.stringify(biz),
   };
+  // 公钥证书 mode names the certificates on every request, browser and app ones included.
+  if (credentials.cert) {
+    params.app_cert_sn = credentials.cert.appCertSn;
+    params.alipay_root_cert_sn = credentials.cert.alipayRootCertSn;
+  }
   if (opts.notifyUrl) params.notify_url = opts.notifyUrl;
   if (opts.returnUrl) params.return_url = opts.returnUrl;
   return signRequest(params, credentials.privateKeyPem);
