@@ -142,6 +142,16 @@ export class SandboxPayments {
     return { result: 'succeeded', refundNo: `SR${refundId}`, refundedAt: formatBeijing(r.ends_at) };
   }
 
+  isPayout(order: OrderRow): boolean {
+    return isPayout(order);
+  }
+
+  /** Whether the sandbox holds this payout waiting for its payee to confirm. */
+  waitingForPayee(orderId: string): boolean {
+    const row = this.s.reads.sandboxPayout(orderId);
+    return row !== undefined && this.payoutAnswer(row).result === 'waiting';
+  }
+
   /** POST /sandbox/api/transfer: takes a payout (idempotent by orderId). */
   async transfer(orderId: string, amountFen: bigint, confirm: boolean): Promise<SandboxPayoutAnswer> {
     const order = this.find(orderId);
