@@ -277,3 +277,47 @@ t.test('an unconfirmed wxpay payout past orderPeriod is cancelled by the watcher
   t.match(notices(gw, id).at(-1), { payStatus: 'p0006', tradeType: '03' });
   t.equal((await send(gw, payout(gw))).body.respCode, '000000', 'the expired payout gave its 10.00 back');
 });
+
+t.test('concurrent payouts never pass the daily limit together', async (t) => {
+  const gw = await startGateway(t);
+  await enable(gw, '10.00');
+  const answers = await Promise.all(Array.from({ length: 24 }, () => send(gw, payout(gw, { tradeAmt: '1.00' }))));
+  const codes = answers.map((a) => a.body.respCode);
+  t.equal(codes.filter((c) => c === '000000').length, 10, 'exactly what the limit holds');
+  t.equal(codes.filter((c) => c === '100007').length, 14, 'the others over it');
+  const counted = gw.gateway.db
+    .prepare("SELECT sum(amount_fen) FROM orders WHERE trade_type IN ('02','03') AND pay_status IN ('p0001','p0002','p0000')")
+    .pluck()
+    .get();
+  t.equal(counted, 1000);
+});
+
+t.test('a payout result from a channel callback is checked against the order like a payment', async (t) => {
+  const gw = await startGateway(t);
+  await enable(gw);
+  const { signSandboxBody, SANDBOX_SIGNATURE_HEADER } = await import('../../src/channels/sandbox/driver.js');
+  const secret = gw.gateway.db.prepare("select value from settings where name='sandbox_secret'").pluck().get() as string;
+  const callback = async (body: Record<string, string>) => {
+    const raw = JSON.stringify({ kind: 'payout', ...body });
+    const res = await fetch(`${gw.url}/channel/sandbox/notify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(raw, secret) },
+      body: raw,
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  const a = await send(gw, payout(gw));
+  const id = a.body.orderId!;
+  const tradeNo = row(gw, id).channel_trade_no as string;
+  const wrong = await callback({ orderId: id, tradeNo, result: 'succeeded', amount: '1001', paidAt: '20260101120000' });
+  t.same(wrong, { status: 400, text: 'fail' }, 'another amount is refused');
+  t.equal(row(gw, id).pay_status, 'p0002', 'and not applied');
+  t.equal(gw.gateway.db.prepare("SELECT count(*) FROM alerts WHERE kind = 'callback_amount_mismatch'").pluck().get(), 1, 'and flagged');
+  const failed = await callback({ orderId: id, tradeNo, result: 'failed', amount: '1000', code: 'PAYEE_ACCOUNT_ABNORMAL', message: '收款账户异常' });
+  t.same(failed, { status: 200, text: 'success' });
+  const q = await query(gw, id);
+  t.match(q.body, { payStatus: 'p0004', failCode: 'PAYEE_ACCOUNT_ABNORMAL', failReason: '收款账户异常' });
+  const dup = await callback({ orderId: id, tradeNo, result: 'succeeded', amount: '1000', paidAt: '20260101120000' });
+  t.equal(dup.status, 200, 'acknowledged');
+  t.equal(row(gw, id).pay_status, 'p0000', 'money the channel confirms wins, as for payments');
+});
