@@ -5,13 +5,13 @@ import type { PayeeAccountType } from '../channels/payout-types.js';
 
 /**
  * A card keeps its first 4 and last 4 characters (6222********1234), any other account its first
- * 3 and last 3. A value too short to hide anything that way keeps less, so that at least half of
- * it is always hidden.
+ * 3 and last 3. A value too short to hide anything that way keeps a quarter at each end at most,
+ * so that at least half of it is hidden.
  */
 export function maskPayeeAccount(type: PayeeAccountType | string, account: string): string {
   const chars = [...account];
   const want = type === 'BANK_CARD' ? 4 : 3;
-  const keep = Math.min(want, Math.floor(chars.length / 4));
+  const keep = chars.length > 2 * want ? want : Math.floor(chars.length / 4);
   return chars.slice(0, keep).join('') + '*'.repeat(chars.length - 2 * keep) + chars.slice(chars.length - keep).join('');
 }
 
