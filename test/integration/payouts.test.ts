@@ -186,6 +186,9 @@ t.test('wxpay: payInfo for the payee, confirmed on the sandbox page by a real fo
   t.equal((await query(gw, id)).body.payStatus, 'p0000', 'applied from the channel callback');
   const events = gw.gateway.db.prepare('SELECT source FROM order_events WHERE order_id = ? ORDER BY id').pluck().all(id);
   t.same(events, ['wxpay transfer answer', 'sandbox callback']);
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  t.match(metrics, /payway="wxpay",scene="transfer",operation="transfer",outcome="accepted"/, 'payout calls are counted');
+  t.notOk(metrics.includes('oUpF8uMuAJO_M2pxb1Q9zNjWeS6o'), 'no payee in any metric label');
 });
 
 t.test('magic amounts: 0.91 refused, 0.92 unknown then settled by query, 0.94 fails later', async (t) => {
