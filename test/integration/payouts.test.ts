@@ -324,3 +324,24 @@ t.test('a payout result from a channel callback is checked against the order lik
   t.equal(dup.status, 200, 'acknowledged');
   t.equal(row(gw, id).pay_status, 'p0000', 'money the channel confirms wins, as for payments');
 });
+
+t.test('a failed payment says why too: failCode and failReason in /api/query for any p0004', async (t) => {
+  const gw = await startGateway(t);
+  const refused = await gw.post('/api/pay', payFields(gw.merchant.mercNo, { tradeAmt: '0.91' }));
+  t.equal(refused.body.payStatus, 'p0004');
+  const q = await gw.post('/api/query', { mercNo: gw.merchant.mercNo, orderId: refused.body.orderId! });
+  t.match(q.body, { payStatus: 'p0004', failCode: 'SANDBOX_REFUSED', failReason: 'the sandbox refuses 0.91 by design' });
+  const open = await gw.post('/api/pay', payFields(gw.merchant.mercNo));
+  const failed = await fetch(`${gw.url}/sandbox/pay/${open.body.orderId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: 'result=fail',
+  });
+  t.equal(failed.status, 200);
+  const f = await gw.post('/api/query', { mercNo: gw.merchant.mercNo, orderId: open.body.orderId! });
+  t.match(f.body, { payStatus: 'p0004', failCode: 'CHANNEL_FAILED', failReason: /failed/ });
+  const paid = await gw.post('/api/query', { mercNo: gw.merchant.mercNo, orderId: open.body.orderId! });
+  t.ok(paid.body.failCode, 'still there on the next query');
+  const ok = await gw.post('/api/pay', payFields(gw.merchant.mercNo));
+  t.notOk('failCode' in (await gw.post('/api/query', { mercNo: gw.merchant.mercNo, orderId: ok.body.orderId! })).body, 'only for p0004');
+});
