@@ -16,6 +16,7 @@ import { supportedCells } from './channels/matrix.js';
 import { SANDBOX_SIGNATURE_HEADER, sandboxDriver } from './channels/sandbox/driver.js';
 import type { Services } from './services/context.js';
 import { OrderCreator } from './services/create-order.js';
+import { PayoutCreator } from './services/create-payout.js';
 import { SandboxPayments } from './services/sandbox-payment.js';
 import { ErrorAnswers } from './api/error-handler.js';
 import { installBodyParsers } from './api/body-parsers.js';
@@ -45,6 +46,7 @@ import { isLivePayway } from './channels/credentials.js';
 import { loadLiveCredentials } from './services/live-credentials.js';
 import { openSecrets, type SecretsNotes } from './services/secrets-at-start.js';
 import { prepareCredentialReads } from './db/credential-reads.js';
+import { PayeeData } from './secrets/payee-data.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { realClock, type Clock } from './notify/clock.js';
 import { GatewayMetrics, bindMetrics, installMetrics } from './metrics.js';
@@ -152,6 +154,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     reads,
     writer,
     merchantKeys,
+    payees: new PayeeData(() => masterKey),
     registry,
     ids,
     now,
@@ -221,7 +224,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     return { status: res.statusCode, body: res.body };
   });
 
-  payRoute(app, creator);
+  payRoute(app, creator, new PayoutCreator(services));
   queryRoute(app, services);
   closeRoute(app, services);
   refundRoutes(app, services);

@@ -44,7 +44,7 @@ export class GatewayMetrics {
   });
   private readonly channelCalls = new Counter({
     name: 'dtpay_channel_calls_total',
-    help: 'Calls to channel drivers, by payway, scene, operation (create, query, close, refund, refundQuery) and outcome',
+    help: 'Calls to channel drivers, by payway, scene, operation (create, query, close, refund, refundQuery, transfer, transferQuery, transferCancel) and outcome',
     labelNames: ['payway', 'scene', 'operation', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -123,7 +123,14 @@ export function notificationAttemptMetric(holder: object, outcome: string, error
   bound.get(holder)?.notificationAttempt(outcome, error);
 }
 
-const METERED_OPERATIONS = { queryPayment: 'query', closePayment: 'close', refund: 'refund', queryRefund: 'refundQuery' } as const;
+const METERED_OPERATIONS = {
+  queryPayment: 'query',
+  closePayment: 'close',
+  refund: 'refund',
+  queryRefund: 'refundQuery',
+  queryTransfer: 'transferQuery',
+  cancelTransfer: 'transferCancel',
+} as const;
 const meteredDrivers = new WeakMap<ChannelDriver<any>, Map<string, ChannelDriver<any>>>();
 
 /**
@@ -140,7 +147,9 @@ export function meteredDriver<C>(holder: object, driver: ChannelDriver<C>, paywa
   if (!wrapped) {
     const w = Object.create(driver) as Record<string, unknown>;
     for (const [method, operation] of Object.entries(METERED_OPERATIONS)) {
-      const original = (driver as unknown as Record<string, (...args: unknown[]) => Promise<{ outcome?: string }>>)[method]!;
+      const original = (driver as unknown as Record<string, ((...args: unknown[]) => Promise<{ outcome?: string }>) | undefined>)[method];
+      // A driver without payouts has no payout methods, and must not seem to have them.
+      if (typeof original !== 'function') continue;
       w[method] = async (...args: unknown[]) => {
         try {
           const r = await original.apply(driver, args);

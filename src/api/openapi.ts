@@ -6,7 +6,9 @@ import { REFUND_STATUS } from '../domain/refund-states.js';
 import { docsPage } from '../pages/docs-page.js';
 import { beijingTime, payStatus, signType, text, yuan } from './openapi-fields.js';
 import { notificationWebhooks, WEBHOOKS_TEXT, type WebhookOperation } from './openapi-webhooks.js';
-import { payRequestSchema } from './pay-schema.js';
+import { payFields, unknownFieldsError } from './pay-schema.js';
+import { payoutRequestSchema } from './payout-schema.js';
+import { PAYOUT_SCENE } from '../channels/matrix.js';
 import { orderRefSchema } from './order-ref.js';
 import { refundQuerySchema, refundRequestSchema } from './refund-routes.js';
 import { billRequestSchema } from './bill-route.js';
@@ -126,7 +128,7 @@ const FIELD_TEXT: Record<string, string> = {
   mercOrderNo: 'your order number; unique per merchant',
   subject: 'what is bought',
   body: 'a longer description of the order',
-  tradeType: '`01` payment (`02` payout and `03` withdrawal answer 100006)',
+  tradeType: '`01` payment; `02` payout (代付) and `03` withdrawal (提现) take the PayoutRequest fields',
   tradeAmt: 'amount in yuan, e.g. `12.50`',
   feeType: 'currency; `CNY` is the default',
   tradeTime: 'when you created the order, `yyyyMMddHHmmss`',
@@ -150,7 +152,15 @@ const FIELD_TEXT: Record<string, string> = {
   refundAmt: 'amount to refund in yuan; at most what is left to refund',
   refundReason: 'why, shown to the payer where the channel does',
   refundId: 'the gateway’s refund number',
+  payeeAccountType: 'who is paid: ALIPAY_USER_ID, ALIPAY_LOGON_ID, ALIPAY_OPEN_ID (alipay), WX_OPENID (wxpay), BANK_CARD (alipay, unionpay)',
+  payeeAccount: 'the payee’s id, logon name, openid or card number; answered and notified masked',
+  payeeName: 'the payee’s real name, checked by the channel; answered and notified masked',
 };
+
+// A payment is a PayRequest with tradeType 01; tradeType 02 and 03 take PayoutRequest. The route
+// checks a payment with payRequestSchema (whose tradeType takes all three, so its message lists
+// them); the document says which body goes with which tradeType.
+const paymentRequestDoc = z.strictObject({ ...payFields, tradeType: z.string().min(1).pipe(z.enum(['01'])) }, unknownFieldsError);
 
 /** Notes per field that come from a cross-field rule, by operation. */
 type FieldNotes = Record<string, string>;
@@ -196,10 +206,13 @@ export const payAnswerFields = z.object({
   imgUrl: text.optional().describe('scan: a PNG of codeUrl served by the gateway'),
   mwebUrl: text.optional().describe('h5: where to send the payer'),
   resultHtml: text.optional().describe('gateway, ebank, UnionPay h5: a form that submits itself when placed in a page'),
-  payInfo: text.optional().describe('app, jspay: what the channel’s SDK or JS bridge takes'),
+  payInfo: text.optional().describe('app, jspay: what the channel’s SDK or JS bridge takes; a wxpay payout: JSON {"mchId","appId","package"} for wx.requestMerchantTransfer'),
+  payeeAccountType: text.optional().describe('a payout: as sent'),
+  payeeAccount: text.optional().describe('a payout: masked'),
+  payeeName: text.optional().describe('a payout: masked'),
   payStatus,
-  expireTime: beijingTime,
-  cashierUrl: text.describe('the hosted cashier page for this order'),
+  expireTime: beijingTime.optional().describe('a payment, and a payout its payee confirms (wxpay): when it expires'),
+  cashierUrl: text.optional().describe('a payment: the hosted cashier page for this order'),
 });
 
 /** An order as /api/query, /api/close and /api/notify/resend answer it (orderView in query-route.ts). */
@@ -212,11 +225,16 @@ export const orderViewFields = z.object({
   tradeTime: text,
   termType: text,
   paywayCode: z.enum(PAYWAYS),
-  sceneCode: z.enum(SCENES),
+  sceneCode: z.enum([...SCENES, PAYOUT_SCENE]),
   payStatus,
   tradeEndTime: beijingTime.optional().describe('when it was paid or failed'),
   bankType: text.optional(),
-  expireTime: beijingTime,
+  expireTime: beijingTime.optional().describe('absent for a payout nobody has to confirm'),
+  payeeAccountType: text.optional().describe('a payout: as sent'),
+  payeeAccount: text.optional().describe('a payout: masked'),
+  payeeName: text.optional().describe('a payout: masked'),
+  failCode: text.optional().describe('p0004 (payment or payout): the channel’s code'),
+  failReason: text.optional().describe('p0004: the channel’s message'),
   attach: text.optional(),
   refundedAmt: yuan.optional().describe('a paid order: the sum of its successful refunds'),
   feeAmt: yuan.optional().describe('the fee the channel’s bill stated for this order, once reconciliation matched it (absent until then)'),
@@ -291,6 +309,8 @@ interface OperationSpec {
   description: string;
   requestName: string;
   request: z.ZodType;
+  /** Another body the same path takes (the payout of /api/pay), documented as oneOf beside the first. */
+  alternative?: { requestName: string; request: z.ZodType; crossFieldRules: string[]; notes: FieldNotes };
   answerName: string;
   answer: z.ZodObject;
   /** Codes this interface can answer besides the common ones. */
@@ -324,12 +344,34 @@ export const OPERATIONS: readonly OperationSpec[] = [
       'Idempotent per (mercNo, mercOrderNo): the same parameters again answer the original answer with the current payStatus; other parameters answer 100004. ' +
       'On 200002 the order exists and its outcome is found out by querying: never send it again under a new mercOrderNo.',
     requestName: 'PayRequest',
-    request: payRequestSchema,
+    request: paymentRequestDoc,
+    alternative: {
+      requestName: 'PayoutRequest',
+      request: payoutRequestSchema,
+      crossFieldRules: [
+        'payouts (tradeType 02, 03; sceneCode transfer) are off until the operator turns them on (100006), and the request must be signed with HMAC-SHA256 (100002)',
+        'payeeName is required for payeeAccountType ALIPAY_LOGON_ID and BANK_CARD, and for WX_OPENID from tradeAmt 2000.00',
+        'payeeAccount of payeeAccountType BANK_CARD: 12 to 19 digits; bankCode only with BANK_CARD',
+        'openId, deviceInfo, mchAppName, mchAppId, payType and quickPayAttach are not used by payouts: 100001 naming the field',
+        'the daily and per-payout limits: over either answers 100007 (respDesc: what is left today, or the limit)',
+      ],
+      notes: {
+        payeeName: 'required for ALIPAY_LOGON_ID, BANK_CARD, and WX_OPENID from 2000.00',
+        bankCode: 'for BANK_CARD only: the bank',
+        openId: 'not used by payouts',
+        deviceInfo: 'not used by payouts',
+        mchAppName: 'not used by payouts',
+        mchAppId: 'not used by payouts',
+        payType: 'not used by payouts',
+        quickPayAttach: 'not used by payouts',
+      },
+    },
     answerName: 'PayAnswer',
     answer: payAnswerFields,
-    codes: [RESP.DUPLICATE, RESP.UNSUPPORTED, RESP.CHANNEL_REFUSED, RESP.CHANNEL_TIMEOUT],
+    codes: [RESP.DUPLICATE, RESP.UNSUPPORTED, RESP.STATE_CONFLICT, RESP.CHANNEL_REFUSED, RESP.CHANNEL_TIMEOUT],
     withFields: [RESP.OK, RESP.CHANNEL_REFUSED, RESP.CHANNEL_TIMEOUT],
     crossFieldRules: [
+      'tradeType 01 (payment): the PayRequest fields; tradeType 02 (payout) and 03 (withdrawal): the PayoutRequest fields',
       'subject or body: at least one of them (non-empty)',
       'WeChat H5 (paywayCode wxpay, sceneCode h5): deviceInfo, mchAppName and mchAppId are required',
       'sceneCode ebank (online banking): bankCode is required',
@@ -506,7 +548,13 @@ function operation(op: OperationSpec, schemas: Record<string, Json>): OpenApiOpe
     responses[status] = { description: desc, content: { 'application/json': { schema: responseSchema(op, [RESP.INVALID]) } } };
   }
 
-  const ref = { $ref: `#/components/schemas/${op.requestName}` };
+  let ref: Json = { $ref: `#/components/schemas/${op.requestName}` };
+  if (op.alternative) {
+    const alt = requestJsonSchema(op.alternative.request, op.alternative.notes);
+    schemas[op.alternative.requestName] = alt.json;
+    crossFieldRules.push(...op.alternative.crossFieldRules);
+    ref = { oneOf: [ref, { $ref: `#/components/schemas/${op.alternative.requestName}` }] };
+  }
   return {
     operationId: op.interfaceCode,
     summary: op.summary,

@@ -84,9 +84,8 @@ export const commonFields = {
   charset: optionalOneOf(['UTF-8']),
 };
 
-export const payRequestSchema = z
-  .strictObject(
-    {
+/** The unified order's fields (seed §4.1.2); payouts (payout-schema.ts) take most of them as they are. */
+export const payFields = {
       ...commonFields,
       mercOrderNo: required(32).regex(/^[0-9A-Za-z_\-|*]+$/, 'may hold only letters, digits and _ - | *'),
       subject: optional(100),
@@ -118,9 +117,16 @@ export const payRequestSchema = z
       payType: optionalOneOf(['1', '2', '3']),
       quickPayAttach: optional(1024),
       openId: optional(128),
-    },
-    { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field${iss.keys.length > 1 ? 's' : ''}` : undefined) },
-  )
+};
+
+/** Unknown fields are refused, naming them (describeIssues lists the names). */
+export const unknownFieldsError = {
+  error: (iss: { code?: string; keys?: string[] }) =>
+    iss.code === 'unrecognized_keys' ? `unknown field${(iss.keys?.length ?? 0) > 1 ? 's' : ''}` : undefined,
+};
+
+export const payRequestSchema = z
+  .strictObject(payFields, unknownFieldsError)
   .superRefine((r, ctx) => {
     const need = (field: keyof typeof r, why: string) => {
       if (!r[field]) ctx.addIssue({ code: 'custom', path: [field], message: `is required ${why}` });

@@ -10,6 +10,7 @@ import { sendEnvelope } from './respond.js';
 import { OPEN_STATES } from '../domain/order-states.js';
 import type { Services } from '../services/context.js';
 import { reconcileOrder } from '../services/reconcile.js';
+import { isPayout, NO_EXPIRY, reconcilePayout } from '../services/payouts.js';
 
 /** An order as the merchant sees it: §4.2.1's fields, where it stands, and where its notification stands. */
 export function orderView(order: OrderRow, reads: Reads): Record<string, string> {
@@ -18,7 +19,7 @@ export function orderView(order: OrderRow, reads: Reads): Record<string, string>
   const latest = reads.latestNotification(order.order_id);
   // A superseded latest notification announced a state the order has since left unannounced.
   const notification = latest?.status === 'superseded' ? undefined : latest;
-  return {
+  const view: Record<string, string> = {
     mercOrderNo: order.merc_order_no,
     orderId: order.order_id,
     tradeType: order.trade_type,
@@ -31,7 +32,7 @@ export function orderView(order: OrderRow, reads: Reads): Record<string, string>
     payStatus: order.pay_status,
     tradeEndTime: order.trade_end_time ?? '',
     bankType: order.bank_type ?? '',
-    expireTime: formatBeijing(order.expire_at),
+    expireTime: order.expire_at >= NO_EXPIRY ? '' : formatBeijing(order.expire_at),
     attach: req.attach ?? '',
     refundedAmt: order.pay_status === 'p0000' ? fenToYuan(reads.refundedFen(order.order_id)) : '',
     // The channel's fee as its bill stated it, once reconciliation stored it.
@@ -40,6 +41,21 @@ export function orderView(order: OrderRow, reads: Reads): Record<string, string>
     notifyStatus: notification?.status ?? '',
     notifyAttempts: notification ? String(notification.attempts) : '',
   };
+  if (isPayout(order)) {
+    // Stored masked: the clear payee is sealed apart and never shown (CONTRACT §4).
+    view.payeeAccountType = req.payeeAccountType ?? '';
+    view.payeeAccount = req.payeeAccount ?? '';
+    view.payeeName = req.payeeName ?? '';
+    view.refundedAmt = '';
+  }
+  if (order.pay_status === 'p0004') Object.assign(view, failureOf(order));
+  return view;
+}
+
+/** CONTRACT §4: a failed order (payment or payout) says why, in the channel's words where it gave them. */
+export function failureOf(order: Pick<OrderRow, 'channel_code' | 'channel_msg' | 'channel_state'>): { failCode: string; failReason: string } {
+  if (order.channel_code) return { failCode: order.channel_code, failReason: order.channel_msg ?? '' };
+  return { failCode: 'CHANNEL_FAILED', failReason: order.channel_msg || 'the channel reported it failed' };
 }
 
 // An open order is looked up at the channel before answering, but not more often than this, so a
@@ -57,7 +73,7 @@ export function queryRoute(app: FastifyInstance, s: Services): void {
       asked.delete(order.order_id);
       asked.set(order.order_id, now);
       if (asked.size > ASKED_REMEMBERED) asked.delete(asked.keys().next().value!);
-      order = await reconcileOrder(s, order, 'merchant query');
+      order = isPayout(order) ? await reconcilePayout(s, order, 'merchant query') : await reconcileOrder(s, order, 'merchant query');
     }
     return sendEnvelope(reply, { interfaceCode: 'query', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields: orderView(order, s.reads) }, request.signer);
   });

@@ -31,11 +31,17 @@ export async function answerSandboxApi(sandbox: SandboxPayments, action: string,
   } catch {
     return refusal(400, 'body is not JSON');
   }
-  const { orderId, refundId, amount } = fields ?? {};
+  const { orderId, refundId, amount, confirm } = fields ?? {};
   if (typeof orderId !== 'string' || !isOrderId(orderId)) return refusal(400, 'orderId: expected 22 digits');
   let answer: unknown;
   if (action === 'query') answer = sandbox.query(orderId);
   else if (action === 'close') answer = await sandbox.close(orderId);
+  else if (action === 'transfer') {
+    if (typeof amount !== 'string' || !/^[1-9][0-9]{0,18}$/.test(amount)) return refusal(400, 'amount: expected fen');
+    if (confirm !== '0' && confirm !== '1') return refusal(400, 'confirm: expected 0 or 1');
+    answer = await sandbox.transfer(orderId, BigInt(amount), confirm === '1');
+  } else if (action === 'transfer-query') answer = sandbox.transferQuery(orderId);
+  else if (action === 'transfer-cancel') answer = await sandbox.transferCancel(orderId);
   else if (action === 'refund' || action === 'refund-query') {
     if (typeof refundId !== 'string' || !isOrderId(refundId)) return refusal(400, 'refundId: expected 22 digits');
     if (action === 'refund-query') answer = sandbox.refundQuery(refundId);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { isOrderId } from '../domain/ids.js';
 import type { SandboxPayments } from '../services/sandbox-payment.js';
 import { notFoundPage, page, escapeHtml } from '../pages/html.js';
-import { sandboxPayPage, sandboxResultPage } from '../pages/sandbox-page.js';
+import { sandboxPayPage, sandboxPayoutPage, sandboxResultPage } from '../pages/sandbox-page.js';
 
 /** The sandbox channel's payer side: GET shows the page, POST result=success|fail pays or fails. */
 export function sandboxRoutes(app: FastifyInstance, sandbox: SandboxPayments): void {
@@ -11,7 +11,8 @@ export function sandboxRoutes(app: FastifyInstance, sandbox: SandboxPayments): v
     const found = isOrderId(request.params.orderId) ? sandbox.find(request.params.orderId) : undefined;
     if (!found) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage());
     const order = await sandbox.open(found);
-    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(sandboxPayPage(order));
+    const html = sandbox.isPayout(order) ? sandboxPayoutPage(order, sandbox.waitingForPayee(order.order_id)) : sandboxPayPage(order);
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
   });
 
   app.post<{ Params: { orderId: string } }>('/sandbox/pay/:orderId', async (request, reply) => {

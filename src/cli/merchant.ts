@@ -11,11 +11,20 @@ import { databaseFile, emptyDatabaseNote, notFound, openExisting } from './datab
 import { CliError, printJson, type Io } from './io.js';
 import { cliSecrets } from './secrets.js';
 import { subcommandsOf, usageOf } from './usage.js';
+import { payoutsShown, runMerchantPayouts } from './merchant-payouts.js';
 
-const SUBCOMMANDS = ['create', 'list', 'show', 'rotate-key', 'disable', 'enable'];
+const SUBCOMMANDS = ['create', 'list', 'show', 'rotate-key', 'disable', 'enable', 'payouts'];
 
 export async function runMerchant(config: Config, args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === 'payouts') {
+    const db = openExisting(config, 'merchant payouts');
+    try {
+      return await runMerchantPayouts(config, db, prepareReads(db), new InlineWriter(db), rest, io);
+    } finally {
+      db.close();
+    }
+  }
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -65,6 +74,7 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
           createdAt: new Date(m.created_at).toISOString(),
           updatedAt: new Date(m.updated_at).toISOString(),
           channels: prepareCredentialReads(db).channelCredentialsOf(mercNo).map((c) => c.payway),
+          payouts: payoutsShown(reads.payoutSettings(mercNo)),
         };
         if (values.json) printJson(io, shown);
         else {
@@ -78,6 +88,7 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
             ['created', formatBeijing(m.created_at)],
             ['updated', formatBeijing(m.updated_at)],
             ['channels', channels],
+            ['payouts', payoutsLine(shown.payouts)],
           ])
             io.out(`${label!.padEnd(10)}${value}\n`);
         }
@@ -105,6 +116,11 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
   } finally {
     db.close();
   }
+}
+
+function payoutsLine(p: ReturnType<typeof payoutsShown>): string {
+  if (!p.enabled) return 'off (dtpay merchant payouts MERCNO --enable --daily-limit AMOUNT)';
+  return `on, daily limit ${p.dailyLimit ?? 'none'}${p.perPayoutLimit ? `, per payout ${p.perPayoutLimit}` : ''}`;
 }
 
 function one(positionals: string[], command: string): string {

@@ -66,6 +66,21 @@ export const COMMANDS: readonly CommandHelp[] = [
     summary: 'serve a disabled merchant again',
   },
   {
+    name: 'merchant payouts',
+    usage: [
+      'merchant payouts MERCNO --enable --daily-limit AMOUNT [--per-payout-limit AMOUNT] [--json]',
+      'merchant payouts MERCNO --disable [--json]',
+      'merchant payouts MERCNO [--json]',
+    ],
+    summary: 'turn payouts (tradeType 02/03) on with their limits, or off; without a flag, show them',
+    details:
+      'Payouts move money out of the merchant\'s own channel account, so they are off until turned on here. AMOUNT is yuan ' +
+      '(e.g. 5000.00). The daily limit counts the payouts of the Beijing day that are submitted, in progress or paid out. ' +
+      '--json prints {"mercNo":"…","payouts":{"enabled":true,"dailyLimit":"5000.00","perPayoutLimit":"500.00"}} (a limit not set is left out). ' +
+      'For a live merchant, --enable warns about configured channels that cannot pay out yet (Alipay in key mode, WeChat without a transfer scene, ' +
+      'UnionPay without the encryption certificate).',
+  },
+  {
     name: 'notify list',
     usage: ['notify list [--status pending|delivered|failed|superseded] [--limit N] [--json]'],
     summary: 'notifications, newest first (50 unless --limit), each with its last attempt',

@@ -47,6 +47,7 @@ export function preparePruneOps(db: Db) {
     sandboxRefunds: db.prepare(`DELETE FROM sandbox_refunds WHERE order_id ${inList}`),
     refunds: db.prepare(`DELETE FROM refunds WHERE order_id ${inList}`),
     sandboxTrades: db.prepare(`DELETE FROM sandbox_trades WHERE order_id ${inList}`),
+    sandboxPayouts: db.prepare(`DELETE FROM sandbox_payouts WHERE order_id ${inList}`),
     events: db.prepare(`DELETE FROM order_events WHERE order_id ${inList}`),
     orders: db.prepare(`DELETE FROM orders WHERE order_id ${inList}`),
   };
@@ -75,6 +76,7 @@ export function preparePruneOps(db: Db) {
       deletes.sandboxRefunds.run({ ids });
       result.refunds = deletes.refunds.run({ ids }).changes;
       deletes.sandboxTrades.run({ ids });
+      deletes.sandboxPayouts.run({ ids });
       result.events = deletes.events.run({ ids }).changes;
       result.orders = deletes.orders.run({ ids }).changes;
       return result;

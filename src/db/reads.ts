@@ -1,5 +1,6 @@
 import type { Db } from './open.js';
 import type { AttemptRow, MerchantRecord, MerchantRow, NotificationRow, NotifyStatus, OrderRow, RefundRow } from './rows.js';
+import type { SandboxPayoutRow } from './payout-ops.js';
 import { lockedMerchantKeys, type MerchantKeys } from '../secrets/merchant-keys.js';
 import { Merchant } from './merchant-row.js';
 
@@ -54,6 +55,11 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
   const endedRefunds = db.prepare(`SELECT * FROM refunds INDEXED BY refunds_merchant_ended
     WHERE merc_no = ? AND ended_at >= ? AND ended_at < ? ORDER BY ended_at, refund_id`).safeIntegers(true);
 
+  const payoutSettings = db
+    .prepare('SELECT payouts_enabled AS enabled, payout_daily_limit_fen AS daily, payout_per_limit_fen AS per FROM merchants WHERE merc_no = ?')
+    .safeIntegers(true);
+  const sandboxPayout = db.prepare('SELECT * FROM sandbox_payouts WHERE order_id = ?').safeIntegers(true);
+
   const orderRow = (r: unknown): OrderRow | undefined => {
     if (!r) return undefined;
     const row = r as Record<string, unknown>;
@@ -106,6 +112,18 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
     overdueOrders: (now: number, limit: number) => overdueOrders.all(now, limit) as string[],
     sandboxTrade: (orderId: string) =>
       sandboxTrade.get(orderId) as { order_id: string; trade_no: string; amount_fen: bigint; status: 'paid' | 'failed' | 'closed'; paid_at: string | null; bank_type: string | null } | undefined,
+    /** A merchant's payout switch and limits (fen; undefined: not set); undefined for an unknown merchant. */
+    payoutSettings: (mercNo: string): PayoutSettings | undefined => {
+      const r = payoutSettings.get(mercNo) as { enabled: bigint; daily: bigint | null; per: bigint | null } | undefined;
+      return r && { enabled: r.enabled === 1n, dailyLimitFen: r.daily ?? undefined, perPayoutLimitFen: r.per ?? undefined };
+    },
+    sandboxPayout: (orderId: string): SandboxPayoutRow | undefined => {
+      const r = sandboxPayout.get(orderId) as Record<string, unknown> | undefined;
+      if (!r) return undefined;
+      for (const k of ['confirm', 'cancelled', 'created_at', 'updated_at']) r[k] = Number(r[k]);
+      if (r.ends_at !== null) r.ends_at = Number(r.ends_at);
+      return r as unknown as SandboxPayoutRow;
+    },
     attempts: (notificationId: number) => attempts.all(notificationId) as AttemptRow[],
     /** The merchant's orders that ended within [fromMs, toMs), oldest first. */
     endedOrders: (mercNo: string, fromMs: number, toMs: number) =>
@@ -120,3 +138,9 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
 }
 
 export type Reads = ReturnType<typeof prepareReads>;
+
+export interface PayoutSettings {
+  enabled: boolean;
+  dailyLimitFen?: bigint;
+  perPayoutLimitFen?: bigint;
+}

@@ -58,6 +58,10 @@ export interface OrderRow {
   fee_fen?: bigint | null;
   /** when it reached its final state, epoch ms: the channel's payment time for p0000 (migrations/0012); null while open */
   ended_at?: number | null;
+  /** a payout's payee account and name, sealed (migrations/0014); null for payments */
+  payee_sealed?: Uint8Array | null;
+  /** why a cancel of this payout was asked (migrations/0014) */
+  cancel_reason?: 'merchant' | 'expiry' | null;
 }
 
 export type NotifyStatus = 'pending' | 'delivered' | 'failed' | 'superseded';

@@ -6,6 +6,7 @@ import { parseBeijing } from '../domain/time.js';
 import { notificationFields } from '../notify/notification-body.js';
 import { prepareRefundOps } from './refund-ops.js';
 import { preparePruneOps } from './prune-ops.js';
+import { preparePayoutOps } from './payout-ops.js';
 import type { AttemptRecord, ClaimedNotification, QueuedNotification } from './rows.js';
 
 // Every write the gateway makes is one of these named operations. They run inside the group
@@ -21,6 +22,9 @@ export interface TransitionArgs {
   tradeEndTime?: string;
   bankType?: string;
   channelTradeNo?: string;
+  /** the channel's code and message for a failure (shown as failCode/failReason) */
+  failCode?: string;
+  failReason?: string;
 }
 
 export type TransitionResult =
@@ -43,6 +47,8 @@ function prepareOps(db: Db) {
       trade_end_time = coalesce(@tradeEndTime, trade_end_time),
       bank_type = coalesce(@bankType, bank_type),
       channel_trade_no = coalesce(@channelTradeNo, channel_trade_no),
+      channel_code = coalesce(@failCode, channel_code),
+      channel_msg = coalesce(@failReason, channel_msg),
       late_payment = late_payment OR @late,
       ended_at = coalesce(@endedAt, ended_at),
       updated_at = @at
@@ -125,11 +131,43 @@ function prepareOps(db: Db) {
   const putSetting = db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
   const getSetting = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
 
+  /** The conditional update: it changes the order only from a state the event allows. */
+const transitionOrder = (a: TransitionArgs): TransitionResult => {
+    const from = statusOf.get(a.orderId) as PayStatus | undefined;
+    const next = from === undefined ? undefined : step(from, a.event);
+    if (from === undefined || next === undefined) return { changed: false, status: from };
+    const to = next.to;
+    const changes = transition.run({
+      orderId: a.orderId,
+      from,
+      to,
+      late: next.late ? 1 : 0,
+      at: a.at,
+      tradeEndTime: a.tradeEndTime ?? null,
+      bankType: a.bankType ?? null,
+      channelTradeNo: a.channelTradeNo ?? null,
+      failCode: a.failCode ?? null,
+      failReason: a.failReason ?? null,
+      endedAt: OPEN_STATES.includes(to) ? null : ((to === 'p0000' && a.tradeEndTime && parseBeijing(a.tradeEndTime)) || a.at),
+    }).changes;
+    if (changes !== 1) return { changed: false, status: statusOf.get(a.orderId) as PayStatus | undefined };
+    insertEvent.run(a.orderId, from, to, a.source, a.detail ?? null, a.at);
+    // The outbox row commits with the change or not at all (CONTRACT §2.5).
+    if (!next.notify) {
+      // Not announced, but a notification still pending (a resend of the old state) no longer
+      // speaks for the order: it must not go out after the change.
+      supersede.run({ orderId: a.orderId, at: a.at });
+      return { changed: true, from, to };
+    }
+    return { changed: true, from, to, notification: queueNotification(a.orderId, a.at, `state change to ${to}`) };
+  };
+
   const { pruneOrders } = preparePruneOps(db);
 
   return {
     ...prepareRefundOps(db),
     ...prepareCredentialOps(db),
+    ...preparePayoutOps(db, ORDER_COLUMNS, transitionOrder),
     pruneOrders,
 
     /** Inserts a new order; `false` when (merc_no, merc_order_no) already exists. */
@@ -138,34 +176,7 @@ function prepareOps(db: Db) {
       return insertOrder.run({ ...row, ended_at: endedAt }).changes === 1;
     },
 
-    /** The conditional update: it changes the order only from a state the event allows. */
-    transitionOrder(a: TransitionArgs): TransitionResult {
-      const from = statusOf.get(a.orderId) as PayStatus | undefined;
-      const next = from === undefined ? undefined : step(from, a.event);
-      if (from === undefined || next === undefined) return { changed: false, status: from };
-      const to = next.to;
-      const changes = transition.run({
-        orderId: a.orderId,
-        from,
-        to,
-        late: next.late ? 1 : 0,
-        at: a.at,
-        tradeEndTime: a.tradeEndTime ?? null,
-        bankType: a.bankType ?? null,
-        channelTradeNo: a.channelTradeNo ?? null,
-        endedAt: OPEN_STATES.includes(to) ? null : ((to === 'p0000' && a.tradeEndTime && parseBeijing(a.tradeEndTime)) || a.at),
-      }).changes;
-      if (changes !== 1) return { changed: false, status: statusOf.get(a.orderId) as PayStatus | undefined };
-      insertEvent.run(a.orderId, from, to, a.source, a.detail ?? null, a.at);
-      // The outbox row commits with the change or not at all (CONTRACT §2.5).
-      if (!next.notify) {
-        // Not announced, but a notification still pending (a resend of the old state) no longer
-        // speaks for the order: it must not go out after the change.
-        supersede.run({ orderId: a.orderId, at: a.at });
-        return { changed: true, from, to };
-      }
-      return { changed: true, from, to, notification: queueNotification(a.orderId, a.at, `state change to ${to}`) };
-    },
+    transitionOrder,
 
     /** A fresh notification of the order's current state (resend); undefined for an unknown order. */
     queueNotification(a: { orderId: string; at: number; reason: string }): QueuedNotification | undefined {

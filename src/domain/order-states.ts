@@ -24,12 +24,14 @@ export const STATUS_NAMES: Record<PayStatus, string> = {
   p0006: 'expired',
 };
 
-export type OrderEvent = 'payer_opened' | 'channel_paid' | 'channel_failed' | 'merchant_closed' | 'expired';
-export const ORDER_EVENTS: readonly OrderEvent[] = ['payer_opened', 'channel_paid', 'channel_failed', 'merchant_closed', 'expired'];
+export type OrderEvent = 'payer_opened' | 'channel_accepted' | 'channel_paid' | 'channel_failed' | 'merchant_closed' | 'expired';
+export const ORDER_EVENTS: readonly OrderEvent[] = ['payer_opened', 'channel_accepted', 'channel_paid', 'channel_failed', 'merchant_closed', 'expired'];
 
 /** The states an event may move an order out of, and where it goes. */
 export const TRANSITIONS: Record<OrderEvent, { from: readonly PayStatus[]; to: PayStatus }> = {
   payer_opened: { from: ['p0001'], to: 'p0002' },
+  // A payout the channel took and is working on (or waiting for the payee to confirm).
+  channel_accepted: { from: ['p0001'], to: 'p0002' },
   // Money that the channel confirms is real even after a failure, close or expiry: it wins.
   channel_paid: { from: ['p0001', 'p0002', 'p0004', 'p0005', 'p0006'], to: 'p0000' },
   channel_failed: { from: ['p0001', 'p0002'], to: 'p0004' },

@@ -29,6 +29,10 @@ export function notificationFields(order: OrderRow, at: number): { fields: Notif
     payStatus: order.pay_status,
     bankType: order.bank_type ?? undefined,
     attach: req.attach,
+    // A payout's payee, as stored: masked (CONTRACT §4).
+    ...(order.trade_type === '02' || order.trade_type === '03'
+      ? { payeeAccountType: req.payeeAccountType, payeeAccount: req.payeeAccount, payeeName: req.payeeName }
+      : {}),
     ...envelope(req, signType),
   };
   return { fields: compact(all), signType };

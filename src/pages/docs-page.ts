@@ -119,7 +119,15 @@ function fieldsTable(schema: Json): string {
 
 function operationSection(doc: ApiDocument, method: string, path: string, op: DocOperation): string {
   const content = Object.keys(op.requestBody.content);
-  const request = resolve(doc, Object.values(op.requestBody.content)[0]!.schema);
+  const body = Object.values(op.requestBody.content)[0]!.schema;
+  // A path that takes more than one body (the payments and payouts of /api/pay) shows each.
+  const bodies = Array.isArray(body.oneOf) ? (body.oneOf as Json[]) : [body];
+  const requestTables = bodies
+    .map((b) => {
+      const name = typeof b.$ref === 'string' ? b.$ref.replace('#/components/schemas/', '') : '';
+      return `${bodies.length > 1 ? `<h4><code>${escapeHtml(name)}</code></h4>\n` : ''}${fieldsTable(resolve(doc, b))}`;
+    })
+    .join('\n');
   const responses = Object.entries(op.responses)
     .map(([status, r]) => {
       const codes = ((resolve(doc, r.content['application/json']?.schema ?? {}).properties as Record<string, Json> | undefined)?.respCode ?? {}) as Json;
@@ -132,7 +140,7 @@ function operationSection(doc: ApiDocument, method: string, path: string, op: Do
 <p class="muted">interfaceCode <code>${escapeHtml(op['x-interfaceCode'])}</code> · ${content.map((c) => `<code>${escapeHtml(c)}</code>`).join(' or ')}</p>
 ${markdown(op.description)}
 <h3>Request fields</h3>
-${fieldsTable(request)}
+${requestTables}
 <h3>Responses</h3>
 <table><tr><th>HTTP</th><th>respCode</th><th>meaning</th></tr>${responses}</table>
 ${ok ? `<h3>Answer fields (200)</h3>\n${fieldsTable(resolve(doc, ok))}` : ''}

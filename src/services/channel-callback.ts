@@ -2,6 +2,7 @@ import { CallbackIgnored, CallbackRejected, isPayoutOutcome, type Ack, type RawC
 import { fenToYuan } from '../domain/money.js';
 import type { Services } from './context.js';
 import { applyTransition } from './transitions.js';
+import { applyPayoutEnd, isPayout, type PayoutEnd } from './payouts.js';
 
 export type CallbackHandling = { found: false } | { found: true; ack: Ack };
 
@@ -41,11 +42,6 @@ export async function handleChannelCallback(
     if (!(err instanceof CallbackRejected)) throw err;
     return refuse('callback_rejected', err.message, undefined, 'warn');
   }
-  if (isPayoutOutcome(outcome)) {
-    // Payout results are applied by the payout service once payouts are served.
-    log.info({ orderId: outcome.orderId }, 'payout result verified and acknowledged; nothing to apply');
-    return { found: true, ack: driver.acknowledge(true) };
-  }
   const order = s.reads.order(outcome.orderId);
   if (!order) return refuse('callback_unknown_order', `no order ${outcome.orderId}`, undefined, 'warn');
   if (mercNo !== undefined && order.merc_no !== mercNo) {
@@ -61,6 +57,20 @@ export async function handleChannelCallback(
   }
   if (outcome.amountFen !== order.amount_fen) {
     return refuse('callback_amount_mismatch', `amount ${fenToYuan(outcome.amountFen)}, the order is for ${fenToYuan(order.amount_fen)}`, order);
+  }
+  if (isPayoutOutcome(outcome) !== isPayout(order)) {
+    return refuse('callback_kind_mismatch', `a ${isPayoutOutcome(outcome) ? 'payout' : 'payment'} result for a ${isPayout(order) ? 'payout' : 'payment'}`, order);
+  }
+  if (isPayoutOutcome(outcome)) {
+    const source = `${driverName} callback`;
+    const end: PayoutEnd =
+      outcome.result === 'succeeded'
+        ? { result: 'succeeded', channelTradeNo: outcome.channelTradeNo, paidAt: outcome.paidAt }
+        : outcome.result === 'failed'
+          ? { result: 'failed', code: outcome.failCode ?? 'FAILED', message: outcome.failReason ?? 'the channel reports the payout failed' }
+          : { result: 'cancelled' };
+    await applyPayoutEnd(s, order.order_id, end, source);
+    return { found: true, ack: driver.acknowledge(true) };
   }
   await applyTransition(s, {
     orderId: order.order_id,

@@ -9,6 +9,7 @@ import type { MerchantRow, QueuedNotification } from '../db/rows.js';
 import type { CashierLinks } from '../domain/cashier-links.js';
 import type { AlertRecorder } from './alert-recorder.js';
 import type { MerchantKeys } from '../secrets/merchant-keys.js';
+import type { PayeeData } from '../secrets/payee-data.js';
 
 /** What the use cases need from the outside world; app.ts builds it once. */
 export interface Services {
@@ -17,6 +18,8 @@ export interface Services {
   writer: Writer;
   /** Seals new merchant keys and opens stored ones, under the gateway's MASTER_KEY. */
   merchantKeys: MerchantKeys;
+  /** Seals and opens payouts' payee data under the same MASTER_KEY. */
+  payees: PayeeData;
   registry: ChannelRegistry;
   ids: OrderIdGenerator;
   now: () => number;

@@ -75,9 +75,6 @@ export class OrderCreator {
   constructor(private readonly s: Services) {}
 
   async create(merchant: MerchantRow, req: PayRequest): Promise<PayAnswer> {
-    if (req.tradeType !== '01') {
-      throw new ApiError(RESP.UNSUPPORTED, `tradeType ${req.tradeType} is not served yet; supported: 01 (payment)`);
-    }
     const route = this.s.registry.resolve(merchant.mode, req.paywayCode, req.sceneCode);
     const configured = this.s.configuredPayways(merchant);
     if (!route.ok || !configured.has(route.payway)) {

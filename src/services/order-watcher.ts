@@ -6,6 +6,7 @@ import { expireOrder } from './close-order.js';
 import { reconcileOrder } from './reconcile.js';
 import { reconcileRefund } from './refunds.js';
 import { nextRefundCheckAt } from '../domain/refund-states.js';
+import { expirePayout, isPayout, nextPayoutCheckAt, reconcilePayout } from './payouts.js';
 
 /**
  * Looks after open orders: expires those whose orderPeriod has run out (at start-up too, for
@@ -87,6 +88,7 @@ export class OrderWatcher {
     return this.guarded(orderId, async () => {
       const order = this.s.reads.order(orderId);
       if (!order) return;
+      if (isPayout(order)) return expirePayout(this.s, order);
       const r = await expireOrder(this.s, order);
       if (r?.result === 'unknown') this.s.log.warn({ orderId, reason: r.reason }, 'expiry: the channel did not confirm the close; trying again');
     });
@@ -106,10 +108,13 @@ export class OrderWatcher {
     return this.guarded(orderId, async () => {
       const order = this.s.reads.order(orderId);
       if (!order || !OPEN_STATES.includes(order.pay_status)) return;
-      const after = await reconcileOrder(this.s, order, 'reconciliation query');
+      const payout = isPayout(order);
+      // A payout whose outcome is unknown is settled here, by asking about the same orderId.
+      const after = payout ? await reconcilePayout(this.s, order, 'payout query') : await reconcileOrder(this.s, order, 'reconciliation query');
       if (!OPEN_STATES.includes(after.pay_status)) return;
       const now = this.clock.now();
-      await this.s.writer.run('recordCheck', { orderId, next: nextCheckAt(order.checks + 1, now, order.expire_at) ?? null });
+      const next = payout ? nextPayoutCheckAt(order.checks + 1, now) : (nextCheckAt(order.checks + 1, now, order.expire_at) ?? null);
+      await this.s.writer.run('recordCheck', { orderId, next });
     });
   }
 }

@@ -1,3 +1,4 @@
+import { isPayout } from './payouts.js';
 import type { RefundQueryResult, RefundResult } from '../channels/types.js';
 import { ApiError, RESP, SUCCESS_DESC, type RespCode } from '../errors.js';
 import { fenToYuan, yuanToFen } from '../domain/money.js';
@@ -49,6 +50,9 @@ export async function createRefund(
   order: OrderRow,
   req: RefundRequest,
 ): Promise<RefundAnswer> {
+  if (isPayout(order)) {
+    throw new ApiError(RESP.STATE_CONFLICT, `order ${order.order_id} is a payout (tradeType ${order.trade_type}); a payout cannot be refunded`);
+  }
   const request = asked(req, order.order_id);
   const replay = (stored: RefundRow): RefundAnswer => {
     const differ = differingFields(asked(JSON.parse(stored.request_json), stored.order_id), request);

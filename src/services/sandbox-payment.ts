@@ -1,6 +1,8 @@
 import { signSandboxBody, sandboxBankType, sandboxTradeNo, SANDBOX_SIGNATURE_HEADER, type SandboxCallbackBody, type SandboxTradeAnswer } from '../channels/sandbox/driver.js';
-import { SANDBOX_MAGIC_FEN, SANDBOX_REFUND_DELAY_MS, SANDBOX_REFUND_MAGIC_FEN } from '../channels/sandbox/magic.js';
-import type { SandboxRefundAnswer } from '../channels/sandbox/driver.js';
+import { SANDBOX_MAGIC_FEN, SANDBOX_PAYOUT_DELAY_MS, SANDBOX_PAYOUT_MAGIC_FEN, SANDBOX_REFUND_DELAY_MS, SANDBOX_REFUND_MAGIC_FEN } from '../channels/sandbox/magic.js';
+import type { SandboxPayoutAnswer, SandboxPayoutCallbackBody, SandboxRefundAnswer } from '../channels/sandbox/driver.js';
+import type { SandboxPayoutRow } from '../db/payout-ops.js';
+import { isPayout } from './payouts.js';
 import { formatBeijing } from '../domain/time.js';
 import type { OrderRow } from '../db/rows.js';
 import type { Services } from './context.js';
@@ -31,9 +33,9 @@ export class SandboxPayments {
     return this.s.reads.merchant(order.merc_no)?.mode === 'sandbox' ? order : undefined;
   }
 
-  /** The payer opened the page: submitted → paying. */
+  /** The payer opened the page: submitted → paying. A payee opening a payout's page changes nothing. */
   async open(order: OrderRow): Promise<OrderRow> {
-    if (order.pay_status === 'p0001' && order.channel_state !== 'refused') {
+    if (order.pay_status === 'p0001' && order.channel_state !== 'refused' && !isPayout(order)) {
       await applyTransition(this.s, {
         orderId: order.order_id,
         event: 'payer_opened',
@@ -50,6 +52,7 @@ export class SandboxPayments {
    * was acknowledged, or why the sandbox channel would not take the payment.
    */
   async complete(order: OrderRow, result: 'success' | 'fail'): Promise<{ ok: true; order: OrderRow } | { ok: false; reason: string }> {
+    if (isPayout(order)) return this.confirmPayout(order, result);
     if (order.channel_state === 'refused') return { ok: false, reason: 'the sandbox channel refused this order, so it cannot be paid' };
     const tradeNo = order.channel_trade_no ?? sandboxTradeNo(order.order_id);
     const paidAt = formatBeijing(this.s.now());
@@ -137,6 +140,91 @@ export class SandboxPayments {
     if (this.s.now() < r.ends_at) return { result: 'processing', refundNo: `SR${refundId}` };
     if (r.outcome === 'failed') return { result: 'failed', code: 'SANDBOX_REFUND_FAILED', message: 'the sandbox fails refunds of 0.94 by design' };
     return { result: 'succeeded', refundNo: `SR${refundId}`, refundedAt: formatBeijing(r.ends_at) };
+  }
+
+  isPayout(order: OrderRow): boolean {
+    return isPayout(order);
+  }
+
+  /** Whether the sandbox holds this payout waiting for its payee to confirm. */
+  waitingForPayee(orderId: string): boolean {
+    const row = this.s.reads.sandboxPayout(orderId);
+    return row !== undefined && this.payoutAnswer(row).result === 'waiting';
+  }
+
+  /** POST /sandbox/api/transfer: takes a payout (idempotent by orderId). */
+  async transfer(orderId: string, amountFen: bigint, confirm: boolean): Promise<SandboxPayoutAnswer> {
+    const order = this.find(orderId);
+    if (!order || !isPayout(order) || order.amount_fen !== amountFen) {
+      return { result: 'refused', code: 'SANDBOX_NO_SUCH_PAYOUT', message: 'no payout of this amount was stored under this orderId' };
+    }
+    const at = this.s.now();
+    const row = await this.s.writer.run('sandboxTransfer', {
+      orderId,
+      tradeNo: sandboxTradeNo(orderId),
+      amountFen,
+      confirm,
+      outcome: amountFen === SANDBOX_PAYOUT_MAGIC_FEN.FAIL_LATER ? 'failed' : 'succeeded',
+      at,
+      endsAt: confirm ? null : at + SANDBOX_PAYOUT_DELAY_MS,
+    });
+    return this.payoutAnswer(row);
+  }
+
+  /** POST /sandbox/api/transfer-query: a payout ends when its time has come; nothing needs to run for it. */
+  transferQuery(orderId: string): SandboxPayoutAnswer {
+    const row = this.s.reads.sandboxPayout(orderId);
+    return row ? this.payoutAnswer(row) : { result: 'not_found' };
+  }
+
+  /** POST /sandbox/api/transfer-cancel: only a payout still waiting for its payee can be cancelled. */
+  async transferCancel(orderId: string): Promise<SandboxPayoutAnswer> {
+    const row = await this.s.writer.run('sandboxCancelTransfer', { orderId, at: this.s.now() });
+    if (!row) return { result: 'not_found' };
+    const a = this.payoutAnswer(row);
+    if (a.result === 'cancelled') return a;
+    const why = row.confirm ? `the payout is ${a.result}` : 'this payout does not wait for its payee, so it cannot be cancelled';
+    return { result: 'refused', code: 'SANDBOX_NOT_CANCELLABLE', message: why, tradeNo: row.trade_no };
+  }
+
+  /** The payee confirms a wxpay payout on the sandbox page; the sandbox reports its end to the gateway. */
+  private async confirmPayout(order: OrderRow, result: 'success' | 'fail'): Promise<{ ok: true; order: OrderRow } | { ok: false; reason: string }> {
+    if (result !== 'success') return { ok: false, reason: 'a payee confirms a payout (result=success); one left unconfirmed expires' };
+    const before = this.s.reads.sandboxPayout(order.order_id);
+    if (!before) return { ok: false, reason: 'the sandbox channel has no such payout' };
+    if (!before.confirm) return { ok: false, reason: 'this payout does not wait for its payee: the channel pays it out by itself' };
+    const row = await this.s.writer.run('sandboxConfirmTransfer', { orderId: order.order_id, at: this.s.now() });
+    const a = row && this.payoutAnswer(row);
+    if (!a || (a.result !== 'succeeded' && a.result !== 'failed')) return { ok: false, reason: `the payout can no longer be confirmed (${a?.result ?? 'gone'})` };
+    const body: SandboxPayoutCallbackBody = {
+      kind: 'payout',
+      orderId: order.order_id,
+      tradeNo: row!.trade_no,
+      result: a.result,
+      amount: row!.amount_fen.toString(),
+      ...(a.paidAt ? { paidAt: a.paidAt } : {}),
+      ...(a.code ? { code: a.code, message: a.message } : {}),
+    };
+    const raw = JSON.stringify(body);
+    const ack = await this.sendCallback(raw, { 'content-type': 'application/json', [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(raw, this.secret()) });
+    if (ack.status !== 200 || ack.body !== 'success') {
+      return { ok: false, reason: `the gateway did not acknowledge the callback (${ack.status} ${ack.body})` };
+    }
+    return { ok: true, order: this.s.reads.order(order.order_id)! };
+  }
+
+  /** Where a sandbox payout stands now: its end is a time, so the clock decides. */
+  private payoutAnswer(row: SandboxPayoutRow): SandboxPayoutAnswer {
+    const tradeNo = row.trade_no;
+    if (row.cancelled) return { result: 'cancelled', tradeNo };
+    if (row.ends_at === null) {
+      if (!row.confirm) return { result: 'processing', tradeNo };
+      const payInfo = JSON.stringify({ mchId: 'sandbox', appId: 'wxsandbox', package: `sandbox_transfer_${tradeNo}` });
+      return { result: 'waiting', tradeNo, payInfo };
+    }
+    if (this.s.now() < row.ends_at) return { result: 'processing', tradeNo };
+    if (row.outcome === 'failed') return { result: 'failed', tradeNo, code: 'SANDBOX_PAYOUT_FAILED', message: 'the sandbox fails payouts of 0.94 by design' };
+    return { result: 'succeeded', tradeNo, paidAt: formatBeijing(row.ends_at) };
   }
 
   private answer(order: OrderRow): SandboxTradeAnswer {

@@ -70,8 +70,8 @@ t.test('merchant commands', async (t) => {
   ]);
   t.equal(shown.code, 0, `merchant show exits 0 ${shown.stderr}`);
   const sj = oneJson(t, shown);
-  t.same(Object.keys(sj).sort(), ['channels', 'createdAt', 'mercNo', 'mode', 'name', 'status', 'updatedAt']);
-  t.match(sj, { mercNo: m.mercNo, name: 'Shop', mode: 'sandbox', status: 'active', channels: [] });
+  t.same(Object.keys(sj).sort(), ['channels', 'createdAt', 'mercNo', 'mode', 'name', 'payouts', 'status', 'updatedAt']);
+  t.match(sj, { mercNo: m.mercNo, name: 'Shop', mode: 'sandbox', status: 'active', channels: [], payouts: { enabled: false } });
   t.match(sj.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '--json: ISO 8601 UTC');
   t.match(shownText.stdout, new RegExp(`^merchant\\s+${m.mercNo}$`, 'm'));
   t.match(shownText.stdout, /^created\s+\d{14}$/m, 'the text: Beijing time as the API prints it');

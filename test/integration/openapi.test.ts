@@ -40,6 +40,12 @@ function validator(key: string, schema: Json): ValidateFunction {
   }
   return v;
 }
+/** The request schemas an operation takes: its one body, or each of a oneOf (the payments and payouts of /api/pay). */
+function bodySchemas(op: { requestBody: { content: Record<string, { schema: Json }> } }): Json[] {
+  const body = op.requestBody.content['application/json']!.schema;
+  const refs = Array.isArray(body.oneOf) ? (body.oneOf as Json[]) : [body];
+  return refs.map((r) => doc.components.schemas[String(r.$ref).replace('#/components/schemas/', '')]!);
+}
 const requestValidator = (path: string) => validator(`req ${path}`, doc.paths[path]!.post!.requestBody.content['application/json']!.schema);
 const responseSchema = (path: string, status: number) => doc.paths[path]?.post?.responses[String(status)]?.content['application/json']?.schema;
 
@@ -75,14 +81,15 @@ t.test('the served document is the generated one and is OpenAPI 3.1 in shape', a
       t.notOk(ids.has(op.operationId), `${op.operationId} is unique`);
       ids.add(op.operationId);
       t.same(Object.keys(op.requestBody.content).sort(), ['application/json', 'application/x-www-form-urlencoded'], `${path}: JSON or form`);
-      const req = doc.components.schemas[String(op.requestBody.content['application/json']!.schema.$ref).replace('#/components/schemas/', '')]!;
-      t.ok(req, `${path}: the request schema exists`);
-      t.equal(req.type, 'object');
-      t.equal(req.additionalProperties, false, `${path}: unknown fields are refused`);
-      t.ok((req.required as string[]).includes('signature') && (req.required as string[]).includes('mercNo'), `${path}: mercNo and signature are required`);
-      for (const [name, p] of Object.entries(req.properties as Record<string, Json>)) {
-        const types = p.anyOf ? (p.anyOf as Json[]).map((v) => v.type) : [p.type];
-        t.ok(types.every((x) => x === 'string'), `${path} ${name}: every field is a string`);
+      for (const req of bodySchemas(op)) {
+        t.ok(req, `${path}: the request schema exists`);
+        t.equal(req.type, 'object');
+        t.equal(req.additionalProperties, false, `${path}: unknown fields are refused`);
+        t.ok((req.required as string[]).includes('signature') && (req.required as string[]).includes('mercNo'), `${path}: mercNo and signature are required`);
+        for (const [name, p] of Object.entries(req.properties as Record<string, Json>)) {
+          const types = p.anyOf ? (p.anyOf as Json[]).map((v) => v.type) : [p.type];
+          t.ok(types.every((x) => x === 'string'), `${path} ${name}: every field is a string`);
+        }
       }
       t.ok(op.responses['200'], `${path}: a 200 answer`);
       for (const [status, r] of Object.entries(op.responses)) {
@@ -190,8 +197,7 @@ const uniq = (() => {
 /** Every text the document says about an operation's rules. */
 function ruleTexts(path: string): string {
   const op = doc.paths[path]!.post!;
-  const req = doc.components.schemas[String(op.requestBody.content['application/json']!.schema.$ref).replace('#/components/schemas/', '')]!;
-  const fieldTexts = Object.values(req.properties as Record<string, Json>).map((p) => String(p.description ?? ''));
+  const fieldTexts = bodySchemas(op).flatMap((req) => Object.values(req.properties as Record<string, Json>).map((p) => String(p.description ?? '')));
   return [doc.info.description, op.description, ...op['x-crossFieldRules'], ...fieldTexts].join('\n');
 }
 
@@ -315,6 +321,64 @@ t.test('/api/pay: the schema and the route agree', async (t) => {
     t.equal(validate(body), ok, `${name}: schema`);
     checkAnswer(t, '/api/pay', a, name);
   }
+});
+
+t.test('/api/pay payouts: the PayoutRequest schema and the route agree', async (t) => {
+  await gw.gateway.writer.run('setPayoutSettings', { mercNo: M.mercNo, enabled: true, dailyLimitFen: 10n ** 17n, perPayoutLimitFen: null, at: Date.now() });
+  const base = () =>
+    payFields(M.mercNo, {
+      tradeType: '02',
+      sceneCode: 'transfer',
+      signType: 'HMAC-SHA256',
+      payeeAccountType: 'BANK_CARD',
+      payeeAccount: '6222021234567890123',
+      payeeName: '张小明',
+    });
+  const H = 'HMAC-SHA256' as const;
+  const rows: Row[] = [
+    { name: 'a valid payout', signType: H },
+    { name: 'a withdrawal', set: { tradeType: '03' }, signType: H },
+    { name: 'to an Alipay user id', set: { payeeAccountType: 'ALIPAY_USER_ID', payeeAccount: '2088123412341234', payeeName: '' }, signType: H },
+    { name: 'payeeAccount of 64 characters', set: { payeeAccountType: 'ALIPAY_USER_ID', payeeAccount: repeat('a', 64) }, signType: H },
+    { name: 'payeeAccount of 65 characters', set: { payeeAccountType: 'ALIPAY_USER_ID', payeeAccount: repeat('a', 65) }, signType: H },
+    { name: 'payeeName of 65 characters', set: { payeeName: repeat('名', 65) }, signType: H },
+    { name: 'payeeAccountType unknown', set: { payeeAccountType: 'PAYPAL' }, signType: H },
+    { name: 'payeeAccountType left out', drop: ['payeeAccountType'], signType: H },
+    { name: 'payeeAccount left out', drop: ['payeeAccount'], signType: H },
+    { name: 'sceneCode scan', set: { sceneCode: 'scan' }, signType: H },
+    { name: 'an unknown field', set: { colour: 'blue' }, signType: H },
+    { name: 'openId given', set: { openId: 'o1' }, signType: H, unsaid: /openId.*not used by payouts/ },
+    { name: 'payType given', set: { payType: '1' }, signType: H, unsaid: /payType.*not used by payouts/ },
+    { name: 'a card of letters', set: { payeeAccount: 'abcdefghijklm' }, signType: H, unsaid: /12 to 19 digits/ },
+    { name: 'a card without a name', set: { payeeName: '' }, signType: H, unsaid: /payeeName is required for .*BANK_CARD/ },
+    { name: 'bankCode for an Alipay user', set: { payeeAccountType: 'ALIPAY_USER_ID', payeeAccount: '2088123412341234', bankCode: 'ICBC' }, signType: H, unsaid: /bankCode only with BANK_CARD/ },
+    // Signed with MD5: the fields are checked first; the signType (100002) only after them.
+    { name: 'signed with MD5', set: { signType: 'MD5' }, signType: 'MD5', earlier: RESP.BAD_SIGNATURE },
+  ];
+  // The MD5 row is valid to the schema (the signType rule is not a field rule): checked apart.
+  const md5 = rows.pop()!;
+  await checkRows(t, '/api/pay', base, rows);
+  const f = { ...base(), ...md5.set };
+  const a = await gw.post('/api/pay', f, { signType: 'MD5' });
+  t.equal(a.body.respCode, RESP.BAD_SIGNATURE);
+  checkAnswer(t, '/api/pay', a, md5.name);
+  t.match(ruleTexts('/api/pay'), /signed with HMAC-SHA256/);
+
+  // Answers of payouts fit the PayAnswer and OrderAnswer schemas.
+  for (const [name, over] of [
+    ['a card payout', {}],
+    ['a wxpay payout (payInfo)', { paywayCode: 'wxpay', payeeAccountType: 'WX_OPENID', payeeAccount: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o', payeeName: '' }],
+    ['a refused payout', { tradeAmt: '0.91' }],
+    ['a payout whose answer was lost', { tradeAmt: '0.92' }],
+  ] as const) {
+    const p = await gw.post('/api/pay', { ...base(), ...over }, { signType: H });
+    checkAnswer(t, '/api/pay', p, name);
+    const q = await gw.post('/api/query', { mercNo: M.mercNo, orderId: p.body.orderId! });
+    checkAnswer(t, '/api/query', q, `query of ${name}`);
+  }
+  const over = await gw.post('/api/pay', { ...base(), tradeAmt: '9999999999999999.99' }, { signType: H });
+  t.equal(over.body.respCode, RESP.STATE_CONFLICT);
+  checkAnswer(t, '/api/pay', over, 'over the daily limit');
 });
 
 t.test('order interfaces: the schema and the route agree', async (t) => {
@@ -485,8 +549,9 @@ t.test('webhooks: the order and refund notifications, their headers, the success
   }
   t.same(
     Object.keys(doc.components.schemas.OrderNotification!.properties as Json),
-    ['mercNo', 'mercOrderNo', 'orderId', 'tradeType', 'tradeAmt', 'feeType', 'tradeTime', 'tradeEndTime', 'termType', 'payStatus', 'bankType', 'attach', 'charset', 'locale', 'version', 'signType', 'signature'],
-    'the order notification has CONTRACT §2.5’s fields, in its order',
+    ['mercNo', 'mercOrderNo', 'orderId', 'tradeType', 'tradeAmt', 'feeType', 'tradeTime', 'tradeEndTime', 'termType', 'payStatus', 'bankType', 'attach',
+      'payeeAccountType', 'payeeAccount', 'payeeName', 'charset', 'locale', 'version', 'signType', 'signature'],
+    'the order notification has CONTRACT §2.5’s fields, in its order (and a payout’s payee, masked, CONTRACT §4)',
   );
   t.same(
     Object.keys(doc.components.schemas.RefundNotification!.properties as Json),

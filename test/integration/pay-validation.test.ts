@@ -235,8 +235,9 @@ rows.push(
 
 // Combinations not served (CONTRACT §2.3) → 100006 listing what is.
 rows.push(
-  { name: 'tradeType 02', set: { tradeType: '02' }, status: 422, code: '100006', field: 'tradeType' },
-  { name: 'tradeType 03', set: { tradeType: '03' }, status: 422, code: '100006', field: 'tradeType' },
+  // A payout (CONTRACT §4) is checked with its own fields before anything else: a payment's scene is not one.
+  { name: 'tradeType 02 with a payment scene', set: { tradeType: '02' }, status: 400, code: '100001', field: 'sceneCode' },
+  { name: 'tradeType 03 without a payee', set: { tradeType: '03', sceneCode: 'transfer' }, status: 400, code: '100001', field: 'payeeAccountType' },
   { name: 'wxpay.gateway', set: { paywayCode: 'wxpay', sceneCode: 'gateway' }, status: 422, code: '100006', field: 'wxpay.gateway' },
   { name: 'alipay.ebank', set: { paywayCode: 'alipay', sceneCode: 'ebank', bankCode: 'ICBC' }, status: 422, code: '100006', field: 'alipay.ebank' },
   { name: 'unionpay.jspay', set: { paywayCode: 'unionpay', sceneCode: 'jspay', openId: 'o1' }, status: 422, code: '100006', field: 'unionpay.jspay' },

@@ -190,12 +190,13 @@ t.test('the unsupported cells make no order rows', async (t) => {
   t.equal(n, 0);
 });
 
-t.test('tradeType 02 and 03 are 100006 until the payout API exists', async (t) => {
+t.test('tradeType 02 and 03 are payouts: 100006 while they are off for the merchant (CONTRACT §4)', async (t) => {
   for (const tradeType of ['02', '03']) {
-    const a = await gw.post('/api/pay', payFields(mercNo, { tradeType }));
+    const payee = { sceneCode: 'transfer', payeeAccountType: 'ALIPAY_USER_ID', payeeAccount: '2088123412341234' };
+    const a = await gw.post('/api/pay', payFields(mercNo, { tradeType, ...payee }));
     t.equal(a.status, 422, `tradeType ${tradeType}`);
     t.equal(a.body.respCode, '100006');
-    t.match(a.body.respDesc, /tradeType/);
+    t.match(a.body.respDesc, /tradeType 02 and 03\) are off/);
     t.ok(responseVerifies(a.body, key));
   }
 });

@@ -30,7 +30,7 @@ t.comment(`order-states property test, ${RERUN}`);
 // The model, from the CONTRACT's words rather than from TRANSITIONS.
 
 const STATES = ['p0001', 'p0002', 'p0000', 'p0004', 'p0005', 'p0006'] as const satisfies readonly PayStatus[];
-const EVENTS = ['payer_opened', 'channel_paid', 'channel_failed', 'merchant_closed', 'expired'] as const satisfies readonly OrderEvent[];
+const EVENTS = ['payer_opened', 'channel_accepted', 'channel_paid', 'channel_failed', 'merchant_closed', 'expired'] as const satisfies readonly OrderEvent[];
 
 interface ModelStep {
   to: PayStatus;
@@ -49,7 +49,8 @@ function model(from: PayStatus, event: OrderEvent): ModelStep | undefined {
       // had already failed, been closed or expired.
       return { to: 'p0000', late: !open, notify: true };
     case 'payer_opened':
-      // Opening the payment page only matters to a submitted order.
+    case 'channel_accepted':
+      // Opening the payment page, or a channel taking a payout, only matters to a submitted order.
       if (from !== 'p0001') return undefined;
       to = 'p0002';
       break;
@@ -78,7 +79,7 @@ const isLate = (from: PayStatus, to: PayStatus) => to === 'p0000' && TERMINAL_UN
 
 t.test('(a) step() agrees with the model', async (t) => {
   t.same([...PAY_STATUSES].sort(), [...STATES].sort(), 'the six CONTRACT states');
-  t.same([...ORDER_EVENTS].sort(), [...EVENTS].sort(), 'the five events');
+  t.same([...ORDER_EVENTS].sort(), [...EVENTS].sort(), 'the six events');
 
   // Every (state, event) pair once.
   const table: string[] = [];
@@ -138,6 +139,7 @@ t.test('(a) step() agrees with the model', async (t) => {
 
 const EVENT_WEIGHTS = [
   ['payer_opened', 2],
+  ['channel_accepted', 1],
   ['channel_paid', 2],
   ['channel_failed', 1.5],
   ['merchant_closed', 1],

@@ -14,7 +14,8 @@ import {
   type TradeRef,
 } from '../types.js';
 import { sandboxAction } from './actions.js';
-import { SANDBOX_MAGIC_FEN } from './magic.js';
+import { SANDBOX_MAGIC_FEN, SANDBOX_PAYOUT_MAGIC_FEN } from './magic.js';
+import { PAYEE_ACCOUNT_TYPES, type PayoutCallbackOutcome, type PayoutCancelResult, type PayoutQueryResult, type PayoutRef, type PayoutResult } from '../payout-types.js';
 import { isCompactDateTime } from '../../domain/time.js';
 
 /** The sandbox channel's one secret: it signs the callbacks the sandbox sends the gateway. */
@@ -57,7 +58,7 @@ export interface SandboxTradeAnswer {
 // Calls the sandbox channel's API the way a live driver calls its channel: a signed request, a
 // signed answer that is verified before anything in it is believed.
 async function callSandbox<A = SandboxTradeAnswer>(
-  path: 'query' | 'close' | 'refund' | 'refund-query',
+  path: 'query' | 'close' | 'refund' | 'refund-query' | 'transfer' | 'transfer-query' | 'transfer-cancel',
   fields: Record<string, string>,
   credentials: SandboxCredentials,
   ctx: ChannelContext,
@@ -92,6 +93,76 @@ export interface SandboxRefundAnswer {
   message?: string;
   refundNo?: string;
   refundedAt?: string;
+}
+
+/** What the sandbox channel's API answers about a payout (POST /sandbox/api/transfer, /transfer-query, /transfer-cancel). */
+export interface SandboxPayoutAnswer {
+  result: 'waiting' | 'processing' | 'succeeded' | 'failed' | 'cancelled' | 'refused' | 'not_found';
+  tradeNo?: string;
+  /** for a payout waiting for its payee: what wx.requestMerchantTransfer takes */
+  payInfo?: string;
+  paidAt?: string;
+  code?: string;
+  message?: string;
+}
+
+/** The sandbox channel's asynchronous payout result, as it travels to /channel/sandbox/notify. */
+export interface SandboxPayoutCallbackBody {
+  kind: 'payout';
+  orderId: string;
+  tradeNo: string;
+  result: 'succeeded' | 'failed' | 'cancelled';
+  /** fen, as a decimal string */
+  amount: string;
+  paidAt?: string;
+  code?: string;
+  message?: string;
+}
+
+const payoutRefFields = (ref: PayoutRef) => ({ orderId: ref.orderId });
+
+function payoutQueryResult(a: SandboxPayoutAnswer): PayoutQueryResult {
+  switch (a.result) {
+    case 'succeeded':
+      return { outcome: 'succeeded', channelTradeNo: a.tradeNo, paidAt: a.paidAt };
+    case 'failed':
+      return { outcome: 'failed', code: a.code ?? 'SANDBOX_FAILED', message: a.message ?? 'failed' };
+    case 'waiting':
+      return { outcome: 'waiting_for_payee', channelTradeNo: a.tradeNo, payInfo: a.payInfo };
+    case 'processing':
+      return { outcome: 'processing', channelTradeNo: a.tradeNo };
+    case 'cancelled':
+      return { outcome: 'cancelled' };
+    case 'not_found':
+      return { outcome: 'not_found' };
+    default:
+      return { outcome: 'unknown', reason: `sandbox transfer query answered ${a.result}` };
+  }
+}
+
+function parsePayoutCallback(body: Record<string, unknown>): PayoutCallbackOutcome {
+  if (
+    typeof body.orderId !== 'string' ||
+    typeof body.tradeNo !== 'string' ||
+    (body.result !== 'succeeded' && body.result !== 'failed' && body.result !== 'cancelled') ||
+    typeof body.amount !== 'string' ||
+    !/^[0-9]{1,19}$/.test(body.amount) ||
+    (body.paidAt !== undefined && (typeof body.paidAt !== 'string' || !isCompactDateTime(body.paidAt))) ||
+    (body.code !== undefined && typeof body.code !== 'string') ||
+    (body.message !== undefined && typeof body.message !== 'string')
+  ) {
+    throw new CallbackRejected('sandbox payout callback body does not have the expected fields');
+  }
+  return {
+    kind: 'payout',
+    orderId: body.orderId,
+    result: body.result,
+    amountFen: BigInt(body.amount),
+    channelTradeNo: body.tradeNo,
+    paidAt: body.paidAt as string | undefined,
+    failCode: body.code as string | undefined,
+    failReason: body.message as string | undefined,
+  };
 }
 
 const paidFrom = (a: SandboxTradeAnswer) => ({
@@ -168,7 +239,46 @@ export const sandboxDriver: ChannelDriver<SandboxCredentials> = {
     }
   },
 
-  parseCallback(raw: RawCallback, credentials): CallbackOutcome {
+  // Payouts: every payee account type of the contract (the sandbox stands in for every payway).
+  payeeAccountTypes: PAYEE_ACCOUNT_TYPES,
+
+  async transfer(input, credentials, ctx): Promise<PayoutResult> {
+    if (input.amountFen === SANDBOX_PAYOUT_MAGIC_FEN.REFUSE) {
+      return { outcome: 'refused', code: 'SANDBOX_REFUSED', message: 'the sandbox refuses payouts of 0.91 by design' };
+    }
+    // A WeChat payee confirms the transfer bill; Alipay and UnionPay pay out without asking.
+    const confirm = input.payeeAccountType === 'WX_OPENID' ? '1' : '0';
+    const a = await callSandbox<SandboxPayoutAnswer>('transfer', { orderId: input.orderId, amount: input.amountFen.toString(), confirm }, credentials, ctx);
+    if ('outcome' in a) return a;
+    if (input.amountFen === SANDBOX_PAYOUT_MAGIC_FEN.TIMEOUT) {
+      return { outcome: 'unknown', reason: 'the sandbox does not answer payouts of 0.92 in time, by design (it did take it)' };
+    }
+    switch (a.result) {
+      case 'waiting':
+      case 'processing':
+        return { outcome: 'accepted', channelTradeNo: a.tradeNo, payInfo: a.payInfo };
+      case 'succeeded':
+        return { outcome: 'succeeded', channelTradeNo: a.tradeNo, paidAt: a.paidAt };
+      case 'refused':
+        return { outcome: 'refused', code: a.code ?? 'SANDBOX_REFUSED', message: a.message ?? 'refused' };
+      default:
+        return { outcome: 'unknown', reason: `sandbox transfer answered ${a.result}` };
+    }
+  },
+
+  async queryTransfer(ref, credentials, ctx): Promise<PayoutQueryResult> {
+    const a = await callSandbox<SandboxPayoutAnswer>('transfer-query', payoutRefFields(ref), credentials, ctx);
+    return 'outcome' in a ? a : payoutQueryResult(a);
+  },
+
+  async cancelTransfer(ref, credentials, ctx): Promise<PayoutCancelResult> {
+    const a = await callSandbox<SandboxPayoutAnswer>('transfer-cancel', payoutRefFields(ref), credentials, ctx);
+    if ('outcome' in a) return a;
+    if (a.result === 'cancelled') return { outcome: 'cancelled' };
+    return { outcome: 'refused', code: a.code ?? 'SANDBOX_NOT_CANCELLABLE', message: a.message ?? `the payout is ${a.result}` };
+  },
+
+  parseCallback(raw: RawCallback, credentials): CallbackOutcome | PayoutCallbackOutcome {
     const header = raw.headers[SANDBOX_SIGNATURE_HEADER];
     const given = Buffer.from(typeof header === 'string' ? header : '', 'utf8');
     const expected = Buffer.from(signSandboxBody(raw.rawBody, credentials.secret), 'utf8');
@@ -182,6 +292,9 @@ export const sandboxDriver: ChannelDriver<SandboxCredentials> = {
       throw new CallbackRejected('sandbox callback body is not JSON');
     }
     const body = parsed as Partial<Record<keyof SandboxCallbackBody, unknown>> | null;
+    if (body !== null && typeof body === 'object' && (body as { kind?: unknown }).kind === 'payout') {
+      return parsePayoutCallback(body as Record<string, unknown>);
+    }
     if (
       body === null ||
       typeof body !== 'object' ||

@@ -19,3 +19,16 @@ export const SANDBOX_REFUND_MAGIC_FEN = {
 
 /** How long a sandbox refund takes to end once the channel has taken it. */
 export const SANDBOX_REFUND_DELAY_MS = 2_000;
+
+/** Payout amounts that make the sandbox channel misbehave (CONTRACT §4). */
+export const SANDBOX_PAYOUT_MAGIC_FEN = {
+  /** The channel refuses the payout: 200001, p0004. */
+  REFUSE: 91n, // 0.91
+  /** The channel takes it but its answer is lost: 200002; querying settles it (paid out, p0000). */
+  TIMEOUT: 92n, // 0.92
+  /** The channel takes it, then it fails: p0002, then p0004. */
+  FAIL_LATER: 94n, // 0.94
+} as const;
+
+/** How long after the sandbox takes a payout (that needs no confirmation) it ends. */
+export const SANDBOX_PAYOUT_DELAY_MS = 2_000;
