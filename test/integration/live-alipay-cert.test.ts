@@ -10,7 +10,8 @@ import { buildAlipayCredentials } from '../../src/channels/alipay/credential-inp
 
 // A live merchant in Alipay 公钥证书 mode through the gateway: the credentials sealed and opened
 // again (certificates and SNs included), a payment whose every request names the certificates, and
-// the merchant's one alipay callback route taking both the trade notification and a fund message.
+// the merchant's one alipay callback route taking both the trade notification and the fund message
+// that ends a payout made through the API.
 
 const MASTER_KEY = 'dGVzdC1tYXN0ZXIta2V5LWZvci1saXZlLWFsaXBheS0wMg==';
 
@@ -54,25 +55,33 @@ t.test('a live Alipay merchant in certificate mode: payment, callback, fund mess
   await rcv.waitFor((r) => r.length === 1);
   t.match(rcv.received[0]!.json, { orderId, payStatus: 'p0000' });
 
-  // The 消息服务 fund message arrives at the same route (the 应用网关 the operator registered).
+  // A payout (certificate mode is what fund transfers need), ended by the 消息服务 fund message on
+  // the same route: the 应用网关 the operator registered.
   const route = `${gw.url}/channel/alipay/notify/${live.mercNo}`;
-  const tr = {
-    outBizNo: 'P20261201000000000001',
-    orderId: '20261201110070000000000001',
-    payFundOrderId: '20261201110070001000000001',
-    productCode: 'TRANS_ACCOUNT_NO_PWD',
-    bizScene: 'DIRECT_TRANSFER',
-    amountFen: 1000n,
-    title: 't',
-    identity: '2088102146225135',
-    identityType: 'ALIPAY_USER_ID',
-    status: 'SUCCESS' as const,
-    transDate: '2026-12-01 10:00:00',
-    payDate: '2026-12-01 10:00:01',
-  };
+  sim.fund.appGatewayUrl = route;
+  await gw.gateway.writer.run('setPayoutSettings', { mercNo: live.mercNo, enabled: true, dailyLimitFen: 100_000n, perPayoutLimitFen: null, at: Date.now() });
+  sim.fund.planNext('dealing');
+  const paid = await post(
+    '/api/pay',
+    payFields(live.mercNo, {
+      notifyUrl: `${rcv.url}/n`, tradeType: '02', paywayCode: 'alipay', sceneCode: 'transfer', tradeAmt: '10.00',
+      payeeAccountType: 'ALIPAY_USER_ID', payeeAccount: '2088102146225135', signType: 'HMAC-SHA256',
+    }),
+  );
+  t.equal(paid.body.respCode, '000000', paid.text);
+  t.equal(paid.body.payStatus, 'p0002', 'in progress at Alipay');
+  t.equal(paid.body.payeeAccount, '208**********135', 'masked in the answer');
+  const payoutId = paid.body.orderId!;
+  const sent = sim.requests.find((r) => r.method === 'alipay.fund.trans.uni.transfer')!;
+  t.match(sent.params, { app_cert_sn: pki.app.sn, alipay_root_cert_sn: pki.rootSn });
+  t.match(JSON.parse(sent.params.biz_content!), { out_biz_no: payoutId, trans_amount: '10.00', product_code: 'TRANS_ACCOUNT_NO_PWD' });
+  t.equal(await sim.fund.settle(payoutId, 'SUCCESS'), 'success', 'the fund message verified with the loaded Alipay certificate and acknowledged');
+  t.equal(gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(payoutId), 'p0000');
+  await rcv.waitFor((r) => r.length === 2);
+  t.match(rcv.received[1]!.json, { orderId: payoutId, tradeType: '02', payStatus: 'p0000' });
+
   const send = (body: string) => fetch(route, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }).then((r) => r.text());
-  t.equal(await send(sim.fund.messageBody(tr)), 'success', 'verified with the loaded Alipay certificate and acknowledged');
-  t.equal(await send(sim.fund.messageBody(tr, {}, { badSignature: true })), 'fail', 'a forged one is not');
+  t.equal(await send(sim.fund.messageBody(sim.fund.transfers.get(payoutId)!, {}, { badSignature: true })), 'fail', 'a forged one is not');
   const alert = gw.gateway.db.prepare('SELECT kind, channel, merc_no AS mercNo FROM alerts ORDER BY id DESC LIMIT 1').get();
   t.match(alert, { kind: 'callback_rejected', channel: 'alipay', mercNo: live.mercNo });
 });
