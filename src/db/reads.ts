@@ -1,6 +1,7 @@
 import type { Db } from './open.js';
 import type { AttemptRow, MerchantRecord, MerchantRow, NotificationRow, NotifyStatus, OrderRow, RefundRow } from './rows.js';
 import { lockedMerchantKeys, type MerchantKeys } from '../secrets/merchant-keys.js';
+import { prepareReconcileReads } from './reconcile-reads.js';
 
 /**
  * The queries the request path makes, prepared once on the reading connection. Merchant rows come
@@ -71,6 +72,7 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
   };
 
   return {
+    ...prepareReconcileReads(db),
     merchant: (mercNo: string): MerchantRow | undefined => {
       const row = merchant.get(mercNo) as MerchantRecord | undefined;
       return row && merchantKeys.attach(row);
