@@ -82,7 +82,7 @@ async function reconcileMerchantDay(s: Services, merchant: MerchantRow, date: st
   const results: RunResult[] = [];
   for (const payway of payways) {
     if (signal?.aborted) break;
-    results.push(await reconcileOne(s, merchant, payway, date, local));
+    results.push(await reconcileOne(s, merchant, payway, date, local, signal));
   }
   return results;
 }
@@ -170,9 +170,9 @@ function billChannel(s: Services, merchant: MerchantRow, payway: Payway): { driv
 
 type Download = { outcome: 'bill'; bill: Bill } | { outcome: 'not_ready'; reason: string } | { outcome: 'failed'; error: string; retryable: boolean };
 
-async function download(s: Services, driver: ChannelDriver<any>, credentials: unknown, date: string): Promise<Download> {
-  let last: Download = { outcome: 'failed', error: 'not tried', retryable: true };
-  for (let attempt = 1; attempt <= DOWNLOAD_ATTEMPTS; attempt++) {
+async function download(s: Services, driver: ChannelDriver<any>, credentials: unknown, date: string, signal?: AbortSignal): Promise<Download> {
+  let last: Download = { outcome: 'failed', error: 'the gateway was stopping', retryable: true };
+  for (let attempt = 1; attempt <= DOWNLOAD_ATTEMPTS && !signal?.aborted; attempt++) {
     const r = await callChannel<BillDownloadResult | { outcome: 'broken'; error: string }>(s, (ctx) =>
       driver.downloadTradeBill!(date, credentials, ctx).catch((err: unknown) => {
         // A parser's BillError says what is wrong with the file; anything else is the driver's own failure.
@@ -196,7 +196,7 @@ async function download(s: Services, driver: ChannelDriver<any>, credentials: un
   return last;
 }
 
-async function reconcileOne(s: Services, merchant: MerchantRow, payway: Payway, date: string, day: MerchantDay): Promise<RunResult> {
+async function reconcileOne(s: Services, merchant: MerchantRow, payway: Payway, date: string, day: MerchantDay, signal?: AbortSignal): Promise<RunResult> {
   const startedAt = s.now();
   const mercNo = merchant.merc_no;
   const source: BillSource = merchant.mode === 'sandbox' ? 'sandbox' : payway;
@@ -223,7 +223,7 @@ async function reconcileOne(s: Services, merchant: MerchantRow, payway: Payway, 
 
   const channel = billChannel(s, merchant, payway);
   if (typeof channel === 'string') return unfinished('failed', channel, false);
-  const got = await download(s, channel.driver, channel.credentials, date);
+  const got = await download(s, channel.driver, channel.credentials, date, signal);
   if (got.outcome === 'not_ready') return unfinished('not_ready', got.reason, true);
   if (got.outcome === 'failed') return unfinished('failed', got.error, got.retryable);
   const bill = got.bill;
