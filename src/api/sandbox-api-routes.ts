@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { signSandboxBody, SANDBOX_SIGNATURE_HEADER } from '../channels/sandbox/driver.js';
+import { signSandboxBill, signSandboxBody, SANDBOX_SIGNATURE_HEADER } from '../channels/sandbox/driver.js';
 import { isOrderId } from '../domain/ids.js';
 import { PAYWAYS } from '../channels/types.js';
 import { beijingDay } from '../reconcile/bill.js';
@@ -56,7 +56,7 @@ const verifies = (text: string | Buffer, secret: string, given: string | string[
 /**
  * GET /sandbox/api/bill?date=YYYY-MM-DD&mercNo=…&payway=…: the sandbox channel's trade bill of one
  * merchant's account for a payway and Beijing day, in WeChat Pay's ALL layout. The request's
- * signature covers its query string, the answer's its body.
+ * signature covers its query string, the answer's its body (signSandboxBill).
  */
 export function answerSandboxBill(sandbox: SandboxPayments, query: string, given: string | string[] | undefined): SandboxApiAnswer {
   if (!verifies(query, sandbox.secret(), given)) return refusal(401, 'signature does not verify');
@@ -72,7 +72,7 @@ export function answerSandboxBill(sandbox: SandboxPayments, query: string, given
   const mercNo = p.get('mercNo') ?? '';
   if (!sandbox.isSandboxMerchant(mercNo)) return refusal(404, 'mercNo: no such sandbox merchant');
   const body = Buffer.from(sandbox.bill(mercNo, payway, date)).toString('utf8');
-  return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(body, sandbox.secret()) }, body };
+  return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', [SANDBOX_SIGNATURE_HEADER]: signSandboxBill(body, sandbox.secret()) }, body };
 }
 
 /** The HTTP road to the sandbox API: its own scope, whose only body parser keeps the raw bytes. */

@@ -49,6 +49,12 @@ export function signSandboxBody(rawBody: string | Buffer, secret: string): strin
 
 export const sandboxTradeNo = (orderId: string) => `S${orderId}`;
 
+/**
+ * The signature of a sandbox bill: over its text without the byte-order mark the WeChat layout
+ * starts with, which many HTTP clients drop as they decode (fetch, undici's text()).
+ */
+export const signSandboxBill = (body: string, secret: string) => signSandboxBody(body.startsWith('\ufeff') ? body.slice(1) : body, secret);
+
 /** The query string of GET /sandbox/api/bill, which is what its request signature covers. */
 export const sandboxBillQuery = (date: string, mercNo: string, payway: string) => new URLSearchParams({ date, mercNo, payway }).toString();
 
@@ -192,7 +198,7 @@ export const sandboxDriver: ChannelDriver<SandboxCredentials> = {
     }
     if (res.status !== 200) return { outcome: 'failed', error: `sandbox bill answered ${res.status}: ${res.body.slice(0, 200)}` };
     const sig = res.headers[SANDBOX_SIGNATURE_HEADER];
-    const expected = signSandboxBody(res.body, credentials.secret);
+    const expected = signSandboxBill(res.body, credentials.secret);
     if (typeof sig !== 'string' || sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) {
       return { outcome: 'failed', error: 'sandbox bill came without a valid signature' };
     }
