@@ -139,3 +139,18 @@ t.test('metrics after a run: items of the latest run by payway and kind, last su
   await gw.gateway.services.writer.run('handleAlert', { id: alert!.id, at: clock.now(), by: 'test' });
   t.match(await (await fetch(`${gw.url}/metrics`)).text(), /^dtpay_alerts_open 0$/m, 'a handled alert is no longer open');
 });
+
+t.test('the gateway runs the day before at RECONCILE_AT, Beijing time, and stops cleanly', async (t) => {
+  const clock = new FakeClock(); // 12:00 Beijing, 2026-01-01
+  const gw = await startGateway(t, { RECONCILE_AT: '10:30' }, { clock });
+  const s = gw.gateway.services;
+  await paid(gw, '3.00');
+  clock.advance(22 * 3600_000 + 29 * 60_000); // 10:29 on the 2nd
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(s.reads.runsOfDay(DAY), [], 'nothing before RECONCILE_AT');
+  clock.advance(60_000);
+  await until(() => s.reads.runsOfDay(DAY).length === 1, 'the daily run of the day before');
+  t.match(dayReport(s.reads, DAY).runs, [{ mercNo: gw.merchant.mercNo, payway: 'wxpay', status: 'ok', counts: { matched: 1 } }]);
+  await gw.close();
+  t.pass('closed with the scheduler armed for the next day');
+});
