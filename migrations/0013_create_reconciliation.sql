@@ -84,5 +84,5 @@ CREATE TRIGGER alerts_count_delete AFTER DELETE ON alerts WHEN OLD.handled_at IS
 END;
 
 -- The sandbox channel's bill of a day: its paid trades and its ended refunds, by time.
-CREATE INDEX sandbox_trades_paid ON sandbox_trades (paid_at) WHERE status = 'paid';
-CREATE INDEX sandbox_refunds_ends ON sandbox_refunds (ends_at) WHERE outcome = 'succeeded';
+CREATE INDEX sandbox_trades_paid ON sandbox_trades (paid_at, order_id) WHERE status = 'paid';
+CREATE INDEX sandbox_refunds_ends ON sandbox_refunds (ends_at, refund_id) WHERE outcome = 'succeeded';
