@@ -44,24 +44,25 @@ export function itemReport(i: ItemRow): ReportItem {
 }
 
 export function runReport(reads: Reads, r: RunRow): RunReport {
-  const out: RunReport = {
+  // In the contract's order: mercNo, payway, status, error, counts, totals, items.
+  return {
     mercNo: r.merc_no,
     payway: r.payway,
     status: r.status,
+    ...(r.status === 'failed' ? { error: r.error ?? 'failed' } : {}),
     counts: { matched: r.matched, healed: r.healed, missing_at_channel: r.missing_at_channel, amount_mismatch: r.amount_mismatch, unknown_trade: r.unknown_trade },
-    items: [],
+    ...(r.status === 'ok' && r.trade_fen !== null
+      ? {
+          totals: {
+            tradeAmt: signedYuan(BigInt(r.trade_fen)),
+            refundAmt: signedYuan(BigInt(r.refund_fen ?? 0n)),
+            feeAmt: signedYuan(BigInt(r.fee_fen ?? 0n)),
+            netAmt: signedYuan(BigInt(r.net_fen ?? 0n)),
+          },
+        }
+      : {}),
+    items: reads.itemsOfRun(r.id).map(itemReport),
   };
-  if (r.status === 'failed') out.error = r.error ?? 'failed';
-  if (r.status === 'ok' && r.trade_fen !== null) {
-    out.totals = {
-      tradeAmt: signedYuan(BigInt(r.trade_fen)),
-      refundAmt: signedYuan(BigInt(r.refund_fen ?? 0n)),
-      feeAmt: signedYuan(BigInt(r.fee_fen ?? 0n)),
-      netAmt: signedYuan(BigInt(r.net_fen ?? 0n)),
-    };
-  }
-  out.items = reads.itemsOfRun(r.id).map(itemReport);
-  return out;
 }
 
 /** The stored runs of a day, of one merchant or all, optionally only those `keep` accepts. */
