@@ -45,8 +45,9 @@ export async function cliServices(db: Db, config: Config, io: Io, what: string):
   const now = () => Date.now();
   const ids = new OrderIdGenerator(now);
   ids.seedAfter(reads.maxOrderId());
-  // Logs go to stderr: stdout carries the command's one document.
-  const log = pino({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL }, pino.destination(2));
+  // Logs go to stderr (stdout carries the command's one document), errors only unless asked for more:
+  // what a run found is in its report.
+  const log = pino({ level: config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? config.LOG_LEVEL : 'error' }, pino.destination(2));
   const allPayways: ReadonlySet<string> = new Set(PAYWAYS);
 
   const sandboxPrefix = `${config.PUBLIC_BASE_URL}/sandbox/api/`;

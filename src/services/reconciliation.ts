@@ -89,7 +89,7 @@ async function reconcileMerchantDay(s: Services, merchant: MerchantRow, date: st
 
 async function readMerchantDay(s: Services, mercNo: string, range: BillWindow): Promise<MerchantDay> {
   const orders = new Map<string, DayOrder>();
-  for (let afterMs = range.fromMs - 1, afterId = ''; ; ) {
+  for (let afterMs = range.fromMs, afterId = ''; ; ) {
     const page = s.reads.endedOrdersPage(mercNo, afterMs, afterId, range.toMs, PAGE);
     for (const r of page) {
       const o = dayOrder(r);
@@ -101,7 +101,7 @@ async function readMerchantDay(s: Services, mercNo: string, range: BillWindow): 
     await breathe();
   }
   const refunds = new Map<string, DayRefund>();
-  for (let afterMs = range.fromMs - 1, afterId = ''; ; ) {
+  for (let afterMs = range.fromMs, afterId = ''; ; ) {
     const page = s.reads.endedRefundsPage(mercNo, afterMs, afterId, range.toMs, PAGE);
     for (const r of page) {
       const f = dayRefund(r);
@@ -224,6 +224,8 @@ async function reconcileOne(s: Services, merchant: MerchantRow, payway: Payway, 
   const channel = billChannel(s, merchant, payway);
   if (typeof channel === 'string') return unfinished('failed', channel, false);
   const got = await download(s, channel.driver, channel.credentials, date, signal);
+  // Stopping mid-run (a shutdown): what the channel answered then is not the day's report.
+  if (signal?.aborted) return { mercNo, payway, status: 'failed', error: 'stopped', retryable: true, stored: false, alertsRaised: 0 };
   if (got.outcome === 'not_ready') return unfinished('not_ready', got.reason, true);
   if (got.outcome === 'failed') return unfinished('failed', got.error, got.retryable);
   const bill = got.bill;

@@ -51,7 +51,7 @@ function handDriver(name: string, answers: Answer[]): ChannelDriver & { calls: n
 
 const billOf = (lines: BillLine[]): BillDownloadResult => ({ outcome: 'bill', bill: { source: 'alipay', billDate: DAY, window: beijingDay(DAY), lines } satisfies Bill });
 
-async function setup(t: { teardown(fn: () => unknown): void }, alipay: ChannelDriver, opts: { credentials?: boolean } = {}) {
+async function setup(t: { teardown(fn: () => unknown): void }, alipay: ChannelDriver, opts: { credentials?: boolean; unionpay?: ChannelDriver } = {}) {
   const clock = new FakeClock(NOON + 3600_000);
   const gw = await startGateway(t, {}, { clock });
   const base = gw.gateway.services;
@@ -59,8 +59,8 @@ async function setup(t: { teardown(fn: () => unknown): void }, alipay: ChannelDr
   const wxpay: ChannelDriver = { ...handDriver('wxpay', []), downloadTradeBill: undefined };
   const registry = new ChannelRegistry(
     supportedCells()
-      .filter((c) => c.startsWith('alipay.') || c.startsWith('wxpay.'))
-      .map((cell) => ({ mode: 'live' as const, cell, driver: cell.startsWith('alipay.') ? alipay : wxpay })),
+      .filter((c) => c.startsWith('alipay.') || c.startsWith('wxpay.') || (opts.unionpay !== undefined && c.startsWith('unionpay.')))
+      .map((cell) => ({ mode: 'live' as const, cell, driver: cell.startsWith('alipay.') ? alipay : cell.startsWith('wxpay.') ? wxpay : opts.unionpay! })),
   );
   const s: Services = {
     ...base,
@@ -205,4 +205,40 @@ t.test('a live merchant whose configured payway has nothing that day on either s
   const results = await reconcileDay(s, { date: DAY, mercNo, payway: 'alipay' });
   t.match(results, [{ status: 'ok', stored: false }]);
   t.same(dayReport(s.reads, DAY, { mercNo }).runs, []);
+});
+
+t.test('a large day is read a page at a time, ties on the same millisecond included, each order once', async (t) => {
+  const lines: BillLine[] = [];
+  const alipay = handDriver('alipay', [{ outcome: 'bill', bill: { source: 'alipay', billDate: DAY, window: beijingDay(DAY), lines } }]);
+  const { s, mercNo } = await setup(t, alipay);
+  const rows = [];
+  for (let i = 0; i < 1203; i++) {
+    // Pages of 500: many orders share an ended_at, so a page boundary falls inside a tie.
+    const endedAt = NOON + Math.floor(i / 300) * 1000;
+    rows.push(
+      s.writer.run('insertOrder', orderRow(mercNo, NOON - 60_000, { amount_fen: 100n, pay_status: 'p0000', trade_end_time: '20260101120000', ended_at: endedAt, channel_trade_no: `T${i}` })),
+    );
+  }
+  await Promise.all(rows);
+  const orders = s.reads.endedOrdersPage(mercNo, NOON - 1, '', NOON + 86_400_000, 10_000);
+  t.equal(orders.length, 1203);
+  for (const o of orders) {
+    lines.push({ kind: 'trade', orderId: o.order_id as string, channelTradeNo: o.channel_trade_no as string, amountFen: 100n, feeFen: 1n, endedAt: Number(o.ended_at), status: 'success', lineNo: lines.length + 2 });
+  }
+  await reconcileDay(s, { date: DAY, mercNo, payway: 'alipay' });
+  t.same(runOf(s, mercNo, 'alipay')!.counts, { matched: 1203, healed: 0, missing_at_channel: 0, amount_mismatch: 0, unknown_trade: 0 });
+});
+
+t.test('the day is the bill\'s window: Beijing midnight to midnight, UnionPay\'s clearing day 23:00 to 23:00', async (t) => {
+  const empty = (source: 'alipay' | 'unionpay', window: { fromMs: number; toMs: number }): BillDownloadResult => ({ outcome: 'bill', bill: { source, billDate: DAY, window, lines: [] } });
+  const day = beijingDay(DAY);
+  const clearing = { fromMs: day.fromMs - 3600_000, toMs: day.toMs - 3600_000 };
+  const { s, mercNo } = await setup(t, handDriver('alipay', [empty('alipay', day)]), { unionpay: handDriver('unionpay', [empty('unionpay', clearing)]) });
+  const at = async (payway: string, endedAt: number) => (await paidOrder(s, mercNo, 100n, { payway, ended_at: endedAt })).order_id;
+  const ali = { first: await at('alipay', day.fromMs), last: await at('alipay', day.toMs - 1), before: await at('alipay', day.fromMs - 1), after: await at('alipay', day.toMs) };
+  const up = { lateBefore: await at('unionpay', day.fromMs - 1800_000), lateToday: await at('unionpay', day.toMs - 1800_000), early: await at('unionpay', day.fromMs + 1000) };
+  await reconcileDay(s, { date: DAY, mercNo });
+  const missing = (payway: string) => runOf(s, mercNo, payway)!.items.filter((i) => i.kind === 'missing_at_channel').map((i) => i.orderId).sort();
+  t.same(missing('alipay'), [ali.first, ali.last].sort(), '00:00:00.000 to 23:59:59.999 Beijing');
+  t.same(missing('unionpay'), [up.lateBefore, up.early].sort(), '23:30 the day before belongs to this clearing day, 23:30 today to the next');
 });
