@@ -36,6 +36,8 @@ import { billRoutes } from './api/bill-route.js';
 import { answerSandboxApi, sandboxApiRoutes } from './api/sandbox-api-routes.js';
 import { openApiRoutes } from './api/openapi.js';
 import { OrderWatcher } from './services/order-watcher.js';
+import { ReconcileScheduler } from './services/reconcile-scheduler.js';
+import { reconcileDay } from './services/reconciliation.js';
 import { request as httpRequest } from 'undici';
 import { readBody } from './channels/http-body.js';
 import { PAYWAYS, type ChannelDriver, type HttpRequest, type HttpResponse, type Payway } from './channels/types.js';
@@ -85,6 +87,8 @@ export interface Gateway {
   writer: WorkerWriter;
   dispatcher: Dispatcher;
   watcher: OrderWatcher;
+  /** The daily reconciliation at RECONCILE_AT. */
+  reconciler: ReconcileScheduler;
   close(): Promise<void>;
 }
 
@@ -242,6 +246,13 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   dispatcher.start();
   const watcher = new OrderWatcher(services, clock);
   watcher.start();
+  const reconciler = new ReconcileScheduler({
+    clock,
+    at: config.RECONCILE_AT,
+    log: log.child({ part: 'reconcile' }),
+    run: (scope, signal) => reconcileDay(services, scope, { signal }),
+  });
+  reconciler.start();
 
   return {
     app,
@@ -250,10 +261,11 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     writer,
     dispatcher,
     watcher,
+    reconciler,
     async close() {
       // The server stops taking requests and the dispatcher stops starting attempts at once; those
       // in flight get part of the shutdown budget, and what is left goes out on the next start.
-      const watching = watcher.stop();
+      const watching = Promise.all([watcher.stop(), reconciler.stop()]);
       const stopping = dispatcher.stop(Math.min(config.NOTIFY_TIMEOUT_MS, config.SHUTDOWN_TIMEOUT_MS / 2));
       // A request answered during the close leaves its keep-alive connection idle, and an idle
       // connection would hold the close open until the client let go of it (up to keepAliveTimeout).

@@ -65,6 +65,11 @@ const schema = z.object({
   RATE_LIMIT_API_PER_MINUTE: integer(0, 10_000_000).default(6000),
   RATE_LIMIT_PAGES_PER_MINUTE: integer(0, 10_000_000).default(600),
   RATE_LIMIT_CHANNEL_PER_MINUTE: integer(0, 10_000_000).default(3000),
+  // When the daily reconciliation runs for the day before, Beijing time (CONTRACT §5).
+  RECONCILE_AT: z
+    .string()
+    .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be a Beijing time of day as HH:MM, e.g. 10:30')
+    .default('10:30'),
 });
 
 /** Every variable the gateway reads; `.env.example` lists each (test/unit/container-config.test.ts checks it). */

@@ -9,6 +9,7 @@ import type { ChannelDriver } from './channels/types.js';
 import type { MetricReads } from './db/metric-reads.js';
 import { PAY_STATUSES } from './domain/order-states.js';
 import { RESP, type RespCode } from './errors.js';
+import { OUTCOMES } from './reconcile/compare.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -74,6 +75,41 @@ export class GatewayMetrics {
         for (const r of reads.ordersByStatus()) counts.set(r.payStatus, r.n);
         this.reset();
         for (const [payStatus, n] of counts) this.set({ pay_status: payStatus }, n);
+      },
+    });
+    this.reconciliationGauges(reads);
+  }
+
+  /** Reconciliation's figures and the open alerts, from small tables only (migrations/0013). */
+  private reconciliationGauges(reads: MetricReads): void {
+    new Gauge({
+      name: 'dtpay_reconciliation_items',
+      help: 'Lines of the latest compared reconciliation run of each merchant and payway, summed by payway and kind, read on scrape',
+      labelNames: ['payway', 'kind'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of reads.reconciliationByPayway()) {
+          for (const kind of OUTCOMES) this.set({ payway: r.payway, kind }, Number(r[kind]));
+        }
+      },
+    });
+    new Gauge({
+      name: 'dtpay_reconciliation_last_success_timestamp_seconds',
+      help: 'When a reconciliation run of this payway last compared a bill (status ok), unix seconds, read on scrape',
+      labelNames: ['payway'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of reads.reconciliationByPayway()) this.set({ payway: r.payway }, Math.floor(Number(r.lastOkAt) / 1000));
+      },
+    });
+    new Gauge({
+      name: 'dtpay_alerts_open',
+      help: 'Alerts nobody has marked handled yet (refused callbacks, reconciliation items), read on scrape',
+      registers: [this.registry],
+      collect() {
+        this.set(reads.openAlerts());
       },
     });
   }

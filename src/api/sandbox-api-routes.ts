@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { signSandboxBody, SANDBOX_SIGNATURE_HEADER } from '../channels/sandbox/driver.js';
+import { signSandboxBill, signSandboxBody, SANDBOX_SIGNATURE_HEADER } from '../channels/sandbox/driver.js';
 import { isOrderId } from '../domain/ids.js';
+import { PAYWAYS } from '../channels/types.js';
+import { beijingDay } from '../reconcile/bill.js';
 import type { SandboxPayments } from '../services/sandbox-payment.js';
 
 /** An answer of the sandbox channel's API, as it goes over HTTP. */
@@ -52,6 +54,33 @@ export async function answerSandboxApi(sandbox: SandboxPayments, action: string,
   return { status: 200, headers: { 'content-type': JSON_TYPE, [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(body, sandbox.secret()) }, body };
 }
 
+const verifies = (text: string | Buffer, secret: string, given: string | string[] | undefined) => {
+  const expected = signSandboxBody(text, secret);
+  return typeof given === 'string' && given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+};
+
+/**
+ * GET /sandbox/api/bill?date=YYYY-MM-DD&mercNo=…&payway=…: the sandbox channel's trade bill of one
+ * merchant's account for a payway and Beijing day, in WeChat Pay's ALL layout. The request's
+ * signature covers its query string, the answer's its body (signSandboxBill).
+ */
+export function answerSandboxBill(sandbox: SandboxPayments, query: string, given: string | string[] | undefined): SandboxApiAnswer {
+  if (!verifies(query, sandbox.secret(), given)) return refusal(401, 'signature does not verify');
+  const p = new URLSearchParams(query);
+  const date = p.get('date') ?? '';
+  try {
+    beijingDay(date);
+  } catch {
+    return refusal(400, 'date: expected a YYYY-MM-DD date');
+  }
+  const payway = p.get('payway') ?? '';
+  if (!(PAYWAYS as readonly string[]).includes(payway)) return refusal(400, `payway: expected ${PAYWAYS.join(', ')}`);
+  const mercNo = p.get('mercNo') ?? '';
+  if (!sandbox.isSandboxMerchant(mercNo)) return refusal(404, 'mercNo: no such sandbox merchant');
+  const body = Buffer.from(sandbox.bill(mercNo, payway, date)).toString('utf8');
+  return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', [SANDBOX_SIGNATURE_HEADER]: signSandboxBill(body, sandbox.secret()) }, body };
+}
+
 /** The HTTP road to the sandbox API: its own scope, whose only body parser keeps the raw bytes. */
 export async function sandboxApiRoutes(app: FastifyInstance, opts: { sandbox: SandboxPayments }): Promise<void> {
   const { sandbox } = opts;
@@ -60,6 +89,11 @@ export async function sandboxApiRoutes(app: FastifyInstance, opts: { sandbox: Sa
   app.post<{ Params: { action: string } }>('/sandbox/api/:action', async (request, reply) => {
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const a = await answerSandboxApi(sandbox, request.params.action, raw, request.headers[SANDBOX_SIGNATURE_HEADER]);
+    return reply.code(a.status).headers(a.headers).send(a.body);
+  });
+  app.get('/sandbox/api/bill', async (request, reply) => {
+    const q = request.url.indexOf('?');
+    const a = answerSandboxBill(sandbox, q < 0 ? '' : request.url.slice(q + 1), request.headers[SANDBOX_SIGNATURE_HEADER]);
     return reply.code(a.status).headers(a.headers).send(a.body);
   });
 }

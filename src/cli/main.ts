@@ -62,6 +62,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await runOrder(config(), rest, io);
       case 'channel':
         return await runChannel(config(), rest, io);
+      case 'reconcile':
+        return await (await import('./reconcile.js')).runReconcile(config(), rest, io);
+      case 'alerts':
+        return await (await import('./alerts.js')).runAlerts(config(), rest, io);
       case 'sign':
         return await runSign(rest, io);
       case undefined:

@@ -136,6 +136,33 @@ export const COMMANDS: readonly CommandHelp[] = [
     summary: 'forget a live merchant\'s credentials for one payway',
   },
   {
+    name: 'reconcile',
+    usage: ['reconcile --date YYYY-MM-DD [--merchant MERCNO] [--payway alipay|wxpay|unionpay] [--json]'],
+    summary: 'compare a day\'s channel bills with dtpay\'s records now; heal and report',
+    details:
+      'One run per merchant and payway with lines that day on either side; a run replaces the stored one of the same merchant, ' +
+      'payway and day. The day is a Beijing calendar day, today or before (live channels bill the day after: today is not_ready). ' +
+      '--json prints {"date","runs":[…]} (see docs/reconciliation.md). Exit 0 when every run compared, 1 when one failed or ' +
+      'was not ready, 2 for a usage error. Needs MASTER_KEY for live merchants.',
+  },
+  {
+    name: 'reconcile show',
+    usage: ['reconcile show --date YYYY-MM-DD [--merchant MERCNO] [--json]'],
+    summary: 'the stored report of a day: runs, counts, the bill\'s totals, the lines that did not match',
+    details: 'The same document and exit status as `dtpay reconcile`, from what its last runs stored; nothing is downloaded.',
+  },
+  {
+    name: 'alerts list',
+    usage: ['alerts list [--open] [--limit N] [--json]'],
+    summary: 'alerts, newest first (100 unless --limit): refused callbacks, reconciliation items',
+    details: '--open lists only those nobody has marked handled. With --json, times are ISO 8601 in UTC.',
+  },
+  {
+    name: 'alerts handle',
+    usage: ['alerts handle ID [--json]'],
+    summary: 'mark an alert handled (it stays listed, no longer open)',
+  },
+  {
     name: 'backup',
     usage: ['backup FILE [--force] [--json]'],
     summary: 'a consistent copy of the database, while the gateway serves',

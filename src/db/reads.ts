@@ -3,6 +3,7 @@ import type { AttemptRow, MerchantRecord, MerchantRow, NotificationRow, NotifySt
 import type { SandboxPayoutRow } from './payout-ops.js';
 import { lockedMerchantKeys, type MerchantKeys } from '../secrets/merchant-keys.js';
 import { Merchant } from './merchant-row.js';
+import { prepareReconcileReads } from './reconcile-reads.js';
 
 /**
  * The queries the request path makes, prepared once on the reading connection. Merchant rows come
@@ -78,6 +79,7 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
   };
 
   return {
+    ...prepareReconcileReads(db),
     merchant: (mercNo: string): MerchantRow | undefined => {
       const row = merchant.get(mercNo) as MerchantRecord | undefined;
       return row && new Merchant(row, merchantKeys);

@@ -7,6 +7,7 @@ import { notificationFields } from '../notify/notification-body.js';
 import { prepareRefundOps } from './refund-ops.js';
 import { preparePruneOps } from './prune-ops.js';
 import { preparePayoutOps } from './payout-ops.js';
+import { prepareReconcileOps } from './reconcile-ops.js';
 import type { AttemptRecord, ClaimedNotification, QueuedNotification } from './rows.js';
 
 // Every write the gateway makes is one of these named operations. They run inside the group
@@ -119,9 +120,11 @@ function prepareOps(db: Db) {
 
   const insertAlert = db.prepare(`INSERT INTO alerts (kind, channel, order_id, merc_no, detail, at, count, last_at)
     VALUES (@kind, @channel, @orderId, @mercNo, @detail, @at, @count, @lastAt)`);
+  // An alert the operator has marked handled takes no more: what comes after it opens a new row.
   const countAlert = db.prepare(`UPDATE alerts SET count = count + @count, last_at = max(last_at, @lastAt)
     WHERE id = (SELECT id FROM alerts
       WHERE kind = @kind AND channel = @channel AND merc_no IS @mercNo AND order_id IS @orderId AND last_at >= @since
+        AND handled_at IS NULL
       ORDER BY last_at DESC LIMIT 1)`);
 
   const insertMerchant = db.prepare(`INSERT INTO merchants (merc_no, name, mode, key_sealed, status, created_at, updated_at)
@@ -166,6 +169,7 @@ const transitionOrder = (a: TransitionArgs): TransitionResult => {
 
   return {
     ...prepareRefundOps(db),
+    ...prepareReconcileOps(db),
     ...prepareCredentialOps(db),
     ...preparePayoutOps(db, ORDER_COLUMNS, transitionOrder),
     pruneOrders,

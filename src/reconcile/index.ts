@@ -32,8 +32,8 @@
  * amounts), refundFen, feeFen (the net fee: charged on payments less given back on refunds),
  * netFen = trade − refund − fee. Fee and net can be negative on a day of refunds.
  *
- * What the next step (the daily job, `dtpay reconcile`, metrics, /api/bill) wires, per merchant,
- * payway and Beijing date:
+ * What services/reconciliation.ts (the run, called by the daily job in services/reconcile-scheduler.ts
+ * and by `dtpay reconcile`) wires, per merchant, payway and Beijing date:
  *  1. Download through the driver (HTTP via the channel context, as the other calls):
  *     alipay   alipay.data.dataservice.bill.downloadurl.query {bill_type: trade, bill_date}
  *              → GET bill_download_url at once (valid about 30 s) → parseAlipayTradeBill.

@@ -7,6 +7,8 @@ import { formatBeijing } from '../domain/time.js';
 import type { OrderRow } from '../db/rows.js';
 import type { Services } from './context.js';
 import { applyTransition } from './transitions.js';
+import { writeSandboxBill } from '../channels/sandbox/bill.js';
+import { sandboxBillLines } from './sandbox-bill.js';
 
 // The sandbox channel's side: the page a QR code or redirect leads to, the payer's Pay / Fail,
 // which the sandbox records as its own trade and reports to the gateway as a signed callback,
@@ -31,6 +33,10 @@ export class SandboxPayments {
     const order = this.s.reads.order(orderId);
     if (!order) return undefined;
     return this.s.reads.merchant(order.merc_no)?.mode === 'sandbox' ? order : undefined;
+  }
+
+  isSandboxMerchant(mercNo: string): boolean {
+    return this.s.reads.merchant(mercNo)?.mode === 'sandbox';
   }
 
   /** The payer opened the page: submitted → paying. A payee opening a payout's page changes nothing. */
@@ -69,7 +75,7 @@ export class SandboxPayments {
     });
     if (status === 'closed') return { ok: false, reason: 'the order was closed, so it can no longer be paid' };
     // Fail after Pay keeps the payment: the callback below reports the trade as it stands (paid).
-    if (order.amount_fen === SANDBOX_MAGIC_FEN.LOSE_CALLBACK) {
+    if (order.amount_fen === SANDBOX_MAGIC_FEN.LOSE_CALLBACK || order.amount_fen === SANDBOX_MAGIC_FEN.ONLY_IN_BILL) {
       // Rehearses a lost channel callback: the trade is settled at the channel, the gateway is not
       // told, and finds out by asking (a query, or its own reconciliation).
       return { ok: true, order: this.s.reads.order(order.order_id)! };
@@ -111,7 +117,7 @@ export class SandboxPayments {
       amountFen: order.amount_fen,
       at: this.s.now(),
     });
-    return this.answer(order);
+    return this.answer(order, 'close');
   }
 
   /** POST /sandbox/api/refund: takes a refund of a paid trade; it ends SANDBOX_REFUND_DELAY_MS later. */
@@ -227,9 +233,18 @@ export class SandboxPayments {
     return { result: 'succeeded', tradeNo, paidAt: formatBeijing(row.ends_at) };
   }
 
-  private answer(order: OrderRow): SandboxTradeAnswer {
+  /** GET /sandbox/api/bill: the sandbox channel's trade bill of one merchant, payway and Beijing day. */
+  bill(mercNo: string, payway: string, billDate: string): Uint8Array {
+    return writeSandboxBill(sandboxBillLines(this.s.reads, mercNo, payway, billDate, this.s.now()));
+  }
+
+  private answer(order: OrderRow, asking: 'query' | 'close' = 'query'): SandboxTradeAnswer {
     const trade = this.s.reads.sandboxTrade(order.order_id);
     const tradeNo = order.channel_trade_no ?? sandboxTradeNo(order.order_id);
+    // 0.97: the sandbox's API does not admit the payment (only its bill does), so the order stays open, or closes.
+    if (trade?.status === 'paid' && order.amount_fen === SANDBOX_MAGIC_FEN.ONLY_IN_BILL) {
+      return asking === 'close' ? { result: 'closed', tradeNo } : { result: 'open', tradeNo };
+    }
     if (!trade) return { result: 'open', tradeNo };
     if (trade.status !== 'paid') return { result: trade.status, tradeNo };
     return { result: 'paid', tradeNo, amount: trade.amount_fen.toString(), paidAt: trade.paid_at ?? undefined, bankType: trade.bank_type ?? undefined };

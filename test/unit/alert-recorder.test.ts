@@ -116,3 +116,24 @@ t.test('AlertRecorder: an hour of quiet opens a new row even before a flush has 
   await recorder.close();
   t.equal(rows().reduce((n, r) => n + r.count, 0), 3, 'every occurrence counted once');
 });
+
+t.test('an alert marked handled takes no more counts: the same source afterwards opens a new, open alert', async (t) => {
+  const { db, writer, clock, recorder, rows } = rig(t);
+  const alert = { kind: 'callback_rejected', channel: 'alipay', mercNo: 'M1', orderId: 'O1', detail: 'bad signature' };
+  await recorder.record({ ...alert, at: clock.now() });
+  const [first] = db.prepare('SELECT id FROM alerts').pluck().all() as number[];
+  t.equal(await writer.run('handleAlert', { id: first!, at: clock.now(), by: 'ops@example.com' }), 'handled');
+  t.equal(await writer.run('handleAlert', { id: first!, at: clock.now(), by: 'someone else' }), 'already');
+  t.equal(await writer.run('handleAlert', { id: 999, at: clock.now(), by: 'x' }), 'none');
+  clock.advance(1000);
+  await recorder.record({ ...alert, at: clock.now() });
+  clock.advance(ALERT_FLUSH_MS);
+  await recorder.flush();
+  await recorder.close();
+  t.same(rows().map((r) => r.count), [1, 1], 'the handled row keeps its count; the next occurrence is a row of its own');
+  const state = db.prepare('SELECT handled_by FROM alerts ORDER BY id').pluck().all();
+  t.same(state, ['ops@example.com', null]);
+  t.equal(db.prepare(`SELECT n FROM alert_counts WHERE state = 'open'`).pluck().get(), 1, 'one open alert counted');
+  db.prepare('DELETE FROM alerts WHERE handled_at IS NULL').run();
+  t.equal(db.prepare(`SELECT n FROM alert_counts WHERE state = 'open'`).pluck().get(), 0, 'the count follows deletes too');
+});

@@ -84,6 +84,10 @@ t.test('one bad variable at a time', async (t) => {
     ['NOTIFY_RETRY_SCHEDULE', '10,-5'],
     ['NOTIFY_TIMEOUT_MS', '5s'],
     ['NOTIFY_TIMEOUT_MS', '0'],
+    ['RECONCILE_AT', '24:00'],
+    ['RECONCILE_AT', '9:30'],
+    ['RECONCILE_AT', '10:60'],
+    ['RECONCILE_AT', '10.30'],
   ];
   for (const [name, value] of cases) {
     const err = configError({ [name]: value });
@@ -213,4 +217,11 @@ t.test('the server exits 1 naming every bad variable', async (t) => {
   t.match(stderr, 'LOG_LEVEL', 'stderr names LOG_LEVEL');
   t.notMatch(stderr, /at .*\.js:\d+/, 'a message, not a stack trace');
   t.notMatch(stdout, /mercNo/, 'no merchant was created');
+});
+
+t.test('RECONCILE_AT: Beijing HH:MM, 10:30 unless set', async (t) => {
+  t.equal(parseConfig({}).RECONCILE_AT, '10:30');
+  t.equal(parseConfig({ RECONCILE_AT: '09:05' }).RECONCILE_AT, '09:05');
+  t.equal(parseConfig({ RECONCILE_AT: '23:59' }).RECONCILE_AT, '23:59');
+  t.match(configError({ RECONCILE_AT: '7am' }).problems[0], /^RECONCILE_AT="7am": must be a Beijing time of day as HH:MM/);
 });

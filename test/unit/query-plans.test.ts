@@ -94,3 +94,38 @@ t.test("a merchant's day (merchant bill, reconciliation): one range of the ended
     t.ok(bounded(p), `${name}: no sort, no scan`);
   }
 });
+
+t.test('reconciliation: a day a page at a time, the sandbox book by time, runs, items and alerts by index', async (t) => {
+  const db = await setup(t);
+  const { reconcileStatements: st } = prepareReads(db);
+  const expected: Record<keyof typeof st, RegExp[]> = {
+    endedOrdersPage: [/^SEARCH orders USING INDEX orders_merchant_ended \(merc_no=\? AND \(ended_at,order_id\)>\(\?,\?\) AND ended_at<\?\)$/],
+    endedRefundsPage: [/^SEARCH refunds USING INDEX refunds_merchant_ended \(merc_no=\? AND \(ended_at,refund_id\)>\(\?,\?\) AND ended_at<\?\)$/],
+    sandboxTrades: [/^SEARCH t USING INDEX sandbox_trades_paid \(paid_at>\? AND paid_at<\?\)$/, /^SEARCH o USING INDEX (sqlite_autoindex_orders_1|orders_merchant) \((merc_no=\? AND )?order_id=\?\)$/],
+    sandboxRefunds: [
+      /^SEARCH r USING INDEX sandbox_refunds_ends \(ends_at>\? AND ends_at<\?\)$/,
+      /^SEARCH o USING INDEX (sqlite_autoindex_orders_1|orders_merchant) \((merc_no=\? AND )?order_id=\?\)$/,
+      /^SEARCH t USING INDEX sqlite_autoindex_sandbox_trades_1 \(order_id=\?\)( LEFT-JOIN)?$/,
+    ],
+    runsOfDay: [/^SEARCH reconciliation_runs USING INDEX sqlite_autoindex_reconciliation_runs_1 \(bill_date=\?\)$/],
+    runsOfMerchantDay: [/^SEARCH reconciliation_runs USING INDEX sqlite_autoindex_reconciliation_runs_1 \(bill_date=\? AND merc_no=\?\)$/],
+    itemsOfRun: [/^SEARCH reconciliation_items USING INDEX reconciliation_items_run \(run_id=\?\)$/],
+    alertsAll: [/^SCAN alerts$/],
+    alertsOpen: [/^SCAN alerts USING (COVERING )?INDEX alerts_open$/],
+  };
+  for (const [name, res] of Object.entries(expected)) {
+    const p = plan(db, st[name as keyof typeof st]);
+    t.equal(p.length, res.length, `${name}: ${res.length} step(s) (${p.join('; ')})`);
+    res.forEach((re, i) => t.match(p[i], re, `${name}: ${p.join('; ')}`));
+    t.notOk(p.some((l) => /TEMP B-TREE/.test(l)), `${name}: no sort`);
+  }
+});
+
+t.test('a /metrics scrape reads reconciliation_latest and alert_counts, never the runs, items, alerts or orders', async (t) => {
+  const db = await setup(t);
+  const { reconciliationStatements } = prepareMetricReads(db);
+  const byPayway = plan(db, reconciliationStatements.byPayway);
+  t.same(byPayway, ['SCAN reconciliation_latest'], `one row per merchant and payway, in primary-key order: ${byPayway.join('; ')}`);
+  const open = plan(db, reconciliationStatements.openAlerts);
+  t.same(open, ['SEARCH alert_counts USING PRIMARY KEY (state=?)']);
+});

@@ -4,6 +4,7 @@ import {
   type Ack,
   type CallbackOutcome,
   type ChannelContext,
+  type BillDownloadResult,
   type ChannelDriver,
   type CloseResult,
   type CreateResult,
@@ -17,10 +18,17 @@ import { sandboxAction } from './actions.js';
 import { SANDBOX_MAGIC_FEN, SANDBOX_PAYOUT_MAGIC_FEN } from './magic.js';
 import { PAYEE_ACCOUNT_TYPES, type PayoutCallbackOutcome, type PayoutCancelResult, type PayoutQueryResult, type PayoutRef, type PayoutResult } from '../payout-types.js';
 import { isCompactDateTime } from '../../domain/time.js';
+import { BillError } from '../../reconcile/bill.js';
+import { parseSandboxBill } from './bill.js';
 
 /** The sandbox channel's one secret: it signs the callbacks the sandbox sends the gateway. */
 export interface SandboxCredentials {
   secret: string;
+  /**
+   * Whose day bill downloadTradeBill asks for: the sandbox keeps one account per merchant and
+   * payway, as a live merchant has one per channel. Only bill downloads need it.
+   */
+  account?: { mercNo: string; payway: string };
 }
 
 export const SANDBOX_SIGNATURE_HEADER = 'x-sandbox-signature';
@@ -41,6 +49,15 @@ export function signSandboxBody(rawBody: string | Buffer, secret: string): strin
 }
 
 export const sandboxTradeNo = (orderId: string) => `S${orderId}`;
+
+/**
+ * The signature of a sandbox bill: over its text without the byte-order mark the WeChat layout
+ * starts with, which many HTTP clients drop as they decode (fetch, undici's text()).
+ */
+export const signSandboxBill = (body: string, secret: string) => signSandboxBody(body.startsWith('\ufeff') ? body.slice(1) : body, secret);
+
+/** The query string of GET /sandbox/api/bill, which is what its request signature covers. */
+export const sandboxBillQuery = (date: string, mercNo: string, payway: string) => new URLSearchParams({ date, mercNo, payway }).toString();
 
 const BANK_TYPE: Record<string, string> = { alipay: 'ALIPAYACCOUNT', wxpay: 'OTHERS', unionpay: 'UNIONPAY' };
 export const sandboxBankType = (payway: string) => BANK_TYPE[payway] ?? 'SANDBOX';
@@ -276,6 +293,31 @@ export const sandboxDriver: ChannelDriver<SandboxCredentials> = {
     if ('outcome' in a) return a;
     if (a.result === 'cancelled') return { outcome: 'cancelled' };
     return { outcome: 'refused', code: a.code ?? 'SANDBOX_NOT_CANCELLABLE', message: a.message ?? `the payout is ${a.result}` };
+  },
+
+  async downloadTradeBill(date, credentials, ctx): Promise<BillDownloadResult> {
+    if (!credentials.account) return { outcome: 'failed', error: 'the sandbox bill is kept per merchant and payway, and none was named' };
+    if (!ctx.http) return { outcome: 'unreached', reason: 'no HTTP transport for the sandbox channel' };
+    const query = sandboxBillQuery(date, credentials.account.mercNo, credentials.account.payway);
+    let res;
+    try {
+      res = await ctx.http({ method: 'GET', url: `${ctx.publicBaseUrl}/sandbox/api/bill?${query}`, headers: { [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(query, credentials.secret) } });
+    } catch (err) {
+      // A download changes nothing at the channel: asking again is always safe.
+      return { outcome: 'unreached', reason: `sandbox bill download failed: ${(err as Error).message}` };
+    }
+    if (res.status !== 200) return { outcome: 'failed', error: `sandbox bill answered ${res.status}: ${res.body.slice(0, 200)}` };
+    const sig = res.headers[SANDBOX_SIGNATURE_HEADER];
+    const expected = signSandboxBill(res.body, credentials.secret);
+    if (typeof sig !== 'string' || sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) {
+      return { outcome: 'failed', error: 'sandbox bill came without a valid signature' };
+    }
+    try {
+      return { outcome: 'bill', bill: parseSandboxBill(Buffer.from(res.body, 'utf8'), date) };
+    } catch (err) {
+      if (err instanceof BillError) return { outcome: 'failed', error: err.message };
+      throw err;
+    }
   },
 
   parseCallback(raw: RawCallback, credentials): CallbackOutcome | PayoutCallbackOutcome {

@@ -7,6 +7,15 @@ export const SANDBOX_MAGIC_FEN = {
   TIMEOUT: 92n, // 0.92
   /** The payer pays, but the channel's callback never arrives: the gateway finds out by querying. */
   LOSE_CALLBACK: 93n, // 0.93
+  /** Paid, but the sandbox's day bill leaves the trade out: reconciliation reports missing_at_channel. */
+  BILL_LEAVES_OUT: 95n, // 0.95
+  /** Paid, and the sandbox's day bill shows one fen more: reconciliation reports amount_mismatch. */
+  BILL_ONE_FEN_MORE: 96n, // 0.96
+  /**
+   * Paid, but the callback is lost and the sandbox's query (and close) say it was not paid: only
+   * the day bill shows it, so reconciliation alone heals it (healed, flagged latePayment once closed or expired).
+   */
+  ONLY_IN_BILL: 97n, // 0.97
 } as const;
 
 /** Refund amounts that make the sandbox channel misbehave. */
