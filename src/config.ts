@@ -65,6 +65,15 @@ const schema = z.object({
   RATE_LIMIT_API_PER_MINUTE: integer(0, 10_000_000).default(6000),
   RATE_LIMIT_PAGES_PER_MINUTE: integer(0, 10_000_000).default(600),
   RATE_LIMIT_CHANNEL_PER_MINUTE: integer(0, 10_000_000).default(3000),
+  // The operator console (/console): a session ends after this long without a request.
+  CONSOLE_IDLE_MINUTES: z
+    .string()
+    .regex(/^[0-9]+(\.[0-9]+)?$/, 'must be a number of minutes, e.g. 30 or 0.5')
+    .transform(Number)
+    .pipe(z.number().gt(0, 'must be more than 0').max(1440, 'must be at most 1440 (a day)'))
+    .default(30),
+  // Behind a reverse proxy: the console's audit log takes the client address from X-Forwarded-For.
+  TRUST_PROXY: flag.default(false),
 });
 
 /** Every variable the gateway reads; `.env.example` lists each (test/unit/container-config.test.ts checks it). */

@@ -9,6 +9,7 @@ import { runNotify } from './notify.js';
 import { runBackup } from './backup.js';
 import { runOrder } from './order.js';
 import { runChannel } from './channel.js';
+import { runOperator } from './operator.js';
 import { CliError, type Io } from './io.js';
 import { helpFor, topUsage } from './usage.js';
 
@@ -62,6 +63,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await runOrder(config(), rest, io);
       case 'channel':
         return await runChannel(config(), rest, io);
+      case 'operator':
+        return await runOperator(config(), rest, io);
       case 'sign':
         return await runSign(rest, io);
       case undefined:

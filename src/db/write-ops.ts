@@ -6,6 +6,7 @@ import { parseBeijing } from '../domain/time.js';
 import { notificationFields } from '../notify/notification-body.js';
 import { prepareRefundOps } from './refund-ops.js';
 import { preparePruneOps } from './prune-ops.js';
+import { prepareConsoleOps } from '../console/console-ops.js';
 import type { AttemptRecord, ClaimedNotification, QueuedNotification } from './rows.js';
 
 // Every write the gateway makes is one of these named operations. They run inside the group
@@ -130,6 +131,7 @@ function prepareOps(db: Db) {
   return {
     ...prepareRefundOps(db),
     ...prepareCredentialOps(db),
+    ...prepareConsoleOps(db),
     pruneOrders,
 
     /** Inserts a new order; `false` when (merc_no, merc_order_no) already exists. */
