@@ -146,6 +146,7 @@ export function prepareConsoleReads(db: Db) {
         coalesce(sum(CASE WHEN pay_status = 'p0000' THEN amount_fen END), 0) AS paid_fen
       FROM orders WHERE order_id >= @fromId AND order_id < @toId GROUP BY payway ORDER BY payway`)
     .safeIntegers(true);
+  const notification = db.prepare('SELECT * FROM notifications WHERE id = ?');
   const attemptsOf = db.prepare('SELECT * FROM notification_attempts WHERE notification_id = ? ORDER BY attempt, id');
   const listStatements = new Map<string, ReturnType<Db['prepare']>>();
 
@@ -174,6 +175,7 @@ export function prepareConsoleReads(db: Db) {
     alertsOfOrder: (orderId: string) => alertsOfOrder.all(orderId) as AlertRow[],
     alert: (id: number) => alert.get(id) as AlertRow | undefined,
     notifications: (status: string, before: number, limit: number) => notificationsByStatus.all({ status, before, limit }) as NotificationRow[],
+    notification: (id: number) => notification.get(id) as NotificationRow | undefined,
     pendingNotifications: () => pendingCount.get() as number,
     attempts: (notificationId: number) => attemptsOf.all(notificationId) as AttemptRow[],
     refunds: (beforeAt: number, beforeId: string, limit: number) =>
