@@ -57,8 +57,8 @@ CREATE INDEX alerts_open ON alerts (id) WHERE handled_at IS NULL;
 CREATE INDEX orders_payway ON orders (payway, order_id);
 CREATE INDEX orders_payway_status ON orders (payway, pay_status, order_id);
 CREATE INDEX orders_merchant_payway ON orders (merc_no, payway, order_id);
-CREATE INDEX orders_merc_order_no ON orders (merc_order_no);
-CREATE INDEX orders_channel_trade_no ON orders (channel_trade_no) WHERE channel_trade_no IS NOT NULL;
+CREATE INDEX orders_merc_order_no ON orders (merc_order_no, order_id);
+CREATE INDEX orders_channel_trade_no ON orders (channel_trade_no, order_id) WHERE channel_trade_no IS NOT NULL;
 
 -- The refunds page, newest first.
 CREATE INDEX refunds_created ON refunds (created_at, refund_id);
