@@ -25,7 +25,7 @@ button.danger{background:#cf222e;border-color:#cf222e}button.quiet{background:#f
 dl.fields{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{color:#57606a}dd{margin:0;word-break:break-all}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}.key{font-size:1.1rem;padding:.6rem;background:#fff8c5;border:1px solid #d4a72c;word-break:break-all}
 .pager{margin:.8rem 0}.empty{color:#57606a}svg text{font-size:11px;fill:#1f2328}
-@media (max-width:40rem){main{padding:.6rem}dl.fields{grid-template-columns:1fr}dt{margin-top:.4rem}th,td{padding:.3rem .4rem}}`;
+@media (max-width:40rem){main{padding:.6rem}#timeline thead{display:none}#timeline tr{display:block;border-bottom:1px solid #dde;padding:.3rem 0}#timeline td{display:block;border:none;padding:.1rem .5rem}dl.fields{grid-template-columns:1fr}dt{margin-top:.4rem}th,td{padding:.3rem .4rem}}`;
 
 // Progressive enhancement only: every page works without it. It selects a shown key on click
 // (for copying), and keeps a double click from submitting a form twice.

@@ -120,7 +120,8 @@ interface TimelineItem {
 
 function timeline(ctx: ConsoleContext, s: Strings, order: OrderRow): TimelineItem[] {
   const items: TimelineItem[] = [
-    { at: order.created_at, kind: s.eventState, text: `→ ${order.pay_status === 'p0001' ? statusBadge(s, 'p0001') : statusBadge(s, 'p0001')} ${esc(order.channel_state)}` },
+    // Every order is created submitted; what the channel said to it is its channel state.
+    { at: order.created_at, kind: s.eventState, text: `→ ${statusBadge(s, 'p0001')} · ${esc(order.payway)} ${esc(order.scene)}` },
   ];
   for (const e of ctx.orders.events(order.order_id)) {
     const callback = / callback$/.test(e.source);
@@ -184,21 +185,21 @@ function detailPage(ctx: ConsoleContext, v: PageView, order: OrderRow): string {
     [s.payway, `${order.payway} · ${order.scene}`],
     [s.tradeType, order.trade_type],
     [s.channelTradeNo, order.channel_trade_no ?? ''],
-    ['channelState', order.channel_state],
-    ['channelCode', [order.channel_code, order.channel_msg].filter(Boolean).join(' ')],
-    ['subject', req.subject ?? ''],
-    ['body', req.body ?? ''],
-    ['attach', req.attach ?? ''],
-    ['tradeTime', order.trade_time],
-    ['tradeEndTime', order.trade_end_time ?? ''],
-    ['bankType', order.bank_type ?? ''],
-    ['termType', order.term_type],
-    ['ip', req.ip ?? ''],
+    [s.fChannelState, order.channel_state],
+    [s.fChannelCode, [order.channel_code, order.channel_msg].filter(Boolean).join(' ')],
+    [s.fSubject, req.subject ?? ''],
+    [s.fBody, req.body ?? ''],
+    [s.fAttach, req.attach ?? ''],
+    [s.fTradeTime, order.trade_time],
+    [s.fTradeEndTime, order.trade_end_time ?? ''],
+    [s.fBankType, order.bank_type ?? ''],
+    [s.fTermType, order.term_type],
+    [s.fIp, req.ip ?? ''],
     [s.notifyUrl, order.notify_url],
-    ['returnUrl', order.return_url ?? ''],
+    [s.fReturnUrl, order.return_url ?? ''],
     [s.createdAt, when(order.created_at)],
-    ['expireAt', when(order.expire_at)],
-    ['refundedAmt', fenToYuan(refunded)],
+    [s.fExpireAt, when(order.expire_at)],
+    [s.fRefunded, fenToYuan(refunded)],
     [s.refundable, fenToYuan(refundable)],
   ];
   const dl =
