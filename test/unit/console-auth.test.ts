@@ -70,3 +70,23 @@ t.test('login limits: the 10th failure in 15 minutes locks for 15 minutes; nothi
   // Failures spread over more than the window never lock.
   for (let i = 0; i < 20; i++) t.equal((await w.run('recordLoginFailure', { key: 'addr:x', at: i * 100_000, limit: 10, windowMs: 900_000, lockMs: 900_000 })).lockedUntil, null);
 });
+
+t.test('the session store: a row past its expiry is never handed back, and expired rows are forgotten', async (t) => {
+  const { SqliteSessionStore } = await import('../../src/console/session-store.js');
+  const { prepareConsoleReads } = await import('../../src/console/console-reads.js');
+  const db = openDb(join(tempDir(t), 's.sqlite'));
+  t.teardown(() => db.close());
+  migrate(db);
+  const store = new SqliteSessionStore(prepareConsoleReads(db), new InlineWriter(db), 60_000);
+  const set = (sid: string, expires: Date) => new Promise<void>((resolve, reject) => store.set(sid, { cookie: { expires } }, (err) => (err ? reject(err) : resolve())));
+  const get = (sid: string) => new Promise<unknown>((resolve, reject) => store.get(sid, (err, s) => (err ? reject(err) : resolve(s))));
+  await set('live', new Date(Date.now() + 60_000));
+  await set('old', new Date(Date.now() - 1));
+  t.match(await get('live'), { cookie: {} });
+  t.equal(await get('old'), null, 'expired: not handed back');
+  t.equal(await get('nope'), null);
+  t.equal(await store.prune(), 1, 'the expired row is removed');
+  t.equal(db.prepare('SELECT count(*) FROM console_sessions').pluck().get(), 1);
+  await new Promise<void>((resolve) => store.destroy('live', () => resolve()));
+  t.equal(await get('live'), null, 'destroyed');
+});
