@@ -188,3 +188,32 @@ t.test('support acts through the API services: query, close, resend, refund; an 
   t.same(actions.slice(4, 6).map((a) => a.split(':')[0]), ['orders/refund', 'orders/refund'], 'the refund, and its replay');
   t.same(actions.slice(6), ['orders/refund:refused', 'alerts/handle:ok']);
 });
+
+t.test('channels: configured payways, the callback URL to register, certificate expiry marked 30 days before', async (t) => {
+  const { gw, client } = await setup(t);
+  const { createMerchant } = await import('../../src/services/merchants.js');
+  const { storeLiveCredentials } = await import('../../src/services/live-credentials.js');
+  const { rsaKeyPair, certificatePem } = await import('../fixtures/channel-credentials.js');
+  const live = await createMerchant(gw.gateway.services, '正式商户', 'live');
+  const platformKey = rsaKeyPair();
+  const soon = new Date(Date.now() + 10 * 86_400_000);
+  await storeLiveCredentials(gw.gateway.writer, TEST_MASTER_KEY, live.mercNo, 'wxpay', {
+    mchid: '1900000001',
+    appid: 'wx0000000000000001',
+    serialNo: '5d7af7b4c2b0e8f1a3c9d2e4f60718293a4b5c6d',
+    privateKeyPem: rsaKeyPair().privateKeyPem,
+    apiv3Key: 'APIv3keyForTests0123456789abcdXY',
+    platformCertPem: certificatePem({ subjectCn: 'Tenpay test platform', key: platformKey, notAfter: soon }),
+    baseUrl: 'https://api.mch.weixin.qq.com',
+  });
+  const c = client();
+  await c.login('viewer@shop.test', PASSWORD);
+  const page = await c.get('/console/channels');
+  t.equal(page.status, 200);
+  const row = page.text.split('<tr>').find((r) => r.includes(live.mercNo))!;
+  t.match(row, /wxpay/);
+  t.ok(row.includes(`${gw.config.PUBLIC_BASE_URL}/channel/wxpay/notify/${live.mercNo}`), 'the callback URL to register');
+  t.ok(row.includes(`platformCert: ${soon.toISOString().slice(0, 10)}`), 'the expiry date');
+  t.match(row, /30 天内到期/, 'marked: it runs out within 30 days');
+  t.notOk(page.text.includes('APIv3keyForTests'), 'no secret on the page');
+});
