@@ -54,6 +54,7 @@ import { realClock, type Clock } from './notify/clock.js';
 import { GatewayMetrics, bindMetrics, installMetrics } from './metrics.js';
 import { prepareMetricReads } from './db/metric-reads.js';
 import { apiRateLimits, installRateLimits } from './api/rate-limits.js';
+import { consolePlugin } from './console/plugin.js';
 
 const ALL_PAYWAYS: ReadonlySet<string> = new Set(PAYWAYS);
 
@@ -240,6 +241,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   openApiRoutes(app, config.PUBLIC_BASE_URL);
   await app.register(channelRoutes, { services });
   await app.register(sandboxApiRoutes, { sandbox });
+  await app.register(consolePlugin, { prefix: '/console', services, db, masterKey });
 
   // Pending notifications from before a restart (or a crash) go out from here on, and orders
   // that expired while the gateway was down are expired now.

@@ -70,6 +70,15 @@ const schema = z.object({
     .string()
     .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be a Beijing time of day as HH:MM, e.g. 10:30')
     .default('10:30'),
+  // The operator console (/console): a session ends after this long without a request.
+  CONSOLE_IDLE_MINUTES: z
+    .string()
+    .regex(/^[0-9]+(\.[0-9]+)?$/, 'must be a number of minutes, e.g. 30 or 0.5')
+    .transform(Number)
+    .pipe(z.number().gt(0, 'must be more than 0').max(1440, 'must be at most 1440 (a day)'))
+    .default(30),
+  // Behind a reverse proxy: the console's audit log takes the client address from X-Forwarded-For.
+  TRUST_PROXY: flag.default(false),
 });
 
 /** Every variable the gateway reads; `.env.example` lists each (test/unit/container-config.test.ts checks it). */

@@ -9,6 +9,7 @@ import { runNotify } from './notify.js';
 import { runBackup } from './backup.js';
 import { runOrder } from './order.js';
 import { runChannel } from './channel.js';
+import { runOperator } from './operator.js';
 import { CliError, type Io } from './io.js';
 import { helpFor, topUsage } from './usage.js';
 
@@ -66,6 +67,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await (await import('./reconcile.js')).runReconcile(config(), rest, io);
       case 'alerts':
         return await (await import('./alerts.js')).runAlerts(config(), rest, io);
+      case 'operator':
+        return await runOperator(config(), rest, io);
       case 'sign':
         return await runSign(rest, io);
       case undefined:

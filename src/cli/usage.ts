@@ -177,6 +177,38 @@ export const COMMANDS: readonly CommandHelp[] = [
       'Runs in batches beside a serving gateway; --dry-run counts what would go.',
   },
   {
+    name: 'operator create',
+    usage: ['operator create --email E --role admin|support|viewer --password-stdin [--json]'],
+    summary: 'a console operator (/console); the password is read from stdin',
+    details:
+      'viewer reads; support also resends notifications, closes orders and refunds; admin also manages merchants and ' +
+      'operators and reads the audit log. --password-stdin reads one line (its newline is not part of the password), ' +
+      'at least 12 characters, stored as an scrypt hash. --json prints {"email","role","totp":false}. Creates the database if there is none.',
+  },
+  {
+    name: 'operator list',
+    usage: ['operator list [--json]'],
+    summary: 'every console operator: email, role, status, TOTP on or off, last login',
+  },
+  {
+    name: 'operator disable',
+    usage: ['operator disable EMAIL [--json]'],
+    summary: 'the operator can no longer log in; their sessions end',
+  },
+  {
+    name: 'operator reset-password',
+    usage: ['operator reset-password EMAIL --password-stdin [--json]'],
+    summary: 'a new password, read from stdin; the operator\'s sessions end',
+  },
+  {
+    name: 'operator totp',
+    usage: ['operator totp EMAIL [--json]'],
+    summary: 'turn on TOTP (SHA1, 30 s, 6 digits): prints the otpauth:// URI once',
+    details:
+      'Each run makes a new secret (the old one stops working) and ends the operator\'s sessions. The secret is sealed under ' +
+      'MASTER_KEY. --json prints {"email","otpauthUri"}.',
+  },
+  {
     name: 'sign',
     usage: ['sign --key KEY [--sign-type MD5|HMAC-SHA256]'],
     summary: 'sign the JSON object on stdin; print it with "signature" added',

@@ -13,13 +13,14 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 // apart from an altered value before decrypting, and it says nothing about the key (it is an
 // independent HKDF output).
 
-export type SealPurpose = 'channel-credentials' | 'merchant-key' | 'payee-data';
+export type SealPurpose = 'channel-credentials' | 'merchant-key' | 'payee-data' | 'operator-totp';
 
 const PURPOSES: Readonly<Record<SealPurpose, { info: string; label: string }>> = {
   // The first purpose, kept exactly as channel credentials have always been sealed.
   'channel-credentials': { info: 'dtpay channel credentials aes-256-gcm v1', label: 'dtpay/channel-credentials/v1' },
   'merchant-key': { info: 'dtpay merchant key aes-256-gcm v1', label: 'dtpay/merchant-key/v1' },
   'payee-data': { info: 'dtpay payee data aes-256-gcm v1', label: 'dtpay/payee-data/v1' },
+  'operator-totp': { info: 'dtpay operator totp aes-256-gcm v1', label: 'dtpay/operator-totp/v1' },
 };
 
 const SALT = 'dtpay/master-key/v1';

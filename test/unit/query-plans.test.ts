@@ -101,10 +101,10 @@ t.test('reconciliation: a day a page at a time, the sandbox book by time, runs, 
   const expected: Record<keyof typeof st, RegExp[]> = {
     endedOrdersPage: [/^SEARCH orders USING INDEX orders_merchant_ended \(merc_no=\? AND \(ended_at,order_id\)>\(\?,\?\) AND ended_at<\?\)$/],
     endedRefundsPage: [/^SEARCH refunds USING INDEX refunds_merchant_ended \(merc_no=\? AND \(ended_at,refund_id\)>\(\?,\?\) AND ended_at<\?\)$/],
-    sandboxTrades: [/^SEARCH t USING INDEX sandbox_trades_paid \(paid_at>\? AND paid_at<\?\)$/, /^SEARCH o USING INDEX (sqlite_autoindex_orders_1|orders_merchant) \((merc_no=\? AND )?order_id=\?\)$/],
+    sandboxTrades: [/^SEARCH t USING INDEX sandbox_trades_paid \(paid_at>\? AND paid_at<\?\)$/, /^SEARCH o USING INDEX (sqlite_autoindex_orders_1|orders_merchant|orders_merchant_payway) \((merc_no=\? AND )?(payway=\? AND )?order_id=\?\)$/],
     sandboxRefunds: [
       /^SEARCH r USING INDEX sandbox_refunds_ends \(ends_at>\? AND ends_at<\?\)$/,
-      /^SEARCH o USING INDEX (sqlite_autoindex_orders_1|orders_merchant) \((merc_no=\? AND )?order_id=\?\)$/,
+      /^SEARCH o USING INDEX (sqlite_autoindex_orders_1|orders_merchant|orders_merchant_payway) \((merc_no=\? AND )?(payway=\? AND )?order_id=\?\)$/,
       /^SEARCH t USING INDEX sqlite_autoindex_sandbox_trades_1 \(order_id=\?\)( LEFT-JOIN)?$/,
     ],
     runsOfDay: [/^SEARCH reconciliation_runs USING INDEX sqlite_autoindex_reconciliation_runs_1 \(bill_date=\?\)$/],
@@ -128,4 +128,48 @@ t.test('a /metrics scrape reads reconciliation_latest and alert_counts, never th
   t.same(byPayway, ['SCAN reconciliation_latest'], `one row per merchant and payway, in primary-key order: ${byPayway.join('; ')}`);
   const open = plan(db, reconciliationStatements.openAlerts);
   t.same(open, ['SEARCH alert_counts USING PRIMARY KEY (state=?)']);
+});
+
+t.test('console: every combination of order filters is one index range in order_id order, stopped at the page size', async (t) => {
+  const db = await setup(t);
+  const { orderListSql, ORDER_FILTER_KEYS } = await import('../../src/console/console-reads.js');
+  const keys = ORDER_FILTER_KEYS;
+  for (let mask = 0; mask < 1 << keys.length; mask++) {
+    const present = new Set(keys.filter((_, i) => mask & (1 << i)));
+    const p = plan(db, orderListSql(present));
+    const name = [...present].join('+') || 'none';
+    t.equal(p.length, 1, `${name}: one step (${p.join('; ')})`);
+    t.match(p[0], /^(SEARCH|SCAN) orders USING INDEX (orders_\w+|sqlite_autoindex_orders_1)/, `${name}: ${p[0]}`);
+    t.ok(bounded(p), `${name}: no sort, no scan of the table`);
+    // The most selective filter leads: a merchant, a payway or a status is an equality in the index.
+    if (present.has('mercNo')) t.match(p[0], /\(merc_no=\?/, `${name}: by merchant`);
+    else if (present.has('payway')) t.match(p[0], /\(payway=\?/, `${name}: by payway`);
+    else if (present.has('status')) t.match(p[0], /\(pay_status=\?/, `${name}: by status`);
+    if (present.has('fromId') || present.has('toId') || present.has('before')) t.match(p[0], /order_id[<>]/, `${name}: the date range and the page are a range of order_id`);
+  }
+});
+
+t.test('console: search, dashboard, refunds, notifications, alerts, audit, sessions and operators are index searches', async (t) => {
+  const db = await setup(t);
+  const { prepareConsoleReads } = await import('../../src/console/console-reads.js');
+  const { statements } = prepareConsoleReads(db);
+  const expected: [string, string, RegExp][] = [
+    ['search by orderId', statements.search[0]!, /^SEARCH orders USING INDEX sqlite_autoindex_orders_1 \(order_id=\?\)$/],
+    ['search by mercOrderNo', statements.search[1]!, /^SEARCH orders USING INDEX orders_merc_order_no \(merc_order_no=\?\)$/],
+    ['search by channel trade number', statements.search[2]!, /^SEARCH orders USING INDEX orders_channel_trade_no \(channel_trade_no=\?\)$/],
+    ['dashboard orders', statements.dashboard[0]!, /^SEARCH orders USING COVERING INDEX orders_payway \(payway=\? AND order_id>\? AND order_id<\?\)$/],
+    ['dashboard paid', statements.dashboard[1]!, /^SEARCH orders USING INDEX orders_payway_status \(payway=\? AND pay_status=\? AND order_id>\? AND order_id<\?\)$/],
+    ['refunds page', statements.refunds, /^SEARCH refunds USING INDEX refunds_created|^SCAN refunds USING INDEX refunds_created/],
+    ['notifications page', statements.notifications, /^SEARCH notifications USING INDEX notifications_status \(status=\? AND id<\?\)$/],
+    ['open alerts', statements.openAlerts, /^SEARCH alerts USING INDEX alerts_open \((rowid|id)<\?\)$/],
+    ['audit page', statements.audit, /^SEARCH console_audit USING INTEGER PRIMARY KEY \(rowid<\?\)$/],
+    ['audit of one order', statements.auditOf, /^SEARCH console_audit USING INDEX console_audit_target \(target=\?\)$/],
+    ['operator by email', statements.operatorByEmail, /^SEARCH console_operators USING INDEX sqlite_autoindex_console_operators_1 \(email=\?\)$/],
+    ['session', statements.session, /^SEARCH console_sessions USING INDEX sqlite_autoindex_console_sessions_1 \(sid=\?\)$/],
+  ];
+  for (const [name, sql, re] of expected) {
+    const p = plan(db, sql);
+    t.match(p[0], re, `${name}: ${p.join('; ')}`);
+    t.ok(bounded(p), `${name}: bounded (${p.join('; ')})`);
+  }
 });

@@ -1,0 +1,33 @@
+import t from 'tap';
+import { createOrder, sandboxPay, startGateway } from '../helper.js';
+import { ConsoleClient, PASSWORD, TEST_MASTER_KEY, makeOperators } from '../console-client.js';
+
+// The console's login limits over HTTP: per email (CONTRACT §6); per address in console-lockout-address.test.ts.
+
+async function setup(t: { teardown(fn: () => unknown): void }, env: Record<string, string> = {}, opts: { now?: () => number } = {}) {
+  const gw = await startGateway(t, { MASTER_KEY: TEST_MASTER_KEY, ...env }, opts);
+  const ops = await makeOperators(gw.gateway.writer);
+  return { gw, ops, client: (headers: Record<string, string> = {}) => new ConsoleClient(gw.url, headers) };
+}
+
+const auditRows = (gw: Awaited<ReturnType<typeof startGateway>>) =>
+  gw.gateway.db.prepare('SELECT * FROM console_audit ORDER BY id').all() as { operator: string; action: string; target: string | null; outcome: string; address: string; amount_fen: number | null }[];
+
+t.test('ten failed logins lock the email for 15 minutes, even against the right password', async (t) => {
+  let now = Date.now();
+  const { gw, client } = await setup(t, {}, { now: () => now });
+  for (let i = 0; i < 9; i++) t.equal((await client().login('admin@shop.test', `wrong password ${i}`)).status, 401);
+  t.equal((await client().login('admin@shop.test', 'wrong password 9')).status, 429, 'the tenth locks');
+  const refused = await client().login('admin@shop.test', PASSWORD);
+  t.equal(refused.status, 429, 'the right password is refused while locked');
+  t.match(refused.text, /已暂时锁定/);
+  t.equal((await client().login('viewer@shop.test', PASSWORD)).status, 303, 'another email from the same address still logs in');
+  now += 15 * 60_000 + 1;
+  t.equal((await client().login('admin@shop.test', PASSWORD)).status, 303, 'after 15 minutes the lock is over');
+  t.ok(auditRows(gw).some((a) => a.operator === 'admin@shop.test' && a.outcome === 'locked'));
+
+  // A success before the tenth resets the count.
+  for (let i = 0; i < 9; i++) await client().login('support@shop.test', 'nope nope nope');
+  t.equal((await client().login('support@shop.test', PASSWORD)).status, 303);
+  t.equal((await client().login('support@shop.test', 'nope nope nope')).status, 401, 'counted from zero again');
+});
