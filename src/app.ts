@@ -40,12 +40,11 @@ import { ReconcileScheduler } from './services/reconcile-scheduler.js';
 import { reconcileDay } from './services/reconciliation.js';
 import { request as httpRequest } from 'undici';
 import { readBody } from './channels/http-body.js';
-import { PAYWAYS, type ChannelDriver, type HttpRequest, type HttpResponse, type Payway } from './channels/types.js';
+import { type ChannelDriver, type HttpRequest, type HttpResponse, type Payway } from './channels/types.js';
 import { alipayDriver } from './channels/alipay/driver.js';
 import { wxpayDriver } from './channels/wxpay/driver.js';
 import { unionpayDriver } from './channels/unionpay/driver.js';
-import { isLivePayway } from './channels/credentials.js';
-import { loadLiveCredentials } from './services/live-credentials.js';
+import { credentialLookup } from './services/live-credentials.js';
 import { openSecrets, type SecretsNotes } from './services/secrets-at-start.js';
 import { prepareCredentialReads } from './db/credential-reads.js';
 import { PayeeData } from './secrets/payee-data.js';
@@ -56,7 +55,6 @@ import { prepareMetricReads } from './db/metric-reads.js';
 import { apiRateLimits, installRateLimits } from './api/rate-limits.js';
 import { consolePlugin } from './console/plugin.js';
 
-const ALL_PAYWAYS: ReadonlySet<string> = new Set(PAYWAYS);
 
 const LIVE_DRIVERS: Partial<Record<Payway, ChannelDriver<any>>> = { alipay: alipayDriver, wxpay: wxpayDriver, unionpay: unionpayDriver };
 
@@ -168,16 +166,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     alerts,
     links: new CashierLinks(cashierSecret, config.PUBLIC_BASE_URL),
     channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => channelHttp(req, signal) }),
-    configuredPayways: (merchant) =>
-      merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set(credentialReads.channelCredentialsOf(merchant.merc_no).map((r) => r.payway)),
-    credentialsFor: (merchant, driverName) => {
-      if (merchant.mode === 'live' && isLivePayway(driverName)) {
-        const c = loadLiveCredentials(credentialReads, masterKey, merchant.merc_no, driverName);
-        if (c) return c;
-      }
-      if (driverName === 'sandbox') return { secret: sandboxSecret };
-      throw new Error(`no credentials for channel ${driverName}`);
-    },
+    ...credentialLookup(credentialReads, masterKey, sandboxSecret),
   };
 
   const apiLimits = apiRateLimits(config, now);

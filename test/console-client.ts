@@ -1,4 +1,5 @@
 import type { Writer } from '../src/db/writer.js';
+import { startGateway, type TestGateway } from './helper.js';
 import { createOperator, enableOperatorTotp } from '../src/console/operators.js';
 import { totpCode } from '../src/console/totp.js';
 
@@ -78,3 +79,14 @@ export async function makeOperators(writer: Writer, at = Date.now()) {
   const totp = (await enableOperatorTotp(writer, TEST_MASTER_KEY, { email: 'totp@shop.test', at }))!;
   return { totpSecret: totp.secret, code: (ms: number) => totpCode(totp.secret, 'totp@shop.test', ms) };
 }
+
+/** A gateway with the console's operators (makeOperators) and a client maker for it. */
+export async function setupConsole(t: { teardown(fn: () => unknown): void }, env: Record<string, string> = {}, opts: { now?: () => number } = {}) {
+  const gw = await startGateway(t, { MASTER_KEY: TEST_MASTER_KEY, ...env }, opts);
+  const ops = await makeOperators(gw.gateway.writer);
+  return { gw, ops, client: (headers: Record<string, string> = {}) => new ConsoleClient(gw.url, headers) };
+}
+
+/** The audit log as stored, oldest first. */
+export const auditRows = (gw: TestGateway) =>
+  gw.gateway.db.prepare('SELECT * FROM console_audit ORDER BY id').all() as { operator: string; action: string; target: string | null; outcome: string; address: string; amount_fen: number | null }[];

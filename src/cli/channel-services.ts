@@ -10,13 +10,12 @@ import { OrderIdGenerator } from '../domain/ids.js';
 import { CashierLinks } from '../domain/cashier-links.js';
 import { ChannelRegistry } from '../channels/registry.js';
 import { supportedCells } from '../channels/matrix.js';
-import { PAYWAYS, type ChannelDriver, type HttpRequest, type HttpResponse, type Payway } from '../channels/types.js';
+import { type ChannelDriver, type HttpRequest, type HttpResponse, type Payway } from '../channels/types.js';
 import { SANDBOX_SIGNATURE_HEADER, sandboxDriver } from '../channels/sandbox/driver.js';
 import { alipayDriver } from '../channels/alipay/driver.js';
 import { wxpayDriver } from '../channels/wxpay/driver.js';
 import { unionpayDriver } from '../channels/unionpay/driver.js';
-import { isLivePayway } from '../channels/credentials.js';
-import { loadLiveCredentials } from '../services/live-credentials.js';
+import { credentialLookup } from '../services/live-credentials.js';
 import { ALERT_QUIET_MS } from '../services/alert-recorder.js';
 import type { Services } from '../services/context.js';
 import { SandboxPayments } from '../services/sandbox-payment.js';
@@ -50,7 +49,6 @@ export async function cliServices(db: Db, config: Config, io: Io, what: string):
   // Logs go to stderr (stdout carries the command's one document), errors only unless asked for more:
   // what a run found is in its report.
   const log = pino({ level: config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? config.LOG_LEVEL : 'error' }, pino.destination(2));
-  const allPayways: ReadonlySet<string> = new Set(PAYWAYS);
 
   const sandboxPrefix = `${config.PUBLIC_BASE_URL}/sandbox/api/`;
   let sandbox: SandboxPayments;
@@ -79,16 +77,7 @@ export async function cliServices(db: Db, config: Config, io: Io, what: string):
     alerts: { record: async (a) => writer.run('recordAlert', { ...a, since: a.at - ALERT_QUIET_MS }) },
     links: new CashierLinks(cashierSecret, config.PUBLIC_BASE_URL),
     channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => http(req, signal) }),
-    configuredPayways: (merchant) =>
-      merchant.mode === 'sandbox' ? allPayways : new Set(credentialReads.channelCredentialsOf(merchant.merc_no).map((r) => r.payway)),
-    credentialsFor: (merchant, driverName) => {
-      if (merchant.mode === 'live' && isLivePayway(driverName)) {
-        const c = loadLiveCredentials(credentialReads, masterKey, merchant.merc_no, driverName);
-        if (c) return c;
-      }
-      if (driverName === 'sandbox') return { secret: sandboxSecret };
-      throw new Error(`no credentials for channel ${driverName}`);
-    },
+    ...credentialLookup(credentialReads, masterKey, sandboxSecret),
   };
   sandbox = new SandboxPayments(services, async () => {
     throw new Error('the sandbox sends no callbacks from the command line');

@@ -33,19 +33,8 @@ export interface AuditRow {
   detail: string | null;
 }
 
-export interface AlertRow {
-  id: number;
-  kind: string;
-  channel: string;
-  order_id: string | null;
-  merc_no: string | null;
-  detail: string;
-  at: number;
-  count: number;
-  last_at: number;
-  handled_at: number | null;
-  handled_by: string | null;
-}
+export type { AlertRow } from '../db/reconcile-reads.js';
+import type { AlertRow } from '../db/reconcile-reads.js';
 
 export interface ConsoleOrderRow {
   order_id: string;

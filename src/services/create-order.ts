@@ -103,16 +103,8 @@ export class OrderCreator {
     }
   }
 
-  /** The first request's answer to the same request again; 100004 naming what differs to another. */
   private replay(first: Fields, again: PayRequest, answer: PayAnswer): PayAnswer {
-    const differ = differingFields(first, again);
-    if (differ.length) {
-      throw new ApiError(
-        RESP.DUPLICATE,
-        `mercOrderNo ${callerText(again.mercOrderNo)} was already used with different parameters: ${callerList(differ)} ${differ.length > 1 ? 'differ' : 'differs'} from the first request`,
-      );
-    }
-    return answer;
+    return replayAnswer(first, again, answer);
   }
 
   private async createNew(
@@ -267,5 +259,17 @@ export class OrderCreator {
 export function storedAnswer(row: OrderRow): PayAnswer {
   const answer = JSON.parse(row.response_json) as PayAnswer;
   answer.fields.payStatus = row.pay_status;
+  return answer;
+}
+
+/** The first request's answer to the same request again (payment or payout); 100004 naming what differs to another. */
+export function replayAnswer(first: Fields, again: Fields & { mercOrderNo: string }, answer: PayAnswer): PayAnswer {
+  const differ = differingFields(first, again);
+  if (differ.length) {
+    throw new ApiError(
+      RESP.DUPLICATE,
+      `mercOrderNo ${callerText(again.mercOrderNo)} was already used with different parameters: ${callerList(differ)} ${differ.length > 1 ? 'differ' : 'differs'} from the first request`,
+    );
+  }
   return answer;
 }

@@ -12,7 +12,7 @@ import type { PayoutRequest } from '../api/payout-schema.js';
 import type { TransitionArgs } from '../db/write-ops.js';
 import type { Services } from './context.js';
 import type { PayAnswer } from './create-order.js';
-import { callbackUrl, storedAnswer } from './create-order.js';
+import { callbackUrl, replayAnswer, storedAnswer } from './create-order.js';
 import { channelCallMetric } from '../metrics.js';
 import { refuseUncontactableNotifyUrl } from './notify-target.js';
 import { differingFields, requestDigest } from './same-request.js';
@@ -90,14 +90,7 @@ export class PayoutCreator {
   }
 
   private replay(first: Fields, again: PayoutRequest, answer: PayAnswer): PayAnswer {
-    const differ = differingFields(first, again);
-    if (differ.length) {
-      throw new ApiError(
-        RESP.DUPLICATE,
-        `mercOrderNo ${callerText(again.mercOrderNo)} was already used with different parameters: ${callerList(differ)} ${differ.length > 1 ? 'differ' : 'differs'} from the first request`,
-      );
-    }
-    return answer;
+    return replayAnswer(first, again, answer);
   }
 
   private async createNew(merchant: MerchantRow, req: PayoutRequest, driver: ChannelDriver<any>): Promise<PayAnswer> {

@@ -1,7 +1,9 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/open.js';
 import { prepareCredentialReads, type ChannelCredentialRow, type CredentialReads } from '../db/credential-reads.js';
-import type { CredentialsByPayway, LivePayway } from '../channels/credentials.js';
+import { isLivePayway, type CredentialsByPayway, type LivePayway } from '../channels/credentials.js';
+import { PAYWAYS } from '../channels/types.js';
+import type { Services } from './context.js';
 import type { Writer } from '../db/writer.js';
 import { CredentialDecryptError, openCredentials, sealCredentials } from '../secrets/channel-credentials.js';
 import { masterKeyId } from '../secrets/sealing.js';
@@ -124,4 +126,30 @@ export function storeLiveCredentials<P extends LivePayway>(
     ciphertext: sealed.ciphertext.toString('base64'),
     at,
   });
+}
+
+const ALL_PAYWAYS: ReadonlySet<string> = new Set(PAYWAYS);
+
+/**
+ * Which payways a merchant may use and with which credentials, as the gateway and the CLI both
+ * need it: a sandbox merchant every payway with the sandbox channel's secret, a live merchant those
+ * whose credentials are stored, opened with the master key when used.
+ */
+export function credentialLookup(
+  credentialReads: CredentialReads,
+  masterKey: string | undefined,
+  sandboxSecret: string,
+): Pick<Services, 'configuredPayways' | 'credentialsFor'> {
+  return {
+    configuredPayways: (merchant) =>
+      merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set(credentialReads.channelCredentialsOf(merchant.merc_no).map((r) => r.payway)),
+    credentialsFor: (merchant, driverName) => {
+      if (merchant.mode === 'live' && isLivePayway(driverName)) {
+        const c = loadLiveCredentials(credentialReads, masterKey, merchant.merc_no, driverName);
+        if (c) return c;
+      }
+      if (driverName === 'sandbox') return { secret: sandboxSecret };
+      throw new Error(`no credentials for channel ${driverName}`);
+    },
+  };
 }

@@ -1,18 +1,9 @@
 import t from 'tap';
 import { createOrder, sandboxPay, startGateway } from '../helper.js';
-import { ConsoleClient, PASSWORD, TEST_MASTER_KEY, makeOperators } from '../console-client.js';
+import { ConsoleClient, PASSWORD, TEST_MASTER_KEY, auditRows, makeOperators, setupConsole as setup } from '../console-client.js';
 
 // The console over HTTP: the server's role checks on every action (whatever a page shows, the
 // server decides), the actions through the API's services, the order list, search, pages and CSV.
-
-async function setup(t: { teardown(fn: () => unknown): void }, env: Record<string, string> = {}, opts: { now?: () => number } = {}) {
-  const gw = await startGateway(t, { MASTER_KEY: TEST_MASTER_KEY, ...env }, opts);
-  const ops = await makeOperators(gw.gateway.writer);
-  return { gw, ops, client: (headers: Record<string, string> = {}) => new ConsoleClient(gw.url, headers) };
-}
-
-const auditRows = (gw: Awaited<ReturnType<typeof startGateway>>) =>
-  gw.gateway.db.prepare('SELECT * FROM console_audit ORDER BY id').all() as { operator: string; action: string; target: string | null; outcome: string; address: string; amount_fen: number | null }[];
 
 t.test('every action is refused by the server to a role that may not do it, and changes nothing', async (t) => {
   const { gw, client } = await setup(t);

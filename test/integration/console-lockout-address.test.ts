@@ -1,17 +1,8 @@
 import t from 'tap';
 import { createOrder, sandboxPay, startGateway } from '../helper.js';
-import { ConsoleClient, PASSWORD, TEST_MASTER_KEY, makeOperators } from '../console-client.js';
+import { ConsoleClient, PASSWORD, TEST_MASTER_KEY, auditRows, makeOperators, setupConsole as setup } from '../console-client.js';
 
 // The console's login limits over HTTP: per client address (CONTRACT §6), each failure a real scrypt check.
-
-async function setup(t: { teardown(fn: () => unknown): void }, env: Record<string, string> = {}, opts: { now?: () => number } = {}) {
-  const gw = await startGateway(t, { MASTER_KEY: TEST_MASTER_KEY, ...env }, opts);
-  const ops = await makeOperators(gw.gateway.writer);
-  return { gw, ops, client: (headers: Record<string, string> = {}) => new ConsoleClient(gw.url, headers) };
-}
-
-const auditRows = (gw: Awaited<ReturnType<typeof startGateway>>) =>
-  gw.gateway.db.prepare('SELECT * FROM console_audit ORDER BY id').all() as { operator: string; action: string; target: string | null; outcome: string; address: string; amount_fen: number | null }[];
 
 t.test('fifty failed logins from one address lock that address', async (t) => {
   const { client } = await setup(t, { TRUST_PROXY: 'true' });
