@@ -317,16 +317,17 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
     t.equal(status(wId), 'p0002', 'the payout unchanged');
     t.match(alertAfter(before), { kind: 'callback_rejected', channel: 'wxpay', mercNo });
 
-    // wxpay: a well-signed payment notification naming the payout.
+    // wxpay: a well-signed payment notification naming the payout (and its channel number, so that
+    // only its kind gives it away).
     before = lastAlert();
     const payment = wx.encryptedNotification('TRANSACTION.SUCCESS', 'transaction', '支付成功', {
-      mchid: wx.mchid, appid: wx.appid, out_trade_no: wId, transaction_id: '4200000000000000000000000001', trade_type: 'NATIVE',
+      mchid: wx.mchid, appid: wx.appid, out_trade_no: wId, transaction_id: bill.transferBillNo, trade_type: 'NATIVE',
       trade_state: 'SUCCESS', trade_state_desc: '支付成功', success_time: '2026-01-01T12:00:00+08:00', payer: { openid: OPENID },
       amount: { total: 500, payer_total: 500, currency: 'CNY', payer_currency: 'CNY' },
     });
     const r2 = await send(route('wxpay'), { ...payment.headers, 'content-type': 'application/json' }, payment.rawBody);
     t.equal(status(wId), 'p0002', `a payment notification does not move a payout (${r2.status} ${r2.text})`);
-    t.match(alertAfter(before), { channel: 'wxpay', mercNo }, 'an alert says so');
+    t.match(alertAfter(before), { kind: 'callback_kind_mismatch', channel: 'wxpay', mercNo }, 'an alert says so');
 
     // unionpay: a back notification whose signature was tampered with, then a payment one naming the payout.
     const u = await payout({ paywayCode: 'unionpay', payeeAccountType: 'BANK_CARD', payeeAccount: CARD, payeeName: NAME, tradeAmt: '6.00' });
@@ -345,7 +346,7 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
     const asPayment = up.signAnswer({ ...up.payouts.notificationFields(p), txnType: '01', txnSubType: '01', bizType: '000201', respCode: '00' });
     const r4 = await send(route('unionpay'), form, new URLSearchParams(asPayment).toString());
     t.equal(status(uId), 'p0002', `a payment notification does not move a payout (${r4.status} ${r4.text})`);
-    t.match(alertAfter(before), { channel: 'unionpay', mercNo }, 'an alert says so');
+    t.match(alertAfter(before), { kind: 'callback_kind_mismatch', channel: 'unionpay', mercNo }, 'an alert says so');
 
     // The real ends still land afterwards.
     wx.transfers.confirm(wId);
@@ -376,6 +377,11 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
     ];
     t.ok(answers.join('').includes(CARD_MASKED) && rcv.received.some((r) => r.body.includes(NAME_MASKED)), 'the masked forms are there to find');
     t.ok(gw.out().length > 0, 'the gateway logged');
+    // The search finds the card where it must be: in what the gateway sent Alipay.
+    const sentToAlipay = ali.requests.filter((r) => r.method === 'alipay.fund.trans.uni.transfer').map((r) => r.params.biz_content).join('\n');
+    t.not(Buffer.from(sentToAlipay, 'utf8').indexOf(CARD), -1, 'the sweep would see a clear card number');
+    t.not(Buffer.from(sentToAlipay, 'utf8').indexOf(Buffer.from(NAME, 'utf8')), -1, 'and a clear name');
+    t.comment(`swept ${places.map(([w, c]) => `${w} (${c.length})`).join(', ')}`);
     for (const [where, content] of places) {
       const buf = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
       t.equal(buf.indexOf(CARD), -1, `${where}: no full card number`);
