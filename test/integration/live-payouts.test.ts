@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { freePort, startServer } from '../processes.js';
-import { CLI, runNode, type CliResult } from '../cli-runner.js';
+import { CLI, pooled, runNode, type CliResult } from '../cli-runner.js';
 import { startReceiver, type Received } from '../receiver.js';
 import { rsaKeyPair } from '../fixtures/channel-credentials.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
@@ -188,13 +188,13 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
   t.teardown(() => db.close());
   const status = (orderId: string) => db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(orderId);
   const lastAlert = () => db.prepare('SELECT id, kind, channel, merc_no AS mercNo FROM alerts ORDER BY id DESC LIMIT 1').get() as Record<string, unknown> | undefined;
-  const made: string[] = [];
+  /** the payouts made with the full card number or name */
+  const withPayee: string[] = [];
 
   await t.test('alipay ALIPAY_USER_ID: paid at once, ended by the fund message', async (t) => {
     const a = await payout({ paywayCode: 'alipay', payeeAccountType: 'ALIPAY_USER_ID', payeeAccount: '2088102146225135' });
     t.equal(a.body.respCode, '000000', a.text);
     const orderId = a.body.orderId!;
-    made.push(orderId);
     t.match(a.body, { tradeType: '02', payeeAccountType: 'ALIPAY_USER_ID', payeeAccount: '208**********135' });
     const req = ali.requests.filter((r) => r.method === 'alipay.fund.trans.uni.transfer').at(-1)!;
     t.match(req.params, { app_cert_sn: pki.app.sn, alipay_root_cert_sn: pki.rootSn }, 'the request names the certificates (verified by the simulator)');
@@ -210,7 +210,7 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
     const a = await payout({ paywayCode: 'alipay', tradeType: '03', tradeAmt: '20.00', payeeAccountType: 'BANK_CARD', payeeAccount: CARD, payeeName: NAME });
     t.equal(a.body.respCode, '000000', a.text);
     const orderId = a.body.orderId!;
-    made.push(orderId);
+    withPayee.push(orderId);
     t.match(a.body, { payStatus: 'p0002', tradeType: '03', payeeAccount: CARD_MASKED, payeeName: NAME_MASKED });
     const tr = ali.fund.transfers.get(orderId)!;
     t.match(tr, { productCode: 'TRANS_BANKCARD_NO_PWD', identityType: 'BANKCARD_ACCOUNT', identity: CARD, name: NAME, status: 'DEALING' }, 'Alipay got the full card and name');
@@ -225,7 +225,7 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
     const a = await payout({ paywayCode: 'wxpay', payeeAccountType: 'WX_OPENID', payeeAccount: OPENID, payeeName: NAME, tradeAmt: '12.34' });
     t.equal(a.body.respCode, '000000', a.text);
     const orderId = a.body.orderId!;
-    made.push(orderId);
+    withPayee.push(orderId);
     const bill = wx.transfers.bills.get(orderId)!;
     t.ok(bill, 'WeChat holds the bill');
     const req = wx.requests.filter((r) => r.path === '/v3/fund-app/mch-transfer/transfer-bills').at(-1)!;
@@ -249,7 +249,7 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
     const a = await payout({ paywayCode: 'unionpay', payeeAccountType: 'BANK_CARD', payeeAccount: CARD, payeeName: NAME, tradeAmt: '500.00' });
     t.equal(a.body.respCode, '000000', a.text);
     const orderId = a.body.orderId!;
-    made.push(orderId);
+    withPayee.push(orderId);
     t.match(a.body, { payStatus: 'p0002', payeeAccount: CARD_MASKED, payeeName: NAME_MASKED });
     const req = up.requests.filter((r) => r.endpoint === 'back').at(-1)!;
     t.match(req.fields, { txnType: '12', bizType: '000401', orderId, txnAmt: '50000', encryptCertId: up.pki.encryptCertId });
@@ -265,7 +265,6 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
   await t.test('wxpay cancel through /api/close: before the payee confirms, and after', async (t) => {
     const a = await payout({ paywayCode: 'wxpay', payeeAccountType: 'WX_OPENID', payeeAccount: OPENID, tradeAmt: '3.00' });
     const orderId = a.body.orderId!;
-    made.push(orderId);
     t.equal(a.body.payStatus, 'p0002', a.text);
     // WeChat reports CANCELLED while the close is still asking (it waits up to 5 s for it).
     const bill = wx.transfers.bills.get(orderId)!;
@@ -283,7 +282,6 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
 
     const b = await payout({ paywayCode: 'wxpay', payeeAccountType: 'WX_OPENID', payeeAccount: OPENID, tradeAmt: '4.00' });
     const confirmedId = b.body.orderId!;
-    made.push(confirmedId);
     wx.transfers.confirm(confirmedId);
     const late = await post('/api/close', { orderId: confirmedId });
     t.equal(late.body.respCode, '100007', late.text);
@@ -306,7 +304,6 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
     // wxpay: a FINISHED notification whose signature does not cover its bytes.
     const w = await payout({ paywayCode: 'wxpay', payeeAccountType: 'WX_OPENID', payeeAccount: OPENID, tradeAmt: '5.00' });
     const wId = w.body.orderId!;
-    made.push(wId);
     const bill = wx.transfers.bills.get(wId)!;
     const plain = { ...wx.transfers.notificationPlain(bill), state: 'SUCCESS' };
     const good = wx.encryptedNotification('MCHTRANSFER.BILL.FINISHED', 'mch_payment', '商家转账单据终态通知', plain);
@@ -332,7 +329,7 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
     // unionpay: a back notification whose signature was tampered with, then a payment one naming the payout.
     const u = await payout({ paywayCode: 'unionpay', payeeAccountType: 'BANK_CARD', payeeAccount: CARD, payeeName: NAME, tradeAmt: '6.00' });
     const uId = u.body.orderId!;
-    made.push(uId);
+    withPayee.push(uId);
     const p = up.payouts.payouts.get(uId)!;
     const form = { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' };
     before = lastAlert();
@@ -357,13 +354,14 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
   });
 
   await t.test('masking: the full card number and name appear nowhere the gateway lets them out', async (t) => {
-    const shows = await Promise.all(made.map((id) => run(['order', 'show', id])));
-    const showsJson = await Promise.all(made.map((id) => run(['order', 'show', id, '--json'])));
+    // The text and the JSON of every payout that carried the card or the name.
+    const shows = await pooled(withPayee.map((id) => () => run(['order', 'show', id])));
+    const showsJson = await pooled(withPayee.map((id) => () => run(['order', 'show', id, '--json'])));
     const list = await run(['order', 'list', '--merchant', mercNo]);
     const listJson = await run(['order', 'list', '--merchant', mercNo, '--json']);
     for (const r of [...shows, ...showsJson, list, listJson]) t.equal(r.code, 0, r.stderr);
     const shown = showsJson.map((r) => JSON.parse(r.stdout) as { orderId: string; scene: string });
-    t.same(shown.map((o) => [o.orderId, o.scene]), made.map((id) => [id, 'transfer']), 'order show --json shows every payout');
+    t.same(shown.map((o) => [o.orderId, o.scene]), withPayee.map((id) => [id, 'transfer']), 'order show --json shows each payout');
     for (const id of made) t.match(listJson.stdout, id, 'order list --json lists it');
 
     // Checkpointing is the gateway's business: read the main file and the -wal as they are.
