@@ -362,7 +362,7 @@ t.test('live payouts through the gateway process: every cell, cancels, forgeries
     for (const r of [...shows, ...showsJson, list, listJson]) t.equal(r.code, 0, r.stderr);
     const shown = showsJson.map((r) => JSON.parse(r.stdout) as { orderId: string; scene: string });
     t.same(shown.map((o) => [o.orderId, o.scene]), withPayee.map((id) => [id, 'transfer']), 'order show --json shows each payout');
-    for (const id of made) t.match(listJson.stdout, id, 'order list --json lists it');
+    for (const id of withPayee) t.match(listJson.stdout, id, 'order list --json lists it');
 
     // Checkpointing is the gateway's business: read the main file and the -wal as they are.
     const bytes = [readFileSync(dbPath), ...(existsSync(`${dbPath}-wal`) ? [readFileSync(`${dbPath}-wal`)] : [])];
