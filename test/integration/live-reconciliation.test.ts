@@ -271,7 +271,12 @@ for (const [name, make, paidAt] of [
     checkSecondRun(t, d, dayReport(s.reads, d.ch.date, { mercNo: d.live.mercNo }).runs[0], alertsBefore);
     t.equal(s.reads.runsOfDay(d.ch.date).length, 1, 'the run was replaced, not added');
     if (name === 'unionpay') {
-      t.same(dayReport(s.reads, bjDate(d.ch.paidAt), { mercNo: d.live.mercNo }).runs, [], 'nothing was run for the calendar day of the payments');
+      // The calendar day of the payments is the clearing day before theirs: its file has none of them, and that is no discrepancy.
+      const before = bjDate(d.ch.paidAt);
+      const other = await reconcileDay(s, { date: before, mercNo: d.live.mercNo });
+      t.same(other.map((r) => `${r.payway}:${r.status}:${r.stored}:${r.alertsRaised}`), ['unionpay:ok:false:0'], `${before}: nothing on either side of that clearing day`);
+      t.same(s.reads.runsOfDay(before), [], 'no run kept for it');
+      t.same(listAlerts(s.reads, { open: false, limit: 100 }).filter((a) => a.mercNo === d.live.mercNo), alertsBefore, 'no alert for it');
     }
   });
 }
