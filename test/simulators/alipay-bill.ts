@@ -27,6 +27,9 @@ export class AlipayBills {
   /** How many coming downloads serve a bill whose summary disagrees with its lines. */
   tampered = 0;
   readonly downloads: string[] = [];
+  /** Trades (by out_trade_no) the bill leaves out, and trades it bills at another amount (fen) than was paid. */
+  readonly leftOut = new Set<string>();
+  readonly billedAs = new Map<string, bigint>();
   private readonly urls = new Map<string, { date: string; expiresAt: number }>();
   private baseUrl = '';
 
@@ -44,8 +47,9 @@ export class AlipayBills {
     const out: BillLine[] = [];
     let n = 0;
     for (const t of this.trades.values()) {
-      if (t.gmtPayment?.startsWith(date)) {
-        out.push({ kind: 'trade', orderId: t.outTradeNo, channelTradeNo: t.tradeNo, amountFen: t.totalFen, feeFen: fee(t.totalFen), endedAt: bjMs(t.gmtPayment), status: 'success', lineNo: ++n });
+      if (t.gmtPayment?.startsWith(date) && !this.leftOut.has(t.outTradeNo)) {
+        const billed = this.billedAs.get(t.outTradeNo) ?? t.totalFen;
+        out.push({ kind: 'trade', orderId: t.outTradeNo, channelTradeNo: t.tradeNo, amountFen: billed, feeFen: fee(billed), endedAt: bjMs(t.gmtPayment), status: 'success', lineNo: ++n });
       }
       for (const [reqNo, r] of t.refunds) {
         if (!r.at.startsWith(date)) continue;

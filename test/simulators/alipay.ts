@@ -92,7 +92,7 @@ function fenOf(v: unknown): bigint | undefined {
   const [w, f = ''] = v.split('.');
   return BigInt(w!) * 100n + BigInt(f.padEnd(2, '0'));
 }
-const beijingNow = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
+const beijingNow = (ms = Date.now()) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
 
 /** Alipay writes JSON with `/` escaped as `\/` ("https:\/\/qr.alipay.com\/…"). */
 const alipayJson = (o: unknown) => JSON.stringify(o).replaceAll('/', '\\/');
@@ -128,6 +128,8 @@ export class AlipaySimulator {
   readonly notifications: SimNotification[] = [];
   /** the day's trade bill (alipay-bill.ts) */
   readonly bills = new AlipayBills(this.trades);
+  /** The payer's clock: when pay() says the trade was paid (a test can put payments on a day of its choosing). */
+  now: () => number = Date.now;
   private readonly faults: Array<{ key: string; fault: Fault }> = [];
   private seq = 0;
   private server!: Server;
@@ -431,7 +433,7 @@ export class AlipaySimulator {
     if (!t) throw new Error(`no trade ${outTradeNo}`);
     if (t.status !== 'WAIT_BUYER_PAY') throw new Error(`trade ${outTradeNo} is ${t.status}`);
     t.status = 'TRADE_SUCCESS';
-    t.gmtPayment = beijingNow();
+    t.gmtPayment = beijingNow(this.now());
     if (mode === 'lost') return [];
     const acks = [await this.notify(t, mode === 'wrongAmount' ? { total_amount: yuan(t.totalFen + 1n) } : {})];
     if (mode === 'duplicate') acks.push(await this.notify(t));

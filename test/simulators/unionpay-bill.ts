@@ -49,6 +49,9 @@ export class UnionpayBills {
   /** How many coming answers carry a file whose last record is cut short. */
   tampered = 0;
   readonly transfers: string[] = [];
+  /** Trades (by orderId) the bill leaves out, and trades it bills at another amount (fen) than was paid. */
+  readonly leftOut = new Set<string>();
+  readonly billedAs = new Map<string, bigint>();
 
   constructor(
     private readonly merId: string,
@@ -62,9 +65,10 @@ export class UnionpayBills {
     const out: BillLine[] = [];
     let n = 0;
     for (const t of this.trades.values()) {
-      if (t.status !== 'paid' || !t.traceTime || !t.queryId) continue;
+      if (t.status !== 'paid' || !t.traceTime || !t.queryId || this.leftOut.has(t.orderId)) continue;
       const at = traceMs(t.traceTime, from);
-      if (within(at)) out.push({ kind: 'trade', orderId: t.orderId, channelTradeNo: t.queryId, amountFen: t.amountFen, feeFen: fee(t.amountFen), endedAt: at, status: 'success', lineNo: ++n });
+      const billed = this.billedAs.get(t.orderId) ?? t.amountFen;
+      if (within(at)) out.push({ kind: 'trade', orderId: t.orderId, channelTradeNo: t.queryId, amountFen: billed, feeFen: fee(billed), endedAt: at, status: 'success', lineNo: ++n });
     }
     for (const r of this.refunds.values()) {
       if (r.status !== 'succeeded') continue;

@@ -265,6 +265,8 @@ export class UnionpaySimulator {
   readonly notifications: SimNotification[] = [];
   /** the clearing day's file (unionpay-bill.ts) */
   readonly bills: UnionpayBills;
+  /** The payer's clock: when pay() says the trade was paid (a test can put payments on a clearing day of its choosing). */
+  now: () => number = Date.now;
   private readonly faults: Array<{ key: string; fault: Fault }> = [];
   private seq = 0;
   private server!: Server;
@@ -566,9 +568,9 @@ export class UnionpaySimulator {
     if (t.status === 'paid') throw new Error(`trade ${orderId} is paid`);
     t.status = 'paid';
     t.origRespCode = undefined;
-    t.queryId = `${beijing().slice(4)}${String(++this.seq).padStart(11, '0')}`;
+    t.queryId = `${beijing(this.now()).slice(4)}${String(++this.seq).padStart(11, '0')}`;
     t.traceNo = String(randomInt(1e6)).padStart(6, '0');
-    t.traceTime = beijing().slice(4);
+    t.traceTime = beijing(this.now()).slice(4);
     if (mode === 'lost') return [];
     const acks = [await this.notify(t, mode === 'wrongAmount' ? { txnAmt: (t.amountFen + 1n).toString() } : {})];
     if (mode === 'duplicate') acks.push(await this.notify(t));

@@ -26,6 +26,11 @@ export class WxpayBills {
   /** How many coming downloads serve bytes that are not gzip. */
   damaged = 0;
   readonly downloads: string[] = [];
+  /** The clock for "not billed yet" (the simulator's own by default). */
+  now: () => number = () => this.account.now();
+  /** Trades (by out_trade_no) the bill leaves out, and trades it bills at another amount (fen) than was paid. */
+  readonly leftOut = new Set<string>();
+  readonly billedAs = new Map<string, bigint>();
   private readonly files = new Map<string, { bytes: Uint8Array; date: string }>();
 
   constructor(
@@ -38,8 +43,8 @@ export class WxpayBills {
     const out: BillLine[] = [];
     let n = 0;
     for (const t of this.trades.values()) {
-      if (!t.successTime?.startsWith(date) || !t.transactionId) continue;
-      const total = BigInt(t.request.amount.total as number);
+      if (!t.successTime?.startsWith(date) || !t.transactionId || this.leftOut.has(t.outTradeNo)) continue;
+      const total = this.billedAs.get(t.outTradeNo) ?? BigInt(t.request.amount.total as number);
       out.push({ kind: 'trade', orderId: t.outTradeNo, channelTradeNo: t.transactionId, amountFen: total, feeFen: fee(total), endedAt: Date.parse(t.successTime), status: 'success', lineNo: ++n });
     }
     for (const r of this.refunds.values()) {
@@ -77,7 +82,7 @@ export class WxpayBills {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || type !== 'ALL' || (tar !== null && tar !== 'GZIP')) {
       return { status: 400, json: { code: 'PARAM_ERROR', message: '参数错误' } };
     }
-    const dayOver = Date.parse(`${date}T00:00:00+08:00`) + 86_400_000 <= this.account.now();
+    const dayOver = Date.parse(`${date}T00:00:00+08:00`) + 86_400_000 <= this.now();
     if (!dayOver || this.creating.has(date)) return { status: 400, json: { code: 'STATEMENT_CREATING', message: '账单生成中' } };
     const lines = this.lines(date);
     if (lines.length === 0) return { status: 400, json: { code: 'NO_STATEMENT_EXIST', message: '账单文件不存在' } };
