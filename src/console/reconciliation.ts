@@ -21,14 +21,15 @@ import { word, type Strings } from './strings.js';
 
 const DAYS_PAGE = 30;
 
-/** A Beijing day as YYYY-MM-DD that exists and is not after today in Beijing. */
-export function checkBillDate(field: string, raw: unknown, now: number): string {
+/** A Beijing day as YYYY-MM-DD that exists; given `now`, not after today in Beijing. */
+export function checkBillDate(field: string, raw: unknown, now?: number): string {
   const d = typeof raw === 'string' ? raw.trim() : '';
   try {
     beijingDay(d);
   } catch {
     throw new BadQuery(field, 'must be a date that exists, as yyyy-MM-dd');
   }
+  if (now === undefined) return d;
   const today = formatBeijing(now).replace(/^(\d{4})(\d{2})(\d{2}).*$/, '$1-$2-$3');
   if (d > today) throw new BadQuery(field, `must not be after today (${today}, Beijing)`);
   return d;
@@ -78,7 +79,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
 
   app.get<{ Querystring: { before?: string } }>('/reconciliation', viewer, async (request, reply) => {
     const raw = request.query.before;
-    const before = raw === undefined || raw === '' ? '9999-12-31' : checkBillDate('before', raw, Number.MAX_SAFE_INTEGER);
+    const before = raw === undefined || raw === '' ? '9999-12-31' : checkBillDate('before', raw);
     const days = ctx.reads.reconciliationDays(before, DAYS_PAGE);
     const v = pageView(request, reply);
     const { s } = v;
@@ -99,7 +100,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
   });
 
   app.get<{ Params: { date: string } }>('/reconciliation/:date', viewer, async (request, reply) => {
-    const date = checkBillDate('date', request.params.date, Number.MAX_SAFE_INTEGER);
+    const date = checkBillDate('date', request.params.date);
     const v = pageView(request, reply);
     const { s } = v;
     const runs = ctx.s.reads.runsOfDay(date);
