@@ -89,6 +89,24 @@ t.test('payouts: newest first, filters, masked payee, failCode on the order page
   t.notMatch((await s.get(`/console/orders/${union}`)).text, /refund-form/, 'no refund of a payout');
 });
 
+t.test('a payout\'s query and close from its order page go the payout\'s way, as /api/query and /api/close do', async (t) => {
+  const { gw, client } = await setup(t);
+  await gw.gateway.writer.run('setPayoutSettings', { mercNo: gw.merchant.mercNo, enabled: true, dailyLimitFen: 100_000n, perPayoutLimitFen: null, at: Date.now() });
+  const wx = await sendPayout(gw, { paywayCode: 'wxpay', tradeType: '03', orderPeriod: '5', payeeAccountType: 'WX_OPENID', payeeAccount: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o', payeeName: '' });
+  const c = client();
+  await c.login('support@shop.test', PASSWORD);
+  await c.get(`/console/orders/${wx}`);
+  t.equal((await c.post(`/console/orders/${wx}/query`)).status, 303);
+  const queried = auditRows(gw).find((a) => a.action === 'orders/query') as unknown as { outcome: string; detail: string };
+  t.equal(queried.outcome, 'ok');
+  t.match(gw.gateway.services.reads.order(wx)!.pay_status, /^p000[12]$/, 'still waiting for the payee');
+  await c.get(`/console/orders/${wx}`);
+  t.equal((await c.post(`/console/orders/${wx}/close`)).status, 303);
+  const closed = auditRows(gw).find((a) => a.action === 'orders/close') as unknown as { outcome: string };
+  t.match(closed.outcome, /^(done|cancelling)$/, 'cancelled at the channel as /api/close cancels it');
+  t.equal(gw.gateway.services.reads.order(wx)!.cancel_reason, 'merchant', 'the cancel asked by the merchant side');
+});
+
 t.test('payout settings: admin turns payouts on with limits and off, audited; lower roles refused and nothing changes', async (t) => {
   const { gw, client } = await setup(t);
   const mercNo = gw.merchant.mercNo;
