@@ -357,7 +357,7 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
       const detail = p.result === 'done' ? `→ ${p.order.pay_status}` : p.result === 'cancelling' ? 'cancelling' : p.reason;
       await audit(ctx, request, { action: 'orders/close', target: order.order_id, outcome: p.result, detail });
       if (p.result === 'done' || p.result === 'cancelling') return backTo(request, reply, order.order_id, 'ok', `${s.closed} ${word(s, p.order.pay_status)}`);
-      return backTo(request, reply, order.order_id, 'bad', `${s.closeUnknown}${p.reason}`);
+      return backTo(request, reply, order.order_id, 'bad', `${p.result === 'not_cancellable' ? s.payoutNotCancellable : s.closeUnknown}${p.reason}`);
     }
     const r = await closeAtChannel(ctx.s, order, 'merchant_closed', `closed in ${by(request)}`);
     await audit(ctx, request, { action: 'orders/close', target: order.order_id, outcome: r.result, detail: r.result === 'unknown' ? r.reason : `→ ${r.order.pay_status}` });

@@ -185,6 +185,7 @@ const zh = {
   failCode: '失败码（failCode）',
   failReason: '失败原因（failReason）',
   noPayouts: '没有代付订单。',
+  payoutNotCancellable: '这笔代付无法撤销：',
   // merchant payout settings
   payoutSettings: '代付设置',
   payoutSettingsTitle: '商户代付设置',
@@ -427,6 +428,7 @@ const en: Strings = {
   failCode: 'failCode',
   failReason: 'failReason',
   noPayouts: 'No payouts.',
+  payoutNotCancellable: 'This payout cannot be cancelled: ',
   payoutSettings: 'Payouts',
   payoutSettingsTitle: 'Payout settings',
   payoutsState: 'Payouts',

@@ -105,6 +105,14 @@ t.test('a payout\'s query and close from its order page go the payout\'s way, as
   const closed = auditRows(gw).find((a) => a.action === 'orders/close') as unknown as { outcome: string };
   t.match(closed.outcome, /^(done|cancelling)$/, 'cancelled at the channel as /api/close cancels it');
   t.equal(gw.gateway.services.reads.order(wx)!.cancel_reason, 'merchant', 'the cancel asked by the merchant side');
+
+  // An Alipay payout cannot be cancelled once the channel has it: said so, nothing changed.
+  const ali = await sendPayout(gw, { tradeAmt: '0.92' });
+  const before = gw.gateway.services.reads.order(ali)!;
+  await c.get(`/console/orders/${ali}`);
+  t.equal((await c.post(`/console/orders/${ali}/close`)).status, 303);
+  t.match((await c.get(`/console/orders/${ali}`)).text, /class="flash bad"[^]*这笔代付无法撤销/);
+  t.equal(gw.gateway.services.reads.order(ali)!.pay_status, before.pay_status, 'its state unchanged');
 });
 
 t.test('payout settings: admin turns payouts on with limits and off, audited; lower roles refused and nothing changes', async (t) => {
