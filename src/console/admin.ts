@@ -8,6 +8,8 @@ import { csrfField, esc, postButton, shell, table, when, type PageView } from '.
 import { ROLES, createOperator, normalEmail, roleAllows, setOperatorStatus } from './operators.js';
 import { fenToYuan } from '../domain/money.js';
 import { word } from './strings.js';
+import { payoutsShown } from '../services/payout-settings.js';
+import { payoutsSummary } from './merchant-payouts.js';
 
 // Merchants (create, rotate key — shown once —, disable), operators and the audit log: admin's.
 // A key is written into the page that answers the POST which made it, and nowhere else: no
@@ -40,6 +42,9 @@ export function adminRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
       esc(word(s, m.status)),
       esc(when(m.created_at)),
       isAdmin
+        ? `<a href="/console/merchants/${esc(m.merc_no)}/payouts" class="payouts">${esc(payoutsSummary(s, payoutsShown(ctx.s.reads.payoutSettings(m.merc_no))))}</a>`
+        : esc(payoutsSummary(s, payoutsShown(ctx.s.reads.payoutSettings(m.merc_no)))),
+      isAdmin
         ? postButton(v, `/console/merchants/${m.merc_no}/rotate-key`, s.rotateKey, { cls: 'quiet' }) +
           ' ' +
           (m.status === 'active'
@@ -53,7 +58,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
         `<label>${esc(s.mode)}<select name="mode" id="merchant-mode"><option value="sandbox">${esc(s.sandbox)}</option><option value="live">${esc(s.live)}</option></select></label>` +
         `<button type="submit" id="create-merchant-button">${esc(s.createMerchant)}</button></form>`
       : '';
-    return html(reply, v, s.navMerchants, table(['mercNo', s.merchantName, s.mode, s.status, s.createdAt, ''], rows, s.noRows, 'merchants') + form);
+    return html(reply, v, s.navMerchants, table(['mercNo', s.merchantName, s.mode, s.status, s.createdAt, s.payoutsState, ''], rows, s.noRows, 'merchants') + form);
   });
 
   app.post<{ Body: Record<string, string | undefined> }>('/merchants', admin, async (request, reply) => {

@@ -34,7 +34,7 @@ export interface AuditRow {
 }
 
 export type { AlertRow } from '../db/reconcile-reads.js';
-import type { AlertRow } from '../db/reconcile-reads.js';
+import type { AlertRow, RunRow } from '../db/reconcile-reads.js';
 
 export interface ConsoleOrderRow {
   order_id: string;
@@ -140,6 +140,11 @@ export function prepareConsoleReads(db: Db) {
     .safeIntegers(true);
   const notification = db.prepare('SELECT * FROM notifications WHERE id = ?');
   const attemptsOf = db.prepare('SELECT * FROM notification_attempts WHERE notification_id = ? ORDER BY attempt, id');
+  // Days with runs, newest first: one walk of the (bill_date, merc_no, payway) unique index.
+  const reconDays = db.prepare(`SELECT bill_date, count(*) AS runs, sum(status <> 'ok') AS not_ok,
+      sum(healed + missing_at_channel + amount_mismatch + unknown_trade) AS items, max(finished_at) AS finished_at
+    FROM reconciliation_runs WHERE bill_date < @before GROUP BY bill_date ORDER BY bill_date DESC LIMIT @limit`);
+  const reconRun = db.prepare('SELECT * FROM reconciliation_runs WHERE id = ?').safeIntegers(true);
   const listStatements = new Map<string, ReturnType<Db['prepare']>>();
 
   const orderRow = (r: unknown) => {
@@ -200,7 +205,16 @@ export function prepareConsoleReads(db: Db) {
         const p = periodPaid.get({ payway, fromId, toId }) as { paid: bigint; paid_fen: bigint };
         return [{ payway, orders, paid: Number(p.paid), paid_fen: p.paid_fen }];
       }),
+    /** Days with stored reconciliation runs before `before` (YYYY-MM-DD), newest first. */
+    reconciliationDays: (before: string, limit: number) =>
+      reconDays.all({ before, limit }) as { bill_date: string; runs: number; not_ok: number; items: number; finished_at: number }[],
+    /** One stored run (its integers as the reconciliation reads give them). */
+    reconciliationRun: (id: number): RunRow | undefined => {
+      const r = reconRun.get(id) as Record<string, unknown> | undefined;
+      return r ? (num(r, 'id', 'matched', 'healed', 'missing_at_channel', 'amount_mismatch', 'unknown_trade', 'started_at', 'finished_at') as unknown as RunRow) : undefined;
+    },
     statements: {
+      reconciliationDays: reconDays.source,
       search: [byOrderId.source, byMercOrderNo.source, byChannelTradeNo.source],
       audit: auditPage.source,
       auditOf: auditOf.source,

@@ -22,10 +22,12 @@ export interface PageView {
 const NAV: readonly { href: string; key: StringKey; role: OperatorRole }[] = [
   { href: '/console', key: 'navDashboard', role: 'viewer' },
   { href: '/console/orders', key: 'navOrders', role: 'viewer' },
+  { href: '/console/payouts', key: 'navPayouts', role: 'viewer' },
   { href: '/console/refunds', key: 'navRefunds', role: 'viewer' },
   { href: '/console/notifications', key: 'navNotifications', role: 'viewer' },
   { href: '/console/merchants', key: 'navMerchants', role: 'viewer' },
   { href: '/console/channels', key: 'navChannels', role: 'viewer' },
+  { href: '/console/reconciliation', key: 'navReconciliation', role: 'viewer' },
   { href: '/console/alerts', key: 'navAlerts', role: 'viewer' },
   { href: '/console/operators', key: 'navOperators', role: 'admin' },
   { href: '/console/audit', key: 'navAudit', role: 'admin' },

@@ -11,6 +11,8 @@ import { reconcileOrder } from '../services/reconcile.js';
 import { closeAtChannel } from '../services/close-order.js';
 import { createRefund, reconcileRefund } from '../services/refunds.js';
 import { resendNotification } from '../services/notifications.js';
+import { cancelPayout, isPayout, reconcilePayout } from '../services/payouts.js';
+import { payoutFields } from './payouts.js';
 import type { ConsoleContext } from './context.js';
 import { audit, pageView, stringsOf } from './context.js';
 import { guard, refusalPage } from './security.js';
@@ -29,7 +31,7 @@ const CSV_BATCH = 1000;
 export const CSV_MAX_ROWS = 100_000;
 
 export const statusBadge = (s: Strings, status: string) => `<span class="status ${esc(status)}">${esc(word(s, status))}</span>`;
-const orderLink = (id: string) => `<a href="/console/orders/${esc(id)}">${esc(id)}</a>`;
+export const orderLink = (id: string) => `<a href="/console/orders/${esc(id)}">${esc(id)}</a>`;
 
 function select(name: string, label: string, options: [string, string][], value: string | undefined, anyLabel: string): string {
   const opts = [['', anyLabel] as [string, string], ...options]
@@ -51,28 +53,45 @@ function orderRows(s: Strings, rows: ConsoleOrderRow[]): string[][] {
   ]);
 }
 
-function listPage(ctx: ConsoleContext, v: PageView, q: OrderQuery, rows: ConsoleOrderRow[], searched: boolean, more: boolean): string {
+/**
+ * The filters of an order list (the orders page, the payouts page): its own path, the trade types
+ * it lists, and a CSV export only where the page has one.
+ */
+export function filterForm(ctx: ConsoleContext, v: PageView, q: OrderQuery, opts: { path: string; tradeTypes: string[]; csv?: boolean }): string {
   const { s } = v;
   const merchants = ctx.s.reads.merchants().map((m) => [m.merc_no, `${m.merc_no} ${m.name}`] as [string, string]);
-  const filters =
-    `<form method="get" action="/console/orders" class="filters" id="filters">` +
+  return (
+    `<form method="get" action="${esc(opts.path)}" class="filters" id="filters">` +
     `<label>${esc(s.search)}<input name="q" id="f-q" placeholder="${esc(s.searchHint)}" value="${esc(q.q ?? '')}" maxlength="64"></label>` +
     select('merc', s.merchant, merchants, q.merc, s.any) +
     select('status', s.status, PAY_STATUSES.map((p) => [p, `${p} ${word(s, p)}`]), q.status, s.any) +
     select('payway', s.payway, PAYWAYS.map((p) => [p, p]), q.payway, s.any) +
-    select('tradeType', s.tradeType, [['01', '01'], ['02', '02'], ['03', '03']], q.tradeType, s.any) +
+    select('tradeType', s.tradeType, opts.tradeTypes.map((t) => [t, t]), q.tradeType, s.any) +
     `<label>${esc(s.dateFrom)}<input type="date" name="from" id="f-from" value="${esc(q.from ?? '')}"></label>` +
     `<label>${esc(s.dateTo)}<input type="date" name="to" id="f-to" value="${esc(q.to ?? '')}"></label>` +
     `<button type="submit" id="f-submit">${esc(s.filter)}</button>` +
-    `<a href="/console/orders.csv${esc(queryString(q))}" id="export">${esc(s.exportCsv)}</a></form>`;
-  const head = [s.orderId, s.merchant, s.mercOrderNo, s.payway, s.tradeType, s.amount, s.status, s.createdAt];
+    (opts.csv ? `<a href="/console/orders.csv${esc(queryString(q))}" id="export">${esc(s.exportCsv)}</a>` : '') +
+    `</form>`
+  );
+}
+
+/** The first-page and next-page links of an order list (keyset: the last order id shown). */
+export function listPager(v: PageView, path: string, q: OrderQuery, rows: ConsoleOrderRow[], searched: boolean, more: boolean): string {
+  const { s } = v;
   const last = rows.at(-1);
-  const pager =
+  return (
     `<p class="pager">` +
-    (q.before ? `<a href="/console/orders${esc(queryString(q))}">${esc(s.firstPage)}</a> ` : '') +
-    (!searched && more && last ? `<a id="next-page" href="/console/orders${esc(queryString(q, { before: last.order_id }))}">${esc(s.nextPage)}</a>` : '') +
-    `</p>`;
-  return filters + table(head, orderRows(s, rows), s.noOrders, 'orders') + pager;
+    (q.before ? `<a href="${esc(path)}${esc(queryString(q))}">${esc(s.firstPage)}</a> ` : '') +
+    (!searched && more && last ? `<a id="next-page" href="${esc(path)}${esc(queryString(q, { before: last.order_id }))}">${esc(s.nextPage)}</a>` : '') +
+    `</p>`
+  );
+}
+
+function listPage(ctx: ConsoleContext, v: PageView, q: OrderQuery, rows: ConsoleOrderRow[], searched: boolean, more: boolean): string {
+  const { s } = v;
+  const filters = filterForm(ctx, v, q, { path: '/console/orders', tradeTypes: ['01', '02', '03'], csv: true });
+  const head = [s.orderId, s.merchant, s.mercOrderNo, s.payway, s.tradeType, s.amount, s.status, s.createdAt];
+  return filters + table(head, orderRows(s, rows), s.noOrders, 'orders') + listPager(v, '/console/orders', q, rows, searched, more);
 }
 
 /** One CSV cell: quoted, and never starting like a spreadsheet formula. */
@@ -175,7 +194,8 @@ function detailPage(ctx: ConsoleContext, v: PageView, order: OrderRow): string {
   const req = JSON.parse(order.request_json) as Record<string, string>;
   const refunded = ctx.s.reads.refundedFen(order.order_id);
   const reserved = ctx.orders.refunds(order.order_id).filter((r) => r.refund_status !== 'r0004').reduce((a, r) => a + r.amount_fen, 0n);
-  const refundable = order.pay_status === 'p0000' ? order.amount_fen - reserved : 0n;
+  // A payout is never refunded (the API refuses it): no amount offered, no form.
+  const refundable = order.pay_status === 'p0000' && !isPayout(order) ? order.amount_fen - reserved : 0n;
   const fields: [string, string][] = [
     [s.orderId, order.order_id],
     [s.merchant, `${order.merc_no} ${merchant?.name ?? ''}`],
@@ -184,6 +204,7 @@ function detailPage(ctx: ConsoleContext, v: PageView, order: OrderRow): string {
     [s.amount, fenToYuan(order.amount_fen)],
     [s.payway, `${order.payway} · ${order.scene}`],
     [s.tradeType, order.trade_type],
+    ...(isPayout(order) ? payoutFields(s, order) : []),
     [s.channelTradeNo, order.channel_trade_no ?? ''],
     [s.fChannelState, order.channel_state],
     [s.fChannelCode, [order.channel_code, order.channel_msg].filter(Boolean).join(' ')],
@@ -312,7 +333,8 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const order = findOrder(request, reply);
     if (!order) return reply;
     const s = stringsOf(request);
-    const after = await reconcileOrder(ctx.s, order, `channel query from ${by(request)}`);
+    // A payout is asked about as /api/query asks about it: its own query, never the payment's.
+    const after = isPayout(order) ? await reconcilePayout(ctx.s, order, `payout query from ${by(request)}`) : await reconcileOrder(ctx.s, order, `channel query from ${by(request)}`);
     for (const r of ctx.orders.refunds(order.order_id).filter((r) => r.refund_status === 'r0001')) {
       const row = ctx.s.reads.refund(r.refund_id);
       if (row) await reconcileRefund(ctx.s, row);
@@ -328,6 +350,14 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     if (!OPEN_STATES.includes(order.pay_status)) {
       await audit(ctx, request, { action: 'orders/close', target: order.order_id, outcome: 'refused', detail: `order is ${order.pay_status}` });
       return backTo(request, reply, order.order_id, 'bad', s.closeNotOpen);
+    }
+    if (isPayout(order)) {
+      // As /api/close closes a payout: a cancel at the channel, where the payee has not confirmed yet.
+      const p = await cancelPayout(ctx.s, order, 'merchant');
+      const detail = p.result === 'done' ? `→ ${p.order.pay_status}` : p.result === 'cancelling' ? 'cancelling' : p.reason;
+      await audit(ctx, request, { action: 'orders/close', target: order.order_id, outcome: p.result, detail });
+      if (p.result === 'done' || p.result === 'cancelling') return backTo(request, reply, order.order_id, 'ok', `${s.closed} ${word(s, p.order.pay_status)}`);
+      return backTo(request, reply, order.order_id, 'bad', `${p.result === 'not_cancellable' ? s.payoutNotCancellable : s.closeUnknown}${p.reason}`);
     }
     const r = await closeAtChannel(ctx.s, order, 'merchant_closed', `closed in ${by(request)}`);
     await audit(ctx, request, { action: 'orders/close', target: order.order_id, outcome: r.result, detail: r.result === 'unknown' ? r.reason : `→ ${r.order.pay_status}` });

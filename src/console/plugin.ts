@@ -13,6 +13,9 @@ import { orderRoutes } from './orders.js';
 import { dashboardRoutes } from './dashboard.js';
 import { listRoutes } from './lists.js';
 import { adminRoutes } from './admin.js';
+import { payoutRoutes } from './payouts.js';
+import { merchantPayoutRoutes } from './merchant-payouts.js';
+import { reconciliationRoutes } from './reconciliation.js';
 import { OperatorError } from './operators.js';
 import { BadQuery } from './order-filters.js';
 
@@ -61,4 +64,7 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app: Fas
   orderRoutes(app, ctx);
   listRoutes(app, ctx);
   adminRoutes(app, ctx);
+  payoutRoutes(app, ctx);
+  merchantPayoutRoutes(app, ctx);
+  reconciliationRoutes(app, ctx);
 };

@@ -2,7 +2,8 @@ import t from 'tap';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createOrder, sandboxPay, startGateway, until } from '../helper.js';
+import { createOrder, payFields, sandboxPay, startGateway, until } from '../helper.js';
+import { reconcileDay } from '../../src/services/reconciliation.js';
 import { startReceiver } from '../receiver.js';
 import { PASSWORD, TEST_MASTER_KEY, makeOperators } from '../console-client.js';
 
@@ -213,6 +214,38 @@ t.test('the operator console in a browser', { timeout: 240_000, skip: NO_BROWSER
     t.ok((overflow as number) <= 1, `the order page fits a phone's width (${overflow}px over)`);
     await p2.screenshot({ path: `${shots}/console-order.png`, fullPage: true });
     await phone.close();
+    await ctx.close();
+  });
+
+  await t.test('the payouts and reconciliation pages render with no console errors', async (t) => {
+    await gw.gateway.writer.run('setPayoutSettings', { mercNo: gw.merchant.mercNo, enabled: true, dailyLimitFen: 100_000n, perPayoutLimitFen: null, at: Date.now() });
+    const made = await gw.post(
+      '/api/pay',
+      payFields(gw.merchant.mercNo, { tradeType: '02', paywayCode: 'alipay', sceneCode: 'transfer', tradeAmt: '0.91', payeeAccountType: 'BANK_CARD', payeeAccount: '6222021234567890123', payeeName: '张小明', subject: XSS, notifyUrl, signType: 'HMAC-SHA256' }),
+    );
+    t.equal(made.body.payStatus, 'p0004', made.text);
+    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+    await reconcileDay(gw.gateway.services, { date: today, mercNo: gw.merchant.mercNo, payway: 'wxpay' });
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await login(page, 'support@shop.test');
+    await page.click('a[href="/console/payouts"]');
+    await page.waitForURL('**/console/payouts');
+    t.match(await page.locator('#payouts').textContent(), /6222\*+0123/, 'the payout with its masked payee');
+    await page.click(`a[href="/console/orders/${made.body.orderId}"]`);
+    t.match(await page.locator('#fields').textContent(), /SANDBOX_REFUSED/, 'its failCode');
+    await page.click('a[href="/console/reconciliation"]');
+    await page.click(`a[href="/console/reconciliation/${today}"]`);
+    t.match(await page.locator('#runs').textContent(), /wxpay/);
+    await page.click('#runs a[href^="/console/reconciliation/runs/"]');
+    await page.waitForURL('**/console/reconciliation/runs/*');
+    t.equal(await page.evaluate('window.__xss'), undefined, 'no script ran');
+    t.same(problems, [], 'no console errors');
     await ctx.close();
   });
 });

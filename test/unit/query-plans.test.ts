@@ -166,6 +166,7 @@ t.test('console: search, dashboard, refunds, notifications, alerts, audit, sessi
     ['audit of one order', statements.auditOf, /^SEARCH console_audit USING INDEX console_audit_target \(target=\?\)$/],
     ['operator by email', statements.operatorByEmail, /^SEARCH console_operators USING INDEX sqlite_autoindex_console_operators_1 \(email=\?\)$/],
     ['session', statements.session, /^SEARCH console_sessions USING INDEX sqlite_autoindex_console_sessions_1 \(sid=\?\)$/],
+    ['reconciliation days', statements.reconciliationDays, /^SEARCH reconciliation_runs USING INDEX sqlite_autoindex_reconciliation_runs_1 \(bill_date<\?\)$/],
   ];
   for (const [name, sql, re] of expected) {
     const p = plan(db, sql);
