@@ -173,13 +173,7 @@ export class OrderCreator {
     }
 
     const fields: Record<string, string> = {
-      mercOrderNo: req.mercOrderNo,
-      orderId,
-      tradeType: req.tradeType,
-      tradeAmt: fenToYuan(amountFen),
-      tradeTime: req.tradeTime,
-      feeType: req.feeType || 'CNY',
-      termType: req.termType,
+      ...answerHead(req, orderId, amountFen),
       ...extra,
       payStatus,
       expireTime: formatBeijing(expireAt),
@@ -272,4 +266,21 @@ export function replayAnswer(first: Fields, again: Fields & { mercOrderNo: strin
     );
   }
   return answer;
+}
+
+/** The fields every unified-order answer (payment or payout) begins with. */
+export function answerHead(
+  req: { mercOrderNo: string; tradeType: string; tradeTime: string; feeType?: string; termType: string },
+  orderId: string,
+  amountFen: bigint,
+): Record<string, string> {
+  return {
+    mercOrderNo: req.mercOrderNo,
+    orderId,
+    tradeType: req.tradeType,
+    tradeAmt: fenToYuan(amountFen),
+    tradeTime: req.tradeTime,
+    feeType: req.feeType || 'CNY',
+    termType: req.termType,
+  };
 }

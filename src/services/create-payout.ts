@@ -12,7 +12,7 @@ import type { PayoutRequest } from '../api/payout-schema.js';
 import type { TransitionArgs } from '../db/write-ops.js';
 import type { Services } from './context.js';
 import type { PayAnswer } from './create-order.js';
-import { callbackUrl, replayAnswer, storedAnswer } from './create-order.js';
+import { answerHead, callbackUrl, replayAnswer, storedAnswer } from './create-order.js';
 import { channelCallMetric } from '../metrics.js';
 import { refuseUncontactableNotifyUrl } from './notify-target.js';
 import { differingFields, requestDigest } from './same-request.js';
@@ -104,13 +104,7 @@ export class PayoutCreator {
     if (req.payeeName) masked.payeeName = maskPayeeName(req.payeeName);
     const { signature: _sig, ...requestFields } = req;
     const fields: Record<string, string> = {
-      mercOrderNo: req.mercOrderNo,
-      orderId,
-      tradeType: req.tradeType,
-      tradeAmt: fenToYuan(amountFen),
-      tradeTime: req.tradeTime,
-      feeType: req.feeType || 'CNY',
-      termType: req.termType,
+      ...answerHead(req, orderId, amountFen),
       payeeAccountType: req.payeeAccountType,
       ...masked,
     };
