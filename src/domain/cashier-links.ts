@@ -30,8 +30,16 @@ export class CashierLinks {
     private readonly publicBaseUrl: string,
   ) {}
 
+  // An answer carries several links of one order (the cashier and its QR image): one HMAC for them all.
+  private lastOrderId = '';
+  private lastQuery = '';
+
   private query(orderId: string): string {
-    return `?${TOKEN_PARAM}=${cashierToken(this.secret, orderId)}`;
+    if (orderId !== this.lastOrderId) {
+      this.lastQuery = `?${TOKEN_PARAM}=${cashierToken(this.secret, orderId)}`;
+      this.lastOrderId = orderId;
+    }
+    return this.lastQuery;
   }
 
   cashierPath = (orderId: string) => `/cashier/${orderId}${this.query(orderId)}`;
