@@ -216,3 +216,38 @@ t.test('OrderIdGenerator.seedAfter never makes the generator repeat an id it alr
   // A seed from the current millisecond with a lower counter must not rewind the counter.
   checkSequence(t, [...issued, ...after], 'seed with an id older than the last issued one');
 });
+
+t.test('OrderIdGenerator with an instance slot: disjoint from every other slot, ordered by millisecond', async (t) => {
+  const base = Date.UTC(2024, 5, 18, 4, 58, 26, 999);
+  let now = base;
+  const a = new OrderIdGenerator(() => now, 3);
+  const b = new OrderIdGenerator(() => now, 41);
+  const idsA: string[] = [];
+  const idsB: string[] = [];
+  for (let i = 0; i < 2_500; i++) idsA.push(a.next());
+  for (let i = 0; i < 1_200; i++) idsB.push(b.next());
+  checkSequence(t, idsA, 'slot 03, frozen clock');
+  checkSequence(t, idsB, 'slot 41, frozen clock');
+  t.equal(idsA[0], '2024061812582699903000');
+  t.equal(idsA[999], '2024061812582699903999');
+  t.equal(idsA[1000], '2024061812582700003000', 'the 1 001st id of a millisecond borrows the next one');
+  t.ok(idsA.every((id) => id.slice(17, 19) === '03') && idsB.every((id) => id.slice(17, 19) === '41'), 'each id carries its slot');
+  const all = new Set([...idsA, ...idsB]);
+  t.equal(all.size, idsA.length + idsB.length, 'no id of one slot is an id of the other');
+
+  // Ids made later, on any slot, sort after ids made in an earlier millisecond on any other.
+  now = base + 5_000;
+  t.ok(b.next() > idsA.at(-1)!, 'a later millisecond on slot 41 sorts after slot 03');
+
+  // Seeded with another slot's id, or an id of the single-instance format: every later id sorts after it.
+  const c = new OrderIdGenerator(() => base, 7);
+  c.seedAfter('2024061812582699999999');
+  const next = c.next();
+  t.ok(next > '2024061812582699999999', `${next} sorts after the seed`);
+  t.equal(next.slice(17, 19), '07');
+  const d = new OrderIdGenerator(() => base, 3);
+  d.seedAfter(idsA[10]);
+  t.equal(d.next(), '2024061812582699903011', 'its own slot: the counter goes on after the seed');
+
+  for (const bad of [-1, 100, 1.5, Number.NaN]) t.throws(() => new OrderIdGenerator(() => base, bad), RangeError, `slot ${bad} is refused`);
+});
