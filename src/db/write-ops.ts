@@ -8,6 +8,7 @@ import { prepareRefundOps } from './refund-ops.js';
 import { preparePruneOps } from './prune-ops.js';
 import { preparePayoutOps } from './payout-ops.js';
 import { prepareReconcileOps } from './reconcile-ops.js';
+import { prepareLeaseOps } from './lease-ops.js';
 import { prepareConsoleOps } from '../console/console-ops.js';
 import type { AttemptRecord, ClaimedNotification, QueuedNotification } from './rows.js';
 
@@ -174,6 +175,7 @@ const transitionOrder = (a: TransitionArgs): TransitionResult => {
     ...prepareCredentialOps(db),
     ...preparePayoutOps(db, ORDER_COLUMNS, transitionOrder),
     ...prepareConsoleOps(db),
+    ...prepareLeaseOps(db),
     pruneOrders,
 
     /** Inserts a new order; `false` when (merc_no, merc_order_no) already exists. */
