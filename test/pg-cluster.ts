@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import tap from 'tap';
 import { freePort } from './processes.js';
 
 // A throwaway PostgreSQL for tests: a real server on 127.0.0.1, never the machine's own cluster.
@@ -99,10 +100,12 @@ async function createDatabaseIn(url: string): Promise<string> {
 let shared: Promise<PgCluster | undefined> | undefined;
 
 /**
- * The cluster this test file uses: the suite's (DTPAY_TEST_PG_URL) or one started for this file and
- * stopped at `t`'s teardown. Undefined when the machine has no PostgreSQL and none is required.
+ * The cluster this test file uses: the suite's (DTPAY_TEST_PG_URL) or one started for this file,
+ * shared by all its tests and stopped when the file's last test is done (the root test's teardown,
+ * not `_t`'s: a cluster stopped with the first test would be gone for the second). Undefined when
+ * the machine has no PostgreSQL and none is required.
  */
-export function pgCluster(t: Teardown): Promise<PgCluster | undefined> {
+export function pgCluster(_t?: Teardown): Promise<PgCluster | undefined> {
   if (shared) return shared;
   const given = process.env.DTPAY_TEST_PG_URL;
   if (given) {
@@ -115,7 +118,7 @@ export function pgCluster(t: Teardown): Promise<PgCluster | undefined> {
     return shared;
   }
   shared = startPgCluster().then((c) => {
-    t.teardown(() => c.stop());
+    tap.teardown(() => c.stop());
     return c;
   });
   return shared;

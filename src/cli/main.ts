@@ -55,6 +55,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return await runMerchant(config(), rest, io);
       case 'backup':
         return await runBackup(config(), rest, io);
+      case 'db':
+        if (rest[0] !== 'copy') throw new CliError(`unknown command db ${rest[0] ?? ''}\n\n${topUsage()}`);
+        return await (await import('./db-copy.js')).runDbCopy(config(), rest.slice(1), io);
       case 'prune':
         return await (await import('./prune.js')).runPrune(config(), rest, io);
       case 'notify':

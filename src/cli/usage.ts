@@ -169,6 +169,15 @@ export const COMMANDS: readonly CommandHelp[] = [
     details: 'The copy is checked (integrity_check) before it is reported. An existing FILE is overwritten only with --force.',
   },
   {
+    name: 'db copy',
+    usage: ['db copy --to postgres://USER:PASS@HOST:PORT/DB [--from PATH] [--json]'],
+    summary: 'copy a stopped SQLite gateway into an empty PostgreSQL database',
+    details:
+      'The source is DATABASE_PATH (or --from); the target is migrated, must hold no rows, and gets every table in one transaction. ' +
+      'Row counts and a sample of rows are verified before the commit (exit 1 on a mismatch, and nothing is copied). ' +
+      '--json prints {"from","to","schemaVersion","rows","tables":[{"table","rows","sampled"}]}.',
+  },
+  {
     name: 'prune',
     usage: ['prune --before YYYY-MM-DD [--dry-run] [--json]'],
     summary: 'remove orders that ended before then (at least 365 days ago, the refund window)',
