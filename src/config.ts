@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { MASTER_KEY_GENERATE, masterKeyWeakness } from './secrets/key-strength.js';
+import { isPostgresUrl } from './db/database-url.js';
 
 // Every setting the gateway reads, with its default. `.env.example` mirrors this list.
 const integer = (min: number, max: number) =>
@@ -42,6 +43,11 @@ const schema = z.object({
   PORT: integer(0, 65535).default(8080),
   HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
   DATABASE_PATH: z.string().min(1, 'must not be empty').default('./data/dtpay.sqlite'),
+  // PostgreSQL instead of SQLite (CONTRACT §7); wins over DATABASE_PATH.
+  DATABASE_URL: z
+    .string()
+    .refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL, e.g. postgres://dtpay:PASSWORD@db.internal:5432/dtpay')
+    .optional(),
   PUBLIC_BASE_URL: httpUrl.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NOTIFY_RETRY_SCHEDULE: retrySchedule.default([10, 10, 10, 10, 10]),
@@ -105,12 +111,20 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
-      const shown = name === 'MASTER_KEY' ? '(hidden)' : JSON.stringify(present[name]);
+      const shown = name === 'MASTER_KEY' || name === 'DATABASE_URL' ? '(hidden)' : JSON.stringify(present[name]);
       return `${name}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(problems);
   }
   const c = result.data;
+  // Every instance on one PostgreSQL database must seal and open with the same key: none may make
+  // up a key of its own in a file beside it, as a lone SQLite gateway does on its first start.
+  if (c.DATABASE_URL && !c.MASTER_KEY && !c.MASTER_KEY_FILE) {
+    throw new ConfigError([
+      'DATABASE_URL is set, so MASTER_KEY (or MASTER_KEY_FILE) must be given: every instance on the database uses the same key, ' +
+        `and none is generated. ${MASTER_KEY_GENERATE} makes one; copy a SQLite gateway's master.key when moving it over.`,
+    ]);
+  }
   return Object.freeze({
     ...c,
     PUBLIC_BASE_URL: c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`,
