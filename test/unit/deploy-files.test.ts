@@ -385,7 +385,7 @@ t.test('kubernetes: two replicas, rolled one at a time, as the image\'s user, pr
   t.ok(selects(service.spec.selector, labels), 'the Service selects the Deployment\'s pods');
   for (const p of service.spec.ports as Obj[]) t.equal(containerPortOf(container!, p.targetPort), PORT, `Service port ${p.port} → the container port`);
   const pdb = k.all('PodDisruptionBudget')[0];
-  if (!t.ok(pdb, 'a PodDisruptionBudget')) return;
+  if (!pdb) return t.fail('a PodDisruptionBudget');
   t.ok(selects(pdb.spec.selector.matchLabels, labels), 'the PodDisruptionBudget selects the Deployment\'s pods');
   t.equal(pdb.spec.minAvailable, 1, 'minAvailable 1');
   t.ok(pdb.spec.minAvailable < spec.replicas, 'which still lets a drain move one');
