@@ -27,7 +27,7 @@ const ORDER_COLUMNS = 'order_id, merc_no, merc_order_no, payway, scene, trade_ty
 const S = {
   operatorByEmail: statement('operator_by_email', `SELECT ${OPERATOR} FROM console_operators WHERE email = $1`),
   operatorById: statement('operator_by_id', `SELECT ${OPERATOR} FROM console_operators WHERE id = $1`),
-  operators: statement('operators', `SELECT ${OPERATOR} FROM console_operators ORDER BY email COLLATE "C"`),
+  operators: statement('operators', `SELECT ${OPERATOR} FROM console_operators ORDER BY email`),
   operatorCount: statement('operator_count', 'SELECT count(*) AS n FROM console_operators'),
   session: statement('session', 'SELECT data, expires_at FROM console_sessions WHERE sid = $1'),
   limit: statement('login_limit', 'SELECT failures, locked_until FROM console_login_limits WHERE key = $1'),

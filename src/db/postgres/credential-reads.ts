@@ -9,8 +9,8 @@ import { CREDENTIAL } from './columns.js';
 
 const S = {
   one: statement('credentials_one', `SELECT ${CREDENTIAL} FROM channel_credentials WHERE merc_no = $1 AND payway = $2`),
-  ofMerchant: statement('credentials_of', `SELECT ${CREDENTIAL} FROM channel_credentials WHERE merc_no = $1 ORDER BY payway COLLATE "C"`),
-  all: statement('credentials_all', `SELECT ${CREDENTIAL} FROM channel_credentials ORDER BY merc_no COLLATE "C", payway COLLATE "C"`),
+  ofMerchant: statement('credentials_of', `SELECT ${CREDENTIAL} FROM channel_credentials WHERE merc_no = $1 ORDER BY payway`),
+  all: statement('credentials_all', `SELECT ${CREDENTIAL} FROM channel_credentials ORDER BY merc_no, payway`),
   count: statement('credentials_count', 'SELECT count(*) AS n FROM channel_credentials'),
 };
 

@@ -10,13 +10,14 @@ import { ATTEMPT, MERCHANT, NOTIFICATION, ORDER, REFUND, SANDBOX_PAYOUT, SANDBOX
 import { postgresReconcileReads } from './reconcile-reads.js';
 
 // The request path's reads (src/db/reads.ts) on PostgreSQL, with the answers the SQLite adapter
-// gives. Where SQLite breaks a tie of the ORDER BY by walking its index (an index entry ends with
-// the rowid), the statement here names that tie-break, so both give the rows in one order.
+// gives. Text sorts and compares alike on both: the schema gives every text column the "C"
+// collation, byte order, as SQLite compares. Where SQLite breaks a tie of the ORDER BY by walking
+// its index (an index entry ends with the rowid), the statement here names that tie-break, so
+// both give the rows in one order.
 
 const S = {
   merchant: statement('merchant', `SELECT ${MERCHANT} FROM merchants WHERE merc_no = $1`),
-  // COLLATE "C": SQLite compares text byte by byte, the database's collation need not.
-  merchants: statement('merchants', `SELECT ${MERCHANT} FROM merchants ORDER BY created_at, merc_no COLLATE "C"`),
+  merchants: statement('merchants', `SELECT ${MERCHANT} FROM merchants ORDER BY created_at, merc_no`),
   merchantCount: statement('merchant_count', 'SELECT count(*) AS n FROM merchants'),
   order: statement('order', `SELECT ${ORDER} FROM orders WHERE order_id = $1`),
   orderByMercNo: statement('order_by_merc_no', `SELECT ${ORDER} FROM orders WHERE merc_no = $1 AND merc_order_no = $2`),

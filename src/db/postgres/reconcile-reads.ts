@@ -27,9 +27,9 @@ const S = {
       AND o.merc_no = $1 AND o.payway = $2 AND o.trade_type = '01'
     ORDER BY r.ends_at, r.refund_id`),
   runsOfDay: statement('runs_of_day', `SELECT ${RUN} FROM reconciliation_runs WHERE bill_date = $1
-    ORDER BY merc_no COLLATE "C", payway COLLATE "C"`),
+    ORDER BY merc_no, payway`),
   runsOfMerchantDay: statement('runs_of_merchant_day', `SELECT ${RUN} FROM reconciliation_runs WHERE bill_date = $1 AND merc_no = $2
-    ORDER BY payway COLLATE "C"`),
+    ORDER BY payway`),
   itemsOfRun: statement('items_of_run', `SELECT ${ITEM} FROM reconciliation_items WHERE run_id = $1 ORDER BY id`),
   alertsAll: statement('alerts_all', `SELECT ${ALERT} FROM alerts ORDER BY id DESC LIMIT $1`),
   alertsOpen: statement('alerts_open', `SELECT ${ALERT} FROM alerts WHERE handled_at IS NULL ORDER BY id DESC LIMIT $1`),
