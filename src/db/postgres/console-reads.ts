@@ -32,14 +32,14 @@ const S = {
   session: statement('session', 'SELECT data, expires_at FROM console_sessions WHERE sid = $1'),
   limit: statement('login_limit', 'SELECT failures, locked_until FROM console_login_limits WHERE key = $1'),
   audit: statement('audit_page', `SELECT ${AUDIT} FROM console_audit WHERE id < $1 ORDER BY id DESC LIMIT $2`),
-  auditOf: statement('audit_of', `SELECT ${AUDIT} FROM console_audit WHERE target = $1 ORDER BY id DESC LIMIT 200`),
+  auditOf: statement('audit_of', `SELECT ${AUDIT} FROM console_audit WHERE target = $1 ORDER BY id DESC LIMIT 200`, { each: true }),
   openAlerts: statement('console_open_alerts', `SELECT ${ALERT} FROM alerts WHERE handled_at IS NULL AND id < $1 ORDER BY id DESC LIMIT $2`),
   allAlerts: statement('console_all_alerts', `SELECT ${ALERT} FROM alerts WHERE id < $1 ORDER BY id DESC LIMIT $2`),
   openAlertCount: statement('open_alert_count', 'SELECT count(*) AS n FROM alerts WHERE handled_at IS NULL'),
   alertsOfOrder: statement('alerts_of_order', `SELECT ${ALERT} FROM alerts WHERE order_id = $1 ORDER BY id`),
   alert: statement('console_alert', `SELECT ${ALERT} FROM alerts WHERE id = $1`),
   notifications: statement('console_notifications',
-    `SELECT ${NOTIFICATION} FROM notifications WHERE status = $1 AND id < $2 ORDER BY id DESC LIMIT $3`),
+    `SELECT ${NOTIFICATION} FROM notifications WHERE status = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, { each: true }),
   notification: statement('notification', `SELECT ${NOTIFICATION} FROM notifications WHERE id = $1`),
   pendingCount: statement('pending_count', `SELECT count(*) AS n FROM notifications WHERE status = 'pending' AND due_at IS NOT NULL`),
   attempts: statement('console_attempts', `SELECT ${ATTEMPT} FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt, id`),
@@ -68,8 +68,8 @@ const S = {
 };
 
 /**
- * The order list's statement for the filters present (7 filters: 128 statements, each named, so
- * each gets its own plan): the filters as parameters in ORDER_FILTER_KEYS order, then the limit.
+ * The order list's statement for the filters present (7 filters: 128 statements): the filters as
+ * parameters in ORDER_FILTER_KEYS order, then the limit.
  */
 export function orderListStatement(present: ReadonlySet<OrderFilterKey>): Statement {
   const where: string[] = [];
@@ -92,7 +92,8 @@ export function orderListStatement(present: ReadonlySet<OrderFilterKey>): Statem
   return statement(
     `console_orders_${bits.toString(2).padStart(ORDER_FILTER_KEYS.length, '0')}`,
     `SELECT ${ORDER_COLUMNS} FROM orders ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY order_id DESC LIMIT $${where.length + 1}`,
-    { ranges: true },
+    // planned with its values (statements.ts), as a filter's values are far from equally common
+    { ranges: true, each: bits !== 0 },
   );
 }
 

@@ -4,15 +4,17 @@ import { moneyRow, plainRow } from './pool.js';
 import { first, limitOf, rows, statement, type Queryable } from './statements.js';
 
 // The operator's view of orders (src/db/order-reads.ts: `dtpay order show|list`, the console's
-// order page) on PostgreSQL. Newest first is order_id order; each filter has its own statement
-// and so its own plan, a walk of the matching index stopped at the limit.
+// order page) on PostgreSQL. Newest first is order_id order; each filter has its own statement,
+// a walk of an index stopped at the limit.
 
 const COLUMNS = `order_id, merc_no, merc_order_no, payway, scene, amount_fen, pay_status, channel_state, channel_trade_no,
   created_at, expire_at, trade_end_time, bank_type, late_payment, notify_url`;
 
+// A filtered list is planned with its values (statements.ts): a rare status or a small merchant
+// walks its index, a common one may walk the primary key.
 const list = (name: string, where: string[]) =>
   statement(`order_list_${name}`, `SELECT ${COLUMNS} FROM orders ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-    ORDER BY order_id DESC LIMIT $${where.length + 1}`);
+    ORDER BY order_id DESC LIMIT $${where.length + 1}`, { each: where.length > 0 });
 
 const S = {
   order: statement('order_summary', `SELECT ${COLUMNS} FROM orders WHERE order_id = $1`),

@@ -24,22 +24,25 @@ const S = {
   maxOrderId: statement('max_order_id', 'SELECT max(order_id) AS id FROM orders'),
   setting: statement('setting', 'SELECT value FROM settings WHERE name = $1'),
   schemaVersion: statement('schema_version', 'SELECT max(version) AS v FROM schema_migrations'),
-  // Ties of due_at come in id order, as on SQLite's (due_at, rowid) index entries.
+  // Ties of due_at come in id order, as on SQLite's (due_at, rowid) index entries. This and the
+  // watchers' reads below are planned with their values (statements.ts): how much of the index
+  // "due by now" covers is known from the bound only, and a generic plan that guesses a third of
+  // it reads and sorts every pending row (or open order) on each tick.
   dueNotifications: statement('due_notifications', `SELECT id, url, greatest(due_at, coalesce(lease_until, 0)) AS "readyAt"
     FROM notifications WHERE status = 'pending' AND due_at <= $1 AND coalesce(lease_until, 0) <= $1
-    ORDER BY due_at, id LIMIT $2`),
+    ORDER BY due_at, id LIMIT $2`, { each: true }),
   latestNotification: statement('latest_notification',
     'SELECT status, attempts FROM notifications WHERE order_id = $1 AND refund_id IS NULL ORDER BY id DESC LIMIT 1'),
   notificationsAll: statement('notifications_all', `SELECT ${NOTIFICATION} FROM notifications ORDER BY id DESC LIMIT $1`),
   notificationsByStatus: statement('notifications_by_status',
-    `SELECT ${NOTIFICATION} FROM notifications WHERE status = $1 ORDER BY id DESC LIMIT $2`),
+    `SELECT ${NOTIFICATION} FROM notifications WHERE status = $1 ORDER BY id DESC LIMIT $2`, { each: true }),
   notificationsOfOrder: statement('notifications_of_order', `SELECT ${NOTIFICATION} FROM notifications WHERE order_id = $1 ORDER BY id`),
   // Ties of the time come in order_id order: SQLite's come in rowid order, which is the order the
   // rows were inserted in, and the gateway inserts orders (and refunds) in the order of their ids.
   ordersToCheck: statement('orders_to_check', `SELECT order_id FROM orders
-    WHERE pay_status IN ('p0001', 'p0002') AND next_check_at <= $1 ORDER BY next_check_at, order_id LIMIT $2`),
+    WHERE pay_status IN ('p0001', 'p0002') AND next_check_at <= $1 ORDER BY next_check_at, order_id LIMIT $2`, { each: true }),
   overdueOrders: statement('overdue_orders', `SELECT order_id FROM orders
-    WHERE pay_status IN ('p0001', 'p0002') AND expire_at <= $1 ORDER BY expire_at, order_id LIMIT $2`),
+    WHERE pay_status IN ('p0001', 'p0002') AND expire_at <= $1 ORDER BY expire_at, order_id LIMIT $2`, { each: true }),
   sandboxTrade: statement('sandbox_trade', `SELECT ${SANDBOX_TRADE} FROM sandbox_trades WHERE order_id = $1`),
   refund: statement('refund', `SELECT ${REFUND} FROM refunds WHERE refund_id = $1`),
   sandboxRefund: statement('sandbox_refund', 'SELECT order_id, outcome, created_at, ends_at FROM sandbox_refunds WHERE refund_id = $1'),
@@ -48,7 +51,7 @@ const S = {
   refundedFen: statement('refunded_fen',
     `SELECT coalesce(sum(amount_fen), 0)::int8 AS fen FROM refunds WHERE order_id = $1 AND refund_status = 'r0000'`),
   refundsToCheck: statement('refunds_to_check', `SELECT refund_id FROM refunds
-    WHERE refund_status = 'r0001' AND next_check_at <= $1 ORDER BY next_check_at, refund_id LIMIT $2`),
+    WHERE refund_status = 'r0001' AND next_check_at <= $1 ORDER BY next_check_at, refund_id LIMIT $2`, { each: true }),
   latestRefundNotification: statement('latest_refund_notification',
     'SELECT status, attempts FROM notifications WHERE refund_id = $1 ORDER BY id DESC LIMIT 1'),
   attempts: statement('attempts', `SELECT ${ATTEMPT} FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt, id`),
