@@ -18,9 +18,10 @@ import { ALERT, ATTEMPT, AUDIT, NOTIFICATION, OPERATOR, RUN } from './columns.js
 import { runRow } from './reconcile-reads.js';
 
 // What the console reads (src/console/console-reads.ts) on PostgreSQL. Every list is newest first
-// and paged by keyset, so a page costs the same at any depth of history; the planner picks the
-// partial and composite indexes SQLite is told to use (INDEXED BY has no PostgreSQL form), and
-// test/integration/pg-read-plans checks that it does.
+// and paged by keyset, so a page costs the same at any depth of history. SQLite is told which
+// index each list walks (INDEXED BY), PostgreSQL has no form of that: the planner chooses, with
+// the values of a filtered list in hand (statements.ts), and test/integration/pg-read-plans checks
+// that a page walks an index and reads few rows, for rare values as for common ones.
 
 const ORDER_COLUMNS = 'order_id, merc_no, merc_order_no, payway, scene, trade_type, amount_fen, pay_status, channel_trade_no, created_at, late_payment';
 
@@ -52,8 +53,8 @@ const S = {
   search: statement('console_search', `(SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = $1)
     UNION ALL (SELECT ${ORDER_COLUMNS} FROM orders WHERE merc_order_no = $1 ORDER BY order_id DESC LIMIT 50)
     UNION ALL (SELECT ${ORDER_COLUMNS} FROM orders WHERE channel_trade_no = $1 ORDER BY order_id DESC LIMIT 50)`),
-  // The dashboard: per payway (in PAYWAYS order), the period's orders and its paid ones, each an
-  // index range of the payway (an order id begins with its Beijing creation time).
+  // The dashboard: per payway (in PAYWAYS order), the period's orders and its paid ones, each one
+  // range of an index (an order id begins with its Beijing creation time), in one round trip.
   paywayDays: statement('payway_days', `SELECT p.payway, c.orders, s.paid, s.paid_fen
     FROM unnest($1::text[]) WITH ORDINALITY AS p (payway, rank)
     CROSS JOIN LATERAL (SELECT count(*) AS orders FROM orders o
@@ -71,7 +72,7 @@ const S = {
  * The order list's statement for the filters present (7 filters: 128 statements): the filters as
  * parameters in ORDER_FILTER_KEYS order, then the limit.
  */
-export function orderListStatement(present: ReadonlySet<OrderFilterKey>): Statement {
+function orderListStatement(present: ReadonlySet<OrderFilterKey>): Statement {
   const where: string[] = [];
   let bits = 0;
   const param = (k: OrderFilterKey) => `$${ORDER_FILTER_KEYS.filter((key) => present.has(key)).indexOf(k) + 1}`;
@@ -96,8 +97,6 @@ export function orderListStatement(present: ReadonlySet<OrderFilterKey>): Statem
     { ranges: true, each: bits !== 0 },
   );
 }
-
-export const consoleStatements = S;
 
 const orderRow = (r: Record<string, unknown>) => moneyRow<ConsoleOrderRow>(r, ['created_at', 'late_payment']);
 

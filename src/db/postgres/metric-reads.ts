@@ -17,8 +17,6 @@ const S = {
   openAlerts: statement('metrics_open_alerts', `SELECT n FROM alert_counts WHERE state = 'open'`),
 };
 
-export const metricStatements = S;
-
 export function postgresMetricReads(pool: Queryable): AsyncReads<MetricReads> {
   const count = async (st: (typeof S)['pending']) => Number((await first<{ n: bigint }>(pool, st, []))?.n ?? 0);
   return {

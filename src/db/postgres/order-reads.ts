@@ -29,8 +29,6 @@ const S = {
     channel_refund_no, channel_code, channel_msg, refund_end_time, created_at FROM refunds WHERE order_id = $1 ORDER BY created_at, refund_id`),
 };
 
-export const orderListStatements = S.lists;
-
 const row = (r: Record<string, unknown>) => moneyRow<OrderSummaryRow>(r, ['created_at', 'expire_at', 'late_payment']);
 
 export function postgresOrderReads(pool: Queryable): AsyncReads<OrderReads> {

@@ -64,9 +64,6 @@ const S = {
   sandboxPayout: statement('sandbox_payout', `SELECT ${SANDBOX_PAYOUT} FROM sandbox_payouts WHERE order_id = $1`),
 };
 
-/** The request path's statements, for their query plans. */
-export const readStatements = S;
-
 // Only the amounts (amount_fen, fee_fen) stay BigInt, as the SQLite adapter gives them.
 const ORDER_NUMBERS = ['order_period', 'created_at', 'expire_at', 'late_payment', 'updated_at', 'checks', 'next_check_at', 'ended_at'];
 const REFUND_NUMBERS = ['created_at', 'updated_at', 'checks', 'next_check_at', 'ended_at'];

@@ -36,9 +36,6 @@ const S = {
   alert: statement('alert', `SELECT ${ALERT} FROM alerts WHERE id = $1`),
 };
 
-/** Reconciliation's statements, for their query plans. */
-export const reconcileStatements = S;
-
 const RUN_NUMBERS = ['id', 'matched', 'healed', 'missing_at_channel', 'amount_mismatch', 'unknown_trade', 'started_at', 'finished_at'];
 /** One stored run, its counts and times as numbers and its fen as BigInt (also the console's). */
 export const runRow = (r: Record<string, unknown>) => moneyRow<RunRow>(r, RUN_NUMBERS);
