@@ -114,11 +114,13 @@ export async function buildBinary(output = DEFAULT_OUTPUT): Promise<BuildResult>
       ...THREADS.map((t) => bundle(`src/db/${t}.ts`, join(work, `${t}.js`))),
     ]);
 
-    const migrations = readdirSync(join(ROOT, 'migrations'))
-      .filter((f) => f.endsWith('.sql'))
-      .sort();
+    const sqlFiles = (dir: string) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.sql')).sort();
+    const migrations = sqlFiles('migrations');
     const index = join(work, 'migrations.json');
     writeFileSync(index, JSON.stringify(migrations));
+    const pgMigrations = sqlFiles('migrations/postgres');
+    const pgIndex = join(work, 'pg-migrations.json');
+    writeFileSync(pgIndex, JSON.stringify(pgMigrations));
     const require = createRequire(join(ROOT, 'package.json'));
     const betterSqlite = dirname(require.resolve('better-sqlite3/package.json'));
     // A binding compiled on purpose (npm rebuild) wins over the package's prebuilt one, as
@@ -136,6 +138,8 @@ export async function buildBinary(output = DEFAULT_OUTPUT): Promise<BuildResult>
       [ASSETS.migrationIndex]: index,
       [ASSETS.sqliteBinding]: binding,
       ...Object.fromEntries(migrations.map((m) => [ASSETS.migration(m), join(ROOT, 'migrations', m)])),
+      [ASSETS.pgMigrationIndex]: pgIndex,
+      ...Object.fromEntries(pgMigrations.map((m) => [ASSETS.pgMigration(m), join(ROOT, 'migrations', 'postgres', m)])),
       ...Object.fromEntries(THREADS.map((t) => [ASSETS.thread(t), join(work, `${t}.js`)])),
     };
 

@@ -1,9 +1,8 @@
 import type { Db } from './open.js';
 import { migrationFiles } from '../runtime/resources.js';
+import { checkMigrationNames } from './migration-names.js';
 
 export { MIGRATIONS_DIR } from '../runtime/resources.js';
-
-const NAME = /^(\d{4})_[a-z0-9_]+\.sql$/;
 
 export interface MigrationResult {
   applied: string[];
@@ -18,14 +17,7 @@ export function migrate(db: Db, dir?: string, now = Date.now): MigrationResult {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version TEXT PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
   const files = migrationFiles(dir);
-  const versions = new Map<string, string>();
-  for (const { name } of files) {
-    if (!NAME.test(name)) throw new Error(`migration file ${name} is not named NNNN_verb_noun.sql`);
-    // Only the version is recorded: a second file with the same one would be skipped as applied.
-    const other = versions.get(name.slice(0, 4));
-    if (other) throw new Error(`migration files ${other} and ${name} share the version ${name.slice(0, 4)}`);
-    versions.set(name.slice(0, 4), name);
-  }
+  checkMigrationNames(files);
   const done = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: string }[]).map((r) => r.version),
   );

@@ -14,12 +14,16 @@ import { getEnvironmentData, setEnvironmentData, Worker, type WorkerOptions } fr
 export const ASSETS = {
   migrationIndex: 'migrations/index.json',
   migration: (name: string) => `migrations/${name}`,
+  pgMigrationIndex: 'migrations/postgres/index.json',
+  pgMigration: (name: string) => `migrations/postgres/${name}`,
   thread: (name: ThreadName) => `threads/${name}.js`,
   sqliteBinding: 'better_sqlite3.node',
 } as const;
 
 // This module sits three levels below the package root both as src/runtime/*.ts and dist/src/runtime/*.js.
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url));
+/** PostgreSQL's migrations: the same numbers as SQLite's from 0015 on (migrations/postgres/0015_create_schema.sql). */
+export const PG_MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/postgres/', import.meta.url));
 
 export interface MigrationFile {
   name: string;
@@ -28,11 +32,20 @@ export interface MigrationFile {
 
 /** The migrations in `dir`, or by default those this program carries: embedded ones inside the executable. */
 export function migrationFiles(dir?: string): MigrationFile[] {
+  return filesOf(dir, MIGRATIONS_DIR, ASSETS.migrationIndex, ASSETS.migration);
+}
+
+/** PostgreSQL's migrations in `dir`, or by default this program's own, as migrationFiles() for SQLite. */
+export function pgMigrationFiles(dir?: string): MigrationFile[] {
+  return filesOf(dir, PG_MIGRATIONS_DIR, ASSETS.pgMigrationIndex, ASSETS.pgMigration);
+}
+
+function filesOf(dir: string | undefined, ownDir: string, index: string, asset: (name: string) => string): MigrationFile[] {
   if (dir === undefined && isSea()) {
-    const names = JSON.parse(getAsset(ASSETS.migrationIndex, 'utf8')) as string[];
-    return names.map((name) => ({ name, sql: () => getAsset(ASSETS.migration(name), 'utf8') }));
+    const names = JSON.parse(getAsset(index, 'utf8')) as string[];
+    return names.map((name) => ({ name, sql: () => getAsset(asset(name), 'utf8') }));
   }
-  const from = dir ?? MIGRATIONS_DIR;
+  const from = dir ?? ownDir;
   return readdirSync(from)
     .filter((f) => f.endsWith('.sql'))
     .sort()

@@ -82,7 +82,7 @@ t.test('the migration gives orders and refunds that had already ended their end'
   const { cpSync, readdirSync, rmSync } = await import('node:fs');
   const { MIGRATIONS_DIR } = await import('../../src/db/migrate.js');
   cpSync(MIGRATIONS_DIR, dir, { recursive: true });
-  for (const f of readdirSync(dir)) if (f >= '0012') rmSync(join(dir, f));
+  for (const f of readdirSync(dir)) if (f.endsWith('.sql') && f >= '0012') rmSync(join(dir, f));
   migrate(db, dir);
   const paid = orderRow(M, T0, { pay_status: 'p0000', trade_end_time: '20261130235930', updated_at: T0 + 600_000 });
   const expired = orderRow(M, T0, { pay_status: 'p0006', updated_at: T0 + 1_800_000 });

@@ -73,7 +73,7 @@ t.test('the migration counts the rows already there, once', async (t) => {
   const { cpSync, readdirSync, rmSync } = await import('node:fs');
   const { MIGRATIONS_DIR } = await import('../../src/db/migrate.js');
   cpSync(MIGRATIONS_DIR, dir, { recursive: true });
-  const later = readdirSync(dir).filter((f) => f >= '0009');
+  const later = readdirSync(dir).filter((f) => f.endsWith('.sql') && f >= '0009');
   for (const f of later) rmSync(join(dir, f));
   migrate(db, dir);
   // Rows written as that schema had them (today's write operations know later columns).
