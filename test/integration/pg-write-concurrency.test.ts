@@ -163,29 +163,46 @@ pgTest('alerts of one source, failed logins of one key, one day reconciled: coun
 });
 
 pgTest('a deadlock cancels the writer\'s transaction, and PgWriter runs the operation again', async (t) => {
-  const { url, writer, rows } = await database(t, 2);
+  const { url, writer, rows, exec } = await database(t, 2);
   const o = order(1_000);
   await writer.run('insertOrder', o);
   await writer.run('transitionOrder', { orderId: o.order_id, event: 'channel_failed', source: 'test', at: 2_000 });
-  const other = new pg.Client({ connectionString: url });
-  await other.connect();
-  t.teardown(() => other.end());
-  // Another session holds the pending notification the transition must supersede…
+  const session = async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    t.teardown(() => c.end());
+    return c;
+  };
+  const gate = await session();
+  const other = await session();
+  const otherPid = (await other.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+  const until = async (sql: string) => {
+    while ((await rows(sql))[0]!.n === '0') await new Promise((resolve) => setImmediate(resolve));
+  };
+  // The writer's transition holds the order, then stops at its event's insert until the gate opens.
+  await exec(`CREATE FUNCTION hold_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(42); RETURN NEW; END $$;
+    CREATE TRIGGER hold_events BEFORE INSERT ON order_events FOR EACH ROW EXECUTE FUNCTION hold_events()`);
+  await gate.query('BEGIN');
+  await gate.query('SELECT pg_advisory_xact_lock(42)');
+  // Another session holds the pending notification the transition will supersede, and never
+  // looks for deadlocks itself, so that the writer's transaction is the one cancelled.
   await other.query('BEGIN');
-  await other.query(`UPDATE notifications SET updated_at = updated_at WHERE order_id = $1`, [o.order_id]);
+  await other.query("SET LOCAL deadlock_timeout = '1h'");
+  await other.query('UPDATE notifications SET updated_at = updated_at WHERE order_id = $1', [o.order_id]);
   const paid = writer.run('transitionOrder', { orderId: o.order_id, event: 'channel_paid', source: 'test', at: 3_000 });
-  // …and once the writer waits for it (holding the order), asks for the order: a cycle.
-  for (;;) {
-    const waiting = await rows(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE notifications%'`);
-    if (waiting[0]!.n === '1') break;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await other.query('SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE', [o.order_id]);
+  await until(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'`);
+  // The other session asks for the order the writer holds, then the gate opens: the writer goes
+  // on to the notification the other session holds, and the cycle is closed.
+  const otherWaits = other.query('SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE', [o.order_id]);
+  await until(`SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ${otherPid} AND wait_event_type = 'Lock'`);
+  await gate.query('COMMIT');
+  await otherWaits;
   await other.query('COMMIT');
   const r = await paid;
   t.match(r, { changed: true, from: 'p0004', to: 'p0000' }, 'the operation succeeded on its second run');
   t.equal(writer.stats.retries, 1, 'after one deadlock');
   t.same(await rows(`SELECT status FROM notifications WHERE order_id = '${o.order_id}' ORDER BY id`), [{ status: 'superseded' }, { status: 'pending' }]);
+  t.same(await rows(`SELECT count(*) AS n FROM order_events WHERE order_id = '${o.order_id}'`), [{ n: '2' }], 'the cancelled run left nothing behind');
 });
 
 pgTest('close() waits for operations in flight and refuses new ones', async (t) => {
