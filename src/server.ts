@@ -5,21 +5,31 @@ import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildGateway } from './app.js';
 import { ensureFirstMerchant, firstBootMessage } from './services/first-boot.js';
+import { holdDatabase } from './db/process-lock.js';
 
 /** load config → build the gateway → listen; SIGTERM/SIGINT close it within SHUTDOWN_TIMEOUT_MS. */
 export async function serve(config: Config): Promise<void> {
   const log = pino({ level: config.LOG_LEVEL });
-  const gateway = await buildGateway(config, {
-    logger: log,
-    onFatal: (err) => {
-      log.fatal({ err }, 'database writer failed; exiting');
-      process.exit(1);
-    },
-  });
+  // Held until the process ends (CONTRACT §7): a second gateway on this file refuses to start.
+  const lock = config.DATABASE_PATH === ':memory:' ? undefined : holdDatabase(config.DATABASE_PATH);
+  let gateway: Awaited<ReturnType<typeof buildGateway>>;
+  try {
+    gateway = await buildGateway(config, {
+      logger: log,
+      onFatal: (err) => {
+        log.fatal({ err }, 'database writer failed; exiting');
+        process.exit(1);
+      },
+    });
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   try {
     await gateway.app.listen({ port: config.PORT, host: config.HOST });
   } catch (err) {
     await gateway.close();
+    lock?.release();
     throw new Error(`cannot listen on ${config.HOST}:${config.PORT}: ${(err as Error).message}`);
   }
   // Only once the gateway serves, so that the key is never made without being shown.
@@ -43,7 +53,10 @@ export async function serve(config: Config): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     gateway.close().then(
-      () => process.exit(0),
+      () => {
+        lock?.release();
+        process.exit(0);
+      },
       (err) => {
         log.error({ err }, 'error while shutting down');
         process.exit(1);
