@@ -136,6 +136,11 @@ pgTest('a payment and an expiry of the same orders at once: the payment always w
   const pending = await rows(`SELECT order_id, count(*) AS n FROM notifications WHERE status = 'pending' GROUP BY order_id HAVING count(*) <> 1`);
   t.same(pending, [], 'one pending notification per order: the latest state');
   t.same(await rows(`SELECT n FROM status_counts WHERE entity = 'orders' AND status = 'p0000'`), [{ n: '20' }]);
+
+  // Resends of one order at once: each supersedes the one before, and one stays pending.
+  const resent = await Promise.all(Array.from({ length: 20 }, (_, i) => writer.run('queueNotification', { orderId: orders[0]!.order_id, at: 6_000 + i, reason: 'resend' })));
+  t.equal(resent.filter((x) => x !== undefined).length, 20);
+  t.same(await rows(`SELECT count(*) AS n FROM notifications WHERE order_id = '${orders[0]!.order_id}' AND status = 'pending'`), [{ n: '1' }], 'one pending after 20 resends');
 });
 
 pgTest('alerts of one source, failed logins of one key, one day reconciled: counted at once, each counted once', async (t) => {

@@ -163,6 +163,7 @@ t.test('orders, transitions and the outbox: notifications, supersedes, leases, a
     for (const o of [o1, refused, failing, expiring, closing, unknown]) await r.run('insertOrder', o);
     await r.run('insertOrder', { ...order(M1, 1_000), merc_order_no: o1.merc_order_no });
     await r.run('insertOrder', { ...order(M1, 1_000), order_id: o1.order_id });
+    await r.run('insertOrder', order('M000000000000000', 1_000));
 
     await r.run('transitionOrder', { orderId: o1.order_id, event: 'payer_opened', source: 'test', at: 2_000 });
     await r.run('recordCheck', { orderId: o1.order_id, next: 7_000 });
@@ -228,6 +229,7 @@ t.test('orders, transitions and the outbox: notifications, supersedes, leases, a
   t.match(answer(log!, 'transitionOrder', 1), { changed: true, from: 'p0002', to: 'p0000', notification: { id: 1, dueAt: 3_000, payStatus: 'p0000' } });
   t.same(answer(log!, 'insertOrder', 6), false, 'a replayed merchant order number');
   t.same(answer(log!, 'insertOrder', 7), { failed: 'SQLITE_CONSTRAINT_PRIMARYKEY' }, 'a taken order number');
+  t.same(answer(log!, 'insertOrder', 8), { failed: 'SQLITE_CONSTRAINT_FOREIGNKEY' }, 'an unknown merchant');
   t.same(answer(log!, 'claimNotification', 0), undefined, 'not before it is due');
   t.match(answer(log!, 'claimNotification', 1), { id: 1, attempts: 0, dueAt: 3_000, signType: 'MD5' });
   t.same(answer(log!, 'claimNotification', 2), undefined, 'held by another while the lease runs');

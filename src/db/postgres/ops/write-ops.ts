@@ -19,7 +19,7 @@ const insertOrderSql = `INSERT INTO orders (${ORDER_COLUMNS.join(', ')})
   VALUES (${ORDER_COLUMNS.map((c) => '@' + c).join(', ')})
   ON CONFLICT (merc_no, merc_order_no) DO NOTHING`;
 
-/** An order's row as the SQLite operations read it for a notification body (every integer a BigInt there; only the amount matters). */
+/** The order's row, locked until commit; its amount arrives as a BigInt, as SQLite's safeIntegers read gives it to the notification body. */
 const lockedOrder = (c: PoolClient, orderId: string) =>
   one<OrderRow>(c, 'SELECT * FROM orders WHERE order_id = @orderId FOR NO KEY UPDATE', { orderId });
 
