@@ -34,7 +34,7 @@ export const UNASKED_REFUND = {
   refund_end_time: null,
 } as const satisfies Partial<RefundRow>;
 
-const REFUND_COLUMNS: readonly (keyof RefundRow)[] = [
+export const REFUND_COLUMNS: readonly (keyof RefundRow)[] = [
   'refund_id', 'order_id', 'merc_no', 'merc_refund_no', 'request_hash', 'request_json', 'amount_fen', 'reason',
   'notify_url', 'refund_status', 'channel_state', 'channel_refund_no', 'channel_code', 'channel_msg',
   'refund_end_time', 'created_at', 'updated_at', 'next_check_at', 'checks',
