@@ -1,27 +1,23 @@
-import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDb } from '../../src/db/open.js';
-import { migrate } from '../../src/db/migrate.js';
-import { InlineWriter, type Writer } from '../../src/db/writer.js';
+import t, { type Test } from 'tap';
+import { fileCluster, pgBackend, pgInstance, sqliteBackend } from '../fixtures/backends.js';
+import type { Writer } from '../../src/db/writer.js';
 
 // Named leases (migrations/0016): one holder at a time, renewals by the holder, take-over once
-// a lease has run out, instance slots handed out lowest first and never twice.
+// a lease has run out, instance slots handed out lowest first and never twice. Each scenario runs
+// on SQLite and on PostgreSQL; PostgreSQL also shows instances asking at the same moment.
 
-async function sqliteWriter(t: { teardown(fn: () => unknown): void }): Promise<Writer> {
-  const dir = mkdtempSync(join(tmpdir(), 'dtpay-leases-'));
-  const db = openDb(join(dir, 'db.sqlite'));
-  migrate(db);
-  t.teardown(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
+const cluster = fileCluster(t);
+
+async function eachBackend(t: Test, name: string, fn: (t: Test, w: Writer) => Promise<void>) {
+  await t.test(`${name} (sqlite)`, async (t) => fn(t, sqliteBackend(t).writer));
+  await t.test(`${name} (postgres)`, async (t) => {
+    const pg = await pgBackend(t, await cluster);
+    if (!pg) return void t.comment('no PostgreSQL on this machine');
+    await fn(t, pg.writer);
   });
-  return new InlineWriter(db);
 }
 
-t.test('a lease has one holder until it runs out', async (t) => {
-  const w = await sqliteWriter(t);
+eachBackend(t, 'a lease has one holder until it runs out', async (t, w) => {
   const lease = (holder: string, at: number, until = at + 30_000) => w.run('takeLease', { name: 'reconcile:2026-12-01', holder, at, until });
   t.equal(await lease('a', 1_000), true, 'a free lease is taken');
   t.equal(await lease('b', 2_000), false, 'not by another while it runs');
@@ -34,8 +30,7 @@ t.test('a lease has one holder until it runs out', async (t) => {
   t.equal(await lease('a', 50_002), true, 'a lease given up is free at once');
 });
 
-t.test('instance slots: the lowest free one, never two holders, a dead holder\'s taken over', async (t) => {
-  const w = await sqliteWriter(t);
+eachBackend(t, "instance slots: the lowest free one, never two holders, a dead holder's taken over", async (t, w) => {
   const claim = (holder: string, at: number) => w.run('claimInstanceSlot', { holder, at, until: at + 60_000 });
   t.equal(await claim('a', 0), 0);
   t.equal(await claim('b', 0), 1);
@@ -46,4 +41,16 @@ t.test('instance slots: the lowest free one, never two holders, a dead holder\'s
   for (let i = 0; i < 100; i++) many.push(await claim(`x${i}`, 61_000));
   t.same(many.slice(0, 98), Array.from({ length: 98 }, (_, i) => i + 2), "c's run-out slot, then 03…99, in turn");
   t.same(many.slice(98), [null, null], 'none is left once all 100 are held');
+});
+
+t.test('instances asking at once for slots and a lease (postgres): each slot and the lease go to one', async (t) => {
+  const pg = await pgBackend(t, await cluster);
+  if (!pg) return void t.comment('no PostgreSQL on this machine');
+  const instances = Array.from({ length: 8 }, () => pgInstance(t, pg.url, 2));
+  const slots = await Promise.all(instances.map((x, i) => x.writer.run('claimInstanceSlot', { holder: `i${i}`, at: 0, until: 60_000 })));
+  t.same([...slots].sort((a, b) => a! - b!), [0, 1, 2, 3, 4, 5, 6, 7], `eight instances, eight different slots: ${slots.join(' ')}`);
+  const taken = await Promise.all(
+    instances.map((x, i) => x.writer.run('takeLease', { name: 'reconcile:2026-12-01', holder: `i${i}`, at: 1_000, until: 31_000 })),
+  );
+  t.equal(taken.filter(Boolean).length, 1, 'one instance gets the day');
 });

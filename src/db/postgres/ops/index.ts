@@ -6,6 +6,7 @@ import { payoutOps } from './payout-ops.js';
 import { reconcileOps } from './reconcile-ops.js';
 import { pruneOps } from './prune-ops.js';
 import { consoleOps } from './console-ops.js';
+import { leaseOps } from './lease-ops.js';
 
 // Every named write operation on PostgreSQL, checked against the SQLite table (write-ops.ts): the
 // same names, each taking the same arguments and answering the same result, over a client already
@@ -16,4 +17,4 @@ export type PgOpName = { [N in OpName]: WriteOps[N] extends (...a: never[]) => u
 
 export type PgOps = { [N in PgOpName]: (c: PoolClient, args: OpArgs<N>) => Promise<OpResult<N>> };
 
-export const PG_OPS: PgOps = { ...writeOps, ...refundOps, ...payoutOps, ...reconcileOps, ...pruneOps, ...consoleOps };
+export const PG_OPS: PgOps = { ...writeOps, ...refundOps, ...payoutOps, ...reconcileOps, ...pruneOps, ...consoleOps, ...leaseOps };
