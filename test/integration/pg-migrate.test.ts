@@ -8,6 +8,10 @@ import { MIGRATION_LOCK, PG_MIGRATIONS_DIR, migratePostgres } from '../../src/db
 import { pgCluster } from '../pg-cluster.js';
 import { tempDir } from '../helper.js';
 
+/** The PostgreSQL migrations this program ships, in order. */
+const SHIPPED = readdirSync(PG_MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+const LAST = SHIPPED.at(-1)!.slice(0, 4);
+
 // The PostgreSQL migrator (CONTRACT §7): each version once, even when several instances start at
 // the same moment on one database; file names checked as SQLite's migrator checks them.
 
@@ -74,7 +78,7 @@ t.test('a role that only owns its database migrates it (no superuser, no extensi
   u.pathname = `/${role}`;
   const pool = await freshPool(t, u.toString());
   const r = await migratePostgres(pool);
-  t.same(r.applied, ['0015_create_schema.sql']);
+  t.same(r.applied, SHIPPED, 'every shipped migration, from 0015 on');
   const owners = await pool.query<{ owner: string }>(
     'SELECT DISTINCT tableowner AS owner FROM pg_tables WHERE schemaname = current_schema()',
   );
@@ -83,10 +87,10 @@ t.test('a role that only owns its database migrates it (no superuser, no extensi
 
 t.test('four migrators started at once: every version applied exactly once, none fails', { skip }, async (t) => {
   const url = await cluster.createDatabase();
-  // 0016 fails if run twice (its table exists); 0017 counts its runs.
+  // 0900 fails if run twice (its table exists); 0901 counts its runs.
   const dir = migrationsWith(t, {
-    '0016_create_probe.sql': 'CREATE TABLE probe (run BIGINT NOT NULL);\n',
-    '0017_count_runs.sql': 'INSERT INTO probe (run) VALUES (1);\n',
+    '0900_create_probe.sql': 'CREATE TABLE probe (run BIGINT NOT NULL);\n',
+    '0901_count_runs.sql': 'INSERT INTO probe (run) VALUES (1);\n',
   });
   const pools = await Promise.all([0, 1, 2, 3].map(() => freshPool(t, url)));
   const watcher = await freshPool(t, url);
@@ -108,12 +112,12 @@ t.test('four migrators started at once: every version applied exactly once, none
   const answers = results.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof migratePostgres>>>).value);
   const all = readdirSync(dir).sort();
   t.same(answers.flatMap((a) => a.applied).sort(), all, 'each version applied by exactly one of them');
-  t.same(answers.map((a) => a.current), ['0017', '0017', '0017', '0017']);
+  t.same(answers.map((a) => a.current), ['0901', '0901', '0901', '0901']);
   t.same(
     (await watcher.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version),
     all.map((f) => f.slice(0, 4)),
   );
-  t.equal((await watcher.query('SELECT count(*)::int AS n FROM probe')).rows[0].n, 1, '0017 ran once');
+  t.equal((await watcher.query('SELECT count(*)::int AS n FROM probe')).rows[0].n, 1, '0901 ran once');
   t.equal(await waitingForLock(watcher), 0);
   // pg_locks shows the whole cluster's locks: other tests' databases may hold theirs.
   const held = await watcher.query(
@@ -125,10 +129,10 @@ t.test('four migrators started at once: every version applied exactly once, none
 
 t.test('badly named files and two files with one version are refused before anything runs', { skip }, async (t) => {
   for (const [files, message] of [
-    [{ '0016_create_probe.sql': 'CREATE TABLE probe (x BIGINT);', '0016_create_other.sql': 'CREATE TABLE other (x BIGINT);' },
-      /0016_create_other\.sql and 0016_create_probe\.sql share the version 0016/],
+    [{ '0900_create_probe.sql': 'CREATE TABLE probe (x BIGINT);', '0900_create_other.sql': 'CREATE TABLE other (x BIGINT);' },
+      /0900_create_other\.sql and 0900_create_probe\.sql share the version 0900/],
     [{ '16_create_probe.sql': 'CREATE TABLE probe (x BIGINT);' }, /16_create_probe\.sql is not named NNNN_verb_noun\.sql/],
-    [{ '0016_Create-Probe.sql': 'CREATE TABLE probe (x BIGINT);' }, /0016_Create-Probe\.sql is not named NNNN_verb_noun\.sql/],
+    [{ '0900_Create-Probe.sql': 'CREATE TABLE probe (x BIGINT);' }, /0900_Create-Probe\.sql is not named NNNN_verb_noun\.sql/],
   ] as const) {
     const pool = await freshPool(t);
     await t.rejects(migratePostgres(pool, migrationsWith(t, files)), message);
@@ -138,11 +142,11 @@ t.test('badly named files and two files with one version are refused before anyt
 
 t.test('a broken migration rolls back whole, is not recorded, and leaves the lock free', { skip }, async (t) => {
   const pool = await freshPool(t);
-  const dir = migrationsWith(t, { '0016_create_probe.sql': 'CREATE TABLE probe (x BIGINT);\nCREATE TABLEE broken (;\n' });
-  await t.rejects(migratePostgres(pool, dir), /migration 0016_create_probe\.sql failed: syntax error/);
-  t.same((await pool.query('SELECT version FROM schema_migrations')).rows, [{ version: '0015' }], '0015 applied and recorded');
-  t.notOk((await tables(pool)).includes('probe'), "0016's first statement rolled back with it");
+  const dir = migrationsWith(t, { '0900_create_probe.sql': 'CREATE TABLE probe (x BIGINT);\nCREATE TABLEE broken (;\n' });
+  await t.rejects(migratePostgres(pool, dir), /migration 0900_create_probe\.sql failed: syntax error/);
+  t.same((await pool.query('SELECT version FROM schema_migrations ORDER BY version')).rows, SHIPPED.map((f) => ({ version: f.slice(0, 4) })), `the shipped ones, to ${LAST}, applied and recorded`);
+  t.notOk((await tables(pool)).includes('probe'), "0900's first statement rolled back with it");
   // Fixed, it applies at once: no lock was left behind by the failure.
-  writeFileSync(join(dir, '0016_create_probe.sql'), 'CREATE TABLE probe (x BIGINT);\n');
-  t.same(await migratePostgres(pool, dir), { applied: ['0016_create_probe.sql'], current: '0016' });
+  writeFileSync(join(dir, '0900_create_probe.sql'), 'CREATE TABLE probe (x BIGINT);\n');
+  t.same(await migratePostgres(pool, dir), { applied: ['0900_create_probe.sql'], current: '0900' });
 });
