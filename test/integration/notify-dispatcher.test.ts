@@ -5,6 +5,7 @@ import { openDb, type Db } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
 import { InlineWriter } from '../../src/db/writer.js';
 import { prepareReads } from '../../src/db/reads.js';
+import { asyncReads } from '../../src/db/sqlite-storage.js';
 import type { AttemptRow, MerchantMode, NotificationRow } from '../../src/db/rows.js';
 import { createMerchant, type NewMerchant } from '../../src/services/merchants.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/notify/dispatcher.js';
@@ -32,7 +33,7 @@ function rig(t: { teardown(fn: () => unknown): void }): Rig {
   migrate(db);
   const w = new InlineWriter(db);
   const merchantKeys = testMerchantKeys();
-  const reads = prepareReads(db, merchantKeys);
+  const reads = asyncReads(prepareReads(db, merchantKeys));
   const dispatchers: Dispatcher[] = [];
   t.teardown(async () => {
     for (const d of dispatchers) await d.stop(100);
