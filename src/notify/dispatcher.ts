@@ -197,32 +197,36 @@ export class Dispatcher {
     const room = this.o.capacity - this.held.size;
     if (room <= 0) return;
     this.loading = true;
-    let rows;
+    let rows: { id: number; url: string; readyAt: number }[] | undefined;
     try {
       // Asks for `capacity` rows, not `room`: some of them may be the ones already held.
       rows = await this.o.reads.dueNotifications(now + LOOKAHEAD_MS, this.o.capacity);
     } catch (err) {
       this.o.log.error({ err }, 'cannot read the notification outbox');
-      return;
     } finally {
       this.loading = false;
     }
     if (this.stopping) return;
-    // A full page means the table may hold more than was read.
-    this.backlog = rows.length >= this.o.capacity;
-    for (const r of rows) {
-      if (this.held.size >= this.o.capacity) break;
-      if (this.hold(r.id, r.url, r.readyAt)) this.stats.loaded++;
+    if (rows) {
+      // A full page means the table may hold more than was read.
+      this.backlog = rows.length >= this.o.capacity;
+      for (const r of rows) {
+        if (this.held.size >= this.o.capacity) break;
+        if (this.hold(r.id, r.url, r.readyAt)) this.stats.loaded++;
+      }
+      this.enqueueDue(this.o.clock.now());
+      this.pump();
     }
-    this.enqueueDue(this.o.clock.now());
-    this.pump();
+    // The timer was left alone while the read ran.
     this.arm();
   }
 
   private arm(): void {
     if (this.stopping) return;
-    const at = Math.min(this.wheel.nextDueAt() ?? Infinity, this.refillNow() ? this.o.clock.now() : this.nextLoadAt);
-    if (this.timer !== undefined && this.timerAt <= at) return;
+    // A read of the outbox under way arms the timer again when it ends.
+    const loadAt = this.loading ? Infinity : this.refillNow() ? this.o.clock.now() : this.nextLoadAt;
+    const at = Math.min(this.wheel.nextDueAt() ?? Infinity, loadAt);
+    if (at === Infinity || (this.timer !== undefined && this.timerAt <= at)) return;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = this.o.clock.setTimeout(() => this.onTimer(), Math.max(0, at - this.o.clock.now()));
