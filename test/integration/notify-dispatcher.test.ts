@@ -208,3 +208,24 @@ t.test('a follower claimed at shutdown is handed back untried', async (t) => {
   t.equal(rcv.received.length, 1, 'only the first was sent');
   for (const id of [first.id, second.id]) t.match(r.row(id), { status: 'pending', attempts: 0, lease_owner: null }, `${id} pending, unleased, untried`);
 });
+
+t.test('an outbox read that fails is tried again at the next load, and what it then finds goes out', async (t) => {
+  const rcv = await startReceiver(t);
+  const r = rig(t);
+  const n = await r.paid('sandbox', `${rcv.url}/n`);
+  const reads = asyncReads(prepareReads(r.db, testMerchantKeys()));
+  let loads = 0;
+  r.start({
+    reads: {
+      ...reads,
+      dueNotifications: async (until, limit) => {
+        if (++loads === 1) throw new Error('the database did not answer');
+        return reads.dueNotifications(until, limit);
+      },
+    },
+    loadEveryMs: 100,
+  });
+  await until(() => r.row(n.id).status === 'delivered', 'delivered after the failed read');
+  t.ok(loads >= 2, 'read again after the failure');
+  t.equal(rcv.received.length, 1);
+});
