@@ -1,6 +1,16 @@
 import type { Db } from './open.js';
-import { prepareCredentialReads } from './credential-reads.js';
-import type { StoredSecrets } from '../services/secrets-at-start.js';
+import { prepareCredentialReads, type ChannelCredentialRow } from './credential-reads.js';
+
+/** What the start-up step reads from the database and the one write it makes there, before anything else runs. */
+export interface StoredSecrets {
+  sealedMerchantKeyCount(): number;
+  /** "mercNo/payway" of every stored channel credential, in order */
+  channelCredentialNames(): string[];
+  sealedMerchantKeys(): { merc_no: string; key_sealed: Buffer }[];
+  allChannelCredentials(): ChannelCredentialRow[];
+  /** seals what migrations/0008 left in plaintext (a key sealed since is kept) and erases the plaintext; returns how many it sealed */
+  sealPlaintextMerchantKeys(seal: (mercNo: string, key: string) => Buffer): number;
+}
 
 /**
  * What the start-up step reads and seals (services/secrets-at-start.ts), on the SQLite file before

@@ -30,7 +30,7 @@ export interface SqliteStorageOptions {
   writer: Writer;
   /** opens the merchants' stored keys; without it, using one is refused */
   merchantKeys?: MerchantKeys;
-  /** closes the writer (and so the connection's writes) and then the reading connection; default true */
+  /** whether close() closes the reading connection after the writer (default true); false where the caller closes it */
   closeDb?: boolean;
 }
 

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { ChannelCredentialRow } from '../db/credential-reads.js';
+import type { StoredSecrets } from '../db/secret-rows.js';
 import { MerchantKeyError, MerchantKeys } from '../secrets/merchant-keys.js';
 import { MASTER_KEY_HOWTO, MasterKeyMissingError, findMasterKey, generateMasterKeyFile } from '../secrets/master-key.js';
 import { checkLiveCredentialsAtStartup } from './live-credentials.js';
@@ -22,17 +22,6 @@ export interface OpenedSecrets {
   masterKey: string;
   merchantKeys: MerchantKeys;
   notes: SecretsNotes;
-}
-
-/** What the start-up step reads from the database and the one write it makes there, before anything else runs. */
-export interface StoredSecrets {
-  sealedMerchantKeyCount(): number;
-  /** "mercNo/payway" of every stored channel credential, in order */
-  channelCredentialNames(): string[];
-  sealedMerchantKeys(): { merc_no: string; key_sealed: Buffer }[];
-  allChannelCredentials(): ChannelCredentialRow[];
-  /** seals what migrations/0008 left in plaintext (a key sealed since is kept) and erases the plaintext; returns how many it sealed */
-  sealPlaintextMerchantKeys(seal: (mercNo: string, key: string) => Buffer): number;
 }
 
 export function openSecrets(stored: StoredSecrets, config: Pick<Config, 'MASTER_KEY' | 'MASTER_KEY_FILE'>): OpenedSecrets {
