@@ -5,8 +5,10 @@ import type { Config } from './config.js';
 import { openDb, type Db } from './db/open.js';
 import { tightenDatabaseFiles } from './db/file-modes.js';
 import { migrate } from './db/migrate.js';
-import { prepareReads } from './db/reads.js';
 import { WorkerWriter } from './db/writer.js';
+import { sqliteStorage } from './db/sqlite-storage.js';
+import { sqliteStoredSecrets } from './db/secret-rows.js';
+import type { StoragePort } from './db/port.js';
 import { Checkpointer, newWalSignal } from './db/checkpointer.js';
 import { OrderIdGenerator } from './domain/ids.js';
 import { CashierLinks } from './domain/cashier-links.js';
@@ -46,12 +48,10 @@ import { wxpayDriver } from './channels/wxpay/driver.js';
 import { unionpayDriver } from './channels/unionpay/driver.js';
 import { credentialLookup } from './services/live-credentials.js';
 import { openSecrets, type SecretsNotes } from './services/secrets-at-start.js';
-import { prepareCredentialReads } from './db/credential-reads.js';
 import { PayeeData } from './secrets/payee-data.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { realClock, type Clock } from './notify/clock.js';
 import { GatewayMetrics, bindMetrics, installMetrics } from './metrics.js';
-import { prepareMetricReads } from './db/metric-reads.js';
 import { apiRateLimits, installRateLimits } from './api/rate-limits.js';
 import { consolePlugin } from './console/plugin.js';
 
@@ -82,6 +82,8 @@ export interface GatewayOptions {
 export interface Gateway {
   app: FastifyInstance;
   services: Services;
+  /** the database as everything but start-up and the tests sees it */
+  storage: StoragePort;
   db: Db;
   writer: WorkerWriter;
   dispatcher: Dispatcher;
@@ -109,15 +111,13 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   // A sealed secret that MASTER_KEY cannot open would fail every request that needs it: refuse to start.
   let secrets: ReturnType<typeof openSecrets>;
   try {
-    secrets = openSecrets(db, config);
+    secrets = openSecrets(sqliteStoredSecrets(db), config);
   } catch (err) {
     db.close();
     throw err;
   }
   logSecretsNotes(log, secrets.notes);
   const { masterKey, merchantKeys } = secrets;
-  const credentialReads = prepareCredentialReads(db);
-  const reads = prepareReads(db, merchantKeys);
   const walSignal = newWalSignal();
   const writer = await WorkerWriter.start(
     config.DATABASE_PATH,
@@ -126,6 +126,8 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     { durable: opts.durableWriter ?? true },
   );
   const checkpointer = Checkpointer.start(config.DATABASE_PATH, walSignal);
+  const storage = sqliteStorage({ db, writer, merchantKeys });
+  const { reads } = storage;
 
   const sandboxSecret = await writer.run('ensureSetting', { name: 'sandbox_secret', value: randomBytes(32).toString('hex') });
   const cashierSecret = await writer.run('ensureSetting', { name: 'cashier_secret', value: randomBytes(32).toString('hex') });
@@ -135,7 +137,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   ]);
 
   const ids = new OrderIdGenerator(now);
-  ids.seedAfter(reads.maxOrderId());
+  ids.seedAfter(await reads.maxOrderId());
 
   const dispatcher = new Dispatcher({
     reads,
@@ -154,6 +156,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const alerts = new AlertRecorder(writer, clock, log);
   const services: Services = {
     config,
+    storage,
     reads,
     writer,
     merchantKeys,
@@ -166,7 +169,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     alerts,
     links: new CashierLinks(cashierSecret, config.PUBLIC_BASE_URL),
     channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => channelHttp(req, signal) }),
-    ...credentialLookup(credentialReads, masterKey, sandboxSecret),
+    ...credentialLookup(storage.credentials, masterKey, sandboxSecret),
   };
 
   const apiLimits = apiRateLimits(config, now);
@@ -187,7 +190,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   // Before the routes: these attach to each route as it is added.
   errors.install(app);
   installBodyParsers(app);
-  const metrics = new GatewayMetrics(prepareMetricReads(db));
+  const metrics = new GatewayMetrics(storage.metrics);
   bindMetrics(metrics, services, dispatcher);
   installMetrics(app, metrics);
   installMerchantAuth(app, reads, apiLimits?.admitMerchant);
@@ -230,7 +233,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   openApiRoutes(app, config.PUBLIC_BASE_URL);
   await app.register(channelRoutes, { services });
   await app.register(sandboxApiRoutes, { sandbox });
-  await app.register(consolePlugin, { prefix: '/console', services, db, masterKey });
+  await app.register(consolePlugin, { prefix: '/console', services, masterKey });
 
   // Pending notifications from before a restart (or a crash) go out from here on, and orders
   // that expired while the gateway was down are expired now.
@@ -248,6 +251,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   return {
     app,
     services,
+    storage,
     db,
     writer,
     dispatcher,
@@ -268,9 +272,8 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
       }
       await Promise.all([watching, stopping]);
       await alerts.close();
-      await writer.close();
+      await storage.close();
       await checkpointer.close();
-      db.close();
     },
   };
 }

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ChannelDriver } from './channels/types.js';
-import type { MetricReads } from './db/metric-reads.js';
+import type { StoragePort } from './db/port.js';
 import { PAY_STATUSES } from './domain/order-states.js';
 import { RESP, type RespCode } from './errors.js';
 import { OUTCOMES } from './reconcile/compare.js';
@@ -56,13 +56,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  constructor(reads: MetricReads) {
+  constructor(reads: StoragePort['metrics']) {
     new Gauge({
       name: 'dtpay_notifications_pending',
       help: 'Notifications waiting to be delivered (the outbox), read on scrape',
       registers: [this.registry],
-      collect() {
-        this.set(reads.pendingNotifications());
+      async collect() {
+        this.set(await reads.pendingNotifications());
       },
     });
     new Gauge({
@@ -70,9 +70,9 @@ export class GatewayMetrics {
       help: 'Orders by payStatus, read on scrape',
       labelNames: ['pay_status'] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
         const counts = new Map<string, number>(PAY_STATUSES.map((s) => [s, 0]));
-        for (const r of reads.ordersByStatus()) counts.set(r.payStatus, r.n);
+        for (const r of await reads.ordersByStatus()) counts.set(r.payStatus, r.n);
         this.reset();
         for (const [payStatus, n] of counts) this.set({ pay_status: payStatus }, n);
       },
@@ -81,15 +81,16 @@ export class GatewayMetrics {
   }
 
   /** Reconciliation's figures and the open alerts, from small tables only (migrations/0013). */
-  private reconciliationGauges(reads: MetricReads): void {
+  private reconciliationGauges(reads: StoragePort['metrics']): void {
     new Gauge({
       name: 'dtpay_reconciliation_items',
       help: 'Lines of the latest compared reconciliation run of each merchant and payway, summed by payway and kind, read on scrape',
       labelNames: ['payway', 'kind'] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const rows = await reads.reconciliationByPayway();
         this.reset();
-        for (const r of reads.reconciliationByPayway()) {
+        for (const r of rows) {
           for (const kind of OUTCOMES) this.set({ payway: r.payway, kind }, Number(r[kind]));
         }
       },
@@ -99,17 +100,18 @@ export class GatewayMetrics {
       help: 'When a reconciliation run of this payway last compared a bill (status ok), unix seconds, read on scrape',
       labelNames: ['payway'] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const rows = await reads.reconciliationByPayway();
         this.reset();
-        for (const r of reads.reconciliationByPayway()) this.set({ payway: r.payway }, Math.floor(Number(r.lastOkAt) / 1000));
+        for (const r of rows) this.set({ payway: r.payway }, Math.floor(Number(r.lastOkAt) / 1000));
       },
     });
     new Gauge({
       name: 'dtpay_alerts_open',
       help: 'Alerts nobody has marked handled yet (refused callbacks, reconciliation items), read on scrape',
       registers: [this.registry],
-      collect() {
-        this.set(reads.openAlerts());
+      async collect() {
+        this.set(await reads.openAlerts());
       },
     });
   }

@@ -154,9 +154,9 @@ export async function sandboxPay(gw: TestGateway, orderId: string, result: 'succ
 }
 
 /** Polls `pred` every few ms of real time until it holds; fails after `timeoutMs`. */
-export async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }

@@ -34,7 +34,7 @@ export function billRoutes(app: FastifyInstance, s: Services, links = new BillLi
     const today = formatBeijing(s.now()).slice(0, 8);
     if (billDate > today) throw invalid(`billDate: must not be in the future (today is ${today}, Beijing time)`);
     const mercNo = request.signer!.merchant.merc_no;
-    const bill = merchantBill(s.reads, mercNo, `${billDate.slice(0, 4)}-${billDate.slice(4, 6)}-${billDate.slice(6)}`);
+    const bill = await merchantBill(s.reads, mercNo, `${billDate.slice(0, 4)}-${billDate.slice(4, 6)}-${billDate.slice(6)}`);
     let token: string;
     try {
       token = links.put(mercNo, bill.bytes).token;

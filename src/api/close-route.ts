@@ -26,12 +26,12 @@ const PAYOUT_WHY_NOT: Record<string, string> = {
  */
 export function closeRoute(app: FastifyInstance, s: Services, wait: CancelWait = CLOSE_WAIT): void {
   app.post('/api/close', { config: { interfaceCode: 'close' } }, async (request, reply) => {
-    let order = findOwnOrder(s.reads, request.signer!.merchant.merc_no, request.fields);
+    let order = await findOwnOrder(s.reads, request.signer!.merchant.merc_no, request.fields);
     if (isPayout(order) && OPEN_STATES.includes(order.pay_status)) {
       // CONTRACT §4: cancelled at the channel where it still can be (a WeChat bill before the payee confirms).
       const r = await cancelPayout(s, order, 'merchant', wait);
       order = r.order;
-      const fields = orderView(order, s.reads);
+      const fields = await orderView(order, s.reads);
       const answer = (respCode: (typeof RESP)[keyof typeof RESP], respDesc: string) =>
         sendEnvelope(reply, { interfaceCode: 'close', respCode, respDesc, fields }, request.signer);
       if (r.result === 'cancelling') {
@@ -48,7 +48,7 @@ export function closeRoute(app: FastifyInstance, s: Services, wait: CancelWait =
       }
       order = r.order;
     }
-    const fields = orderView(order, s.reads);
+    const fields = await orderView(order, s.reads);
     if (order.pay_status === 'p0005') {
       return sendEnvelope(reply, { interfaceCode: 'close', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields }, request.signer);
     }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Reads } from '../db/reads.js';
+import type { StoragePort } from '../db/port.js';
 
 export interface Readiness {
   /** the writer thread is up and has not failed */
@@ -13,12 +13,12 @@ export interface Readiness {
  * read, the migrations are all applied, the writer works and notifications go out; 503 otherwise,
  * naming what is not ready.
  */
-export function healthRoutes(app: FastifyInstance, reads: Reads, ready: Readiness, expectedMigration: number): void {
+export function healthRoutes(app: FastifyInstance, reads: Pick<StoragePort['reads'], 'schemaVersion'>, ready: Readiness, expectedMigration: number): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const problems: string[] = [];
     try {
-      const current = reads.schemaVersion();
+      const current = await reads.schemaVersion();
       if (current < expectedMigration) problems.push(`database at migration ${current}, expected ${expectedMigration}`);
     } catch (err) {
       problems.push(`database does not answer: ${(err as Error).message}`);

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { ApiError, RESP, invalid } from '../errors.js';
 import { isSignType, verify, type SignType } from '../domain/sign.js';
-import type { Reads } from '../db/reads.js';
+import type { StoragePort } from '../db/port.js';
 import type { Signer } from './respond.js';
 import { callerText } from '../domain/caller-text.js';
 
@@ -30,7 +30,7 @@ const WELL_FORMED = /^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$/
  * fields → signature (100002). Until the signature verifies, every answer is unsigned. After it:
  * a disabled merchant (100003) and an unknown signType (100001), signed.
  */
-export function authenticate(request: FastifyRequest, reads: Reads): void {
+export async function authenticate(request: FastifyRequest, reads: Pick<StoragePort['reads'], 'merchant'>): Promise<void> {
   const body = request.body;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalid('body: must be a JSON object (or a form) of string fields');
@@ -39,7 +39,7 @@ export function authenticate(request: FastifyRequest, reads: Reads): void {
   const mercNo = input.mercNo;
   if (mercNo === undefined || mercNo === '') throw invalid('mercNo: is required');
   if (typeof mercNo !== 'string') throw invalid('mercNo: must be a string');
-  const merchant = mercNo.length <= 32 ? reads.merchant(mercNo) : undefined;
+  const merchant = mercNo.length <= 32 ? await reads.merchant(mercNo) : undefined;
   if (!merchant) throw new ApiError(RESP.MERCHANT_REFUSED, `mercNo: unknown merchant ${callerText(mercNo, 32)}`);
 
   const fields: Record<string, string> = {};
@@ -74,11 +74,11 @@ export type AdmitMerchant = (request: FastifyRequest, reply: FastifyReply) => vo
  * no interface can forget to; a request that proved its merchant then counts against that
  * merchant's rate limit, whatever else is wrong with it. Call before the routes are added.
  */
-export function installMerchantAuth(app: FastifyInstance, reads: Reads, admit?: AdmitMerchant): void {
+export function installMerchantAuth(app: FastifyInstance, reads: Pick<StoragePort['reads'], 'merchant'>, admit?: AdmitMerchant): void {
   const check = async (request: FastifyRequest, reply: FastifyReply) => {
     let refused: unknown;
     try {
-      authenticate(request, reads);
+      await authenticate(request, reads);
     } catch (err) {
       refused = err;
     }

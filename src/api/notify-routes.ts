@@ -9,9 +9,9 @@ import { sendEnvelope } from './respond.js';
 /** POST /api/notify/resend: a fresh notification of the order's current state (a new webhook-id). */
 export function notifyRoutes(app: FastifyInstance, s: Services): void {
   app.post('/api/notify/resend', { config: { interfaceCode: 'notifyResend' } }, async (request, reply) => {
-    const order = findOwnOrder(s.reads, request.signer!.merchant.merc_no, request.fields);
+    const order = await findOwnOrder(s.reads, request.signer!.merchant.merc_no, request.fields);
     const queued = await resendNotification(s, order.order_id, 'resend requested by the merchant');
-    const fields = { ...orderView(s.reads.order(order.order_id)!, s.reads), webhookId: queued.webhookId };
+    const fields = { ...(await orderView((await s.reads.order(order.order_id))!, s.reads)), webhookId: queued.webhookId };
     return sendEnvelope(reply, { interfaceCode: 'notifyResend', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields }, request.signer);
   });
 }

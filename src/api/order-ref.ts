@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiError, RESP, invalid } from '../errors.js';
-import type { Reads } from '../db/reads.js';
+import type { StoragePort } from '../db/port.js';
 import type { OrderRow } from '../db/rows.js';
 import { commonFields, describeIssues, optional } from './pay-schema.js';
 import { callerText } from '../domain/caller-text.js';
@@ -18,11 +18,11 @@ export const orderRefSchema = z
   .refine((r) => r.orderId || r.mercOrderNo, { message: 'orderId or mercOrderNo is required', path: ['orderId'] });
 
 /** The merchant's own order the request names, or 100001/100005. Another merchant's order is "not found". */
-export function findOwnOrder(reads: Reads, mercNo: string, fields: Record<string, string> | undefined): OrderRow {
+export async function findOwnOrder(reads: StoragePort['reads'], mercNo: string, fields: Record<string, string> | undefined): Promise<OrderRow> {
   const parsed = orderRefSchema.safeParse(fields);
   if (!parsed.success) throw invalid(describeIssues(parsed.error));
   const { orderId, mercOrderNo } = parsed.data;
-  const order = orderId ? reads.order(orderId) : reads.orderByMercNo(mercNo, mercOrderNo!);
+  const order = orderId ? await reads.order(orderId) : await reads.orderByMercNo(mercNo, mercOrderNo!);
   const mine = order && order.merc_no === mercNo && (!mercOrderNo || order.merc_order_no === mercOrderNo) ? order : undefined;
   if (!mine) throw new ApiError(RESP.NOT_FOUND, `no order ${orderId ? `orderId ${callerText(orderId)}` : `mercOrderNo ${callerText(mercOrderNo!)}`}`);
   return mine;

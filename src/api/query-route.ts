@@ -3,7 +3,7 @@ import { RESP, SUCCESS_DESC } from '../errors.js';
 import { fenToYuan } from '../domain/money.js';
 import { formatBeijing } from '../domain/time.js';
 import { yuanText } from '../domain/merchant-bill.js';
-import type { Reads } from '../db/reads.js';
+import type { StoragePort } from '../db/port.js';
 import type { OrderRow } from '../db/rows.js';
 import { findOwnOrder } from './order-ref.js';
 import { sendEnvelope } from './respond.js';
@@ -13,10 +13,10 @@ import { reconcileOrder } from '../services/reconcile.js';
 import { isPayout, NO_EXPIRY, reconcilePayout } from '../services/payouts.js';
 
 /** An order as the merchant sees it: §4.2.1's fields, where it stands, and where its notification stands. */
-export function orderView(order: OrderRow, reads: Reads): Record<string, string> {
+export async function orderView(order: OrderRow, reads: StoragePort['reads']): Promise<Record<string, string>> {
   const req = JSON.parse(order.request_json) as Record<string, string>;
   // The latest notification speaks for the order; older ones were superseded by it.
-  const latest = reads.latestNotification(order.order_id);
+  const latest = await reads.latestNotification(order.order_id);
   // A superseded latest notification announced a state the order has since left unannounced.
   const notification = latest?.status === 'superseded' ? undefined : latest;
   const view: Record<string, string> = {
@@ -34,7 +34,7 @@ export function orderView(order: OrderRow, reads: Reads): Record<string, string>
     bankType: order.bank_type ?? '',
     expireTime: order.expire_at >= NO_EXPIRY ? '' : formatBeijing(order.expire_at),
     attach: req.attach ?? '',
-    refundedAmt: order.pay_status === 'p0000' ? fenToYuan(reads.refundedFen(order.order_id)) : '',
+    refundedAmt: order.pay_status === 'p0000' ? fenToYuan(await reads.refundedFen(order.order_id)) : '',
     // The channel's fee as its bill stated it, once reconciliation stored it.
     feeAmt: order.fee_fen === null || order.fee_fen === undefined ? '' : yuanText(order.fee_fen),
     latePayment: order.late_payment ? 'true' : '',
@@ -67,7 +67,7 @@ const ASKED_REMEMBERED = 10_000;
 export function queryRoute(app: FastifyInstance, s: Services): void {
   const asked = new Map<string, number>();
   app.post('/api/query', { config: { interfaceCode: 'query' } }, async (request, reply) => {
-    let order = findOwnOrder(s.reads, request.signer!.merchant.merc_no, request.fields);
+    let order = await findOwnOrder(s.reads, request.signer!.merchant.merc_no, request.fields);
     const now = s.now();
     if (OPEN_STATES.includes(order.pay_status) && !(now - (asked.get(order.order_id) ?? -Infinity) < ASK_CHANNEL_EVERY_MS)) {
       asked.delete(order.order_id);
@@ -75,6 +75,6 @@ export function queryRoute(app: FastifyInstance, s: Services): void {
       if (asked.size > ASKED_REMEMBERED) asked.delete(asked.keys().next().value!);
       order = isPayout(order) ? await reconcilePayout(s, order, 'merchant query') : await reconcileOrder(s, order, 'merchant query');
     }
-    return sendEnvelope(reply, { interfaceCode: 'query', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields: orderView(order, s.reads) }, request.signer);
+    return sendEnvelope(reply, { interfaceCode: 'query', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields: await orderView(order, s.reads) }, request.signer);
   });
 }

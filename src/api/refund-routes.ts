@@ -38,14 +38,14 @@ export function refundRoutes(app: FastifyInstance, s: Services): void {
     const parsed = refundRequestSchema.safeParse(request.fields);
     if (!parsed.success) throw invalid(describeIssues(parsed.error));
     const merchant = request.signer!.merchant;
-    const order = findOwnOrder(s.reads, merchant.merc_no, {
+    const order = await findOwnOrder(s.reads, merchant.merc_no, {
       mercNo: merchant.merc_no,
       signature: parsed.data.signature,
       ...(parsed.data.orderId ? { orderId: parsed.data.orderId } : {}),
       ...(parsed.data.mercOrderNo ? { mercOrderNo: parsed.data.mercOrderNo } : {}),
     });
     const a = await createRefund(s, merchant, order, request.fields as never);
-    return sendEnvelope(reply, { interfaceCode: 'refund', respCode: a.respCode, respDesc: a.respDesc, fields: refundView(s, a.refund) }, request.signer);
+    return sendEnvelope(reply, { interfaceCode: 'refund', respCode: a.respCode, respDesc: a.respDesc, fields: await refundView(s, a.refund) }, request.signer);
   });
 
   const asked = new Map<string, number>();
@@ -54,7 +54,7 @@ export function refundRoutes(app: FastifyInstance, s: Services): void {
     if (!parsed.success) throw invalid(describeIssues(parsed.error));
     const { refundId, mercRefundNo } = parsed.data;
     const mercNo = request.signer!.merchant.merc_no;
-    const found = refundId ? s.reads.refund(refundId) : s.reads.refundByMercNo(mercNo, mercRefundNo!);
+    const found = refundId ? await s.reads.refund(refundId) : await s.reads.refundByMercNo(mercNo, mercRefundNo!);
     let refund = found && found.merc_no === mercNo && (!mercRefundNo || found.merc_refund_no === mercRefundNo) ? found : undefined;
     if (!refund) throw new ApiError(RESP.NOT_FOUND, `no refund ${refundId ? `refundId ${callerText(refundId)}` : `mercRefundNo ${callerText(mercRefundNo!)}`}`);
     const now = s.now();
@@ -64,6 +64,6 @@ export function refundRoutes(app: FastifyInstance, s: Services): void {
       if (asked.size > 10_000) asked.delete(asked.keys().next().value!);
       refund = await reconcileRefund(s, refund);
     }
-    return sendEnvelope(reply, { interfaceCode: 'refundQuery', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields: refundView(s, refund) }, request.signer);
+    return sendEnvelope(reply, { interfaceCode: 'refundQuery', respCode: RESP.OK, respDesc: SUCCESS_DESC, fields: await refundView(s, refund) }, request.signer);
   });
 }

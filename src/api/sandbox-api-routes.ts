@@ -23,7 +23,8 @@ const refusal = (status: number, error: string): SandboxApiAnswer => ({ status, 
  * the same bytes without going through the HTTP server.
  */
 export async function answerSandboxApi(sandbox: SandboxPayments, action: string, raw: Buffer, given: string | string[] | undefined): Promise<SandboxApiAnswer> {
-  const expected = signSandboxBody(raw, sandbox.secret());
+  const secret = await sandbox.secret();
+  const expected = signSandboxBody(raw, secret);
   if (typeof given !== 'string' || given.length !== expected.length || !timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
     return refusal(401, 'signature does not verify');
   }
@@ -36,22 +37,22 @@ export async function answerSandboxApi(sandbox: SandboxPayments, action: string,
   const { orderId, refundId, amount, confirm } = fields ?? {};
   if (typeof orderId !== 'string' || !isOrderId(orderId)) return refusal(400, 'orderId: expected 22 digits');
   let answer: unknown;
-  if (action === 'query') answer = sandbox.query(orderId);
+  if (action === 'query') answer = await sandbox.query(orderId);
   else if (action === 'close') answer = await sandbox.close(orderId);
   else if (action === 'transfer') {
     if (typeof amount !== 'string' || !/^[1-9][0-9]{0,18}$/.test(amount)) return refusal(400, 'amount: expected fen');
     if (confirm !== '0' && confirm !== '1') return refusal(400, 'confirm: expected 0 or 1');
     answer = await sandbox.transfer(orderId, BigInt(amount), confirm === '1');
-  } else if (action === 'transfer-query') answer = sandbox.transferQuery(orderId);
+  } else if (action === 'transfer-query') answer = await sandbox.transferQuery(orderId);
   else if (action === 'transfer-cancel') answer = await sandbox.transferCancel(orderId);
   else if (action === 'refund' || action === 'refund-query') {
     if (typeof refundId !== 'string' || !isOrderId(refundId)) return refusal(400, 'refundId: expected 22 digits');
-    if (action === 'refund-query') answer = sandbox.refundQuery(refundId);
+    if (action === 'refund-query') answer = await sandbox.refundQuery(refundId);
     else if (typeof amount !== 'string' || !/^[1-9][0-9]{0,18}$/.test(amount)) return refusal(400, 'amount: expected fen');
     else answer = await sandbox.refund(orderId, refundId, BigInt(amount));
   } else return refusal(404, 'no such sandbox API');
   const body = JSON.stringify(answer);
-  return { status: 200, headers: { 'content-type': JSON_TYPE, [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(body, sandbox.secret()) }, body };
+  return { status: 200, headers: { 'content-type': JSON_TYPE, [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(body, secret) }, body };
 }
 
 const verifies = (text: string | Buffer, secret: string, given: string | string[] | undefined) => {
@@ -64,8 +65,9 @@ const verifies = (text: string | Buffer, secret: string, given: string | string[
  * merchant's account for a payway and Beijing day, in WeChat Pay's ALL layout. The request's
  * signature covers its query string, the answer's its body (signSandboxBill).
  */
-export function answerSandboxBill(sandbox: SandboxPayments, query: string, given: string | string[] | undefined): SandboxApiAnswer {
-  if (!verifies(query, sandbox.secret(), given)) return refusal(401, 'signature does not verify');
+export async function answerSandboxBill(sandbox: SandboxPayments, query: string, given: string | string[] | undefined): Promise<SandboxApiAnswer> {
+  const secret = await sandbox.secret();
+  if (!verifies(query, secret, given)) return refusal(401, 'signature does not verify');
   const p = new URLSearchParams(query);
   const date = p.get('date') ?? '';
   try {
@@ -76,9 +78,9 @@ export function answerSandboxBill(sandbox: SandboxPayments, query: string, given
   const payway = p.get('payway') ?? '';
   if (!(PAYWAYS as readonly string[]).includes(payway)) return refusal(400, `payway: expected ${PAYWAYS.join(', ')}`);
   const mercNo = p.get('mercNo') ?? '';
-  if (!sandbox.isSandboxMerchant(mercNo)) return refusal(404, 'mercNo: no such sandbox merchant');
-  const body = Buffer.from(sandbox.bill(mercNo, payway, date)).toString('utf8');
-  return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', [SANDBOX_SIGNATURE_HEADER]: signSandboxBill(body, sandbox.secret()) }, body };
+  if (!(await sandbox.isSandboxMerchant(mercNo))) return refusal(404, 'mercNo: no such sandbox merchant');
+  const body = Buffer.from(await sandbox.bill(mercNo, payway, date)).toString('utf8');
+  return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', [SANDBOX_SIGNATURE_HEADER]: signSandboxBill(body, secret) }, body };
 }
 
 /** The HTTP road to the sandbox API: its own scope, whose only body parser keeps the raw bytes. */
@@ -93,7 +95,7 @@ export async function sandboxApiRoutes(app: FastifyInstance, opts: { sandbox: Sa
   });
   app.get('/sandbox/api/bill', async (request, reply) => {
     const q = request.url.indexOf('?');
-    const a = answerSandboxBill(sandbox, q < 0 ? '' : request.url.slice(q + 1), request.headers[SANDBOX_SIGNATURE_HEADER]);
+    const a = await answerSandboxBill(sandbox, q < 0 ? '' : request.url.slice(q + 1), request.headers[SANDBOX_SIGNATURE_HEADER]);
     return reply.code(a.status).headers(a.headers).send(a.body);
   });
 }

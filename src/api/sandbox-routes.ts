@@ -8,10 +8,10 @@ import { sandboxPayPage, sandboxPayoutPage, sandboxResultPage } from '../pages/s
 export function sandboxRoutes(app: FastifyInstance, sandbox: SandboxPayments): void {
   // No HEAD twin: only a payer actually opening the page moves the order to p0002.
   app.get<{ Params: { orderId: string } }>('/sandbox/pay/:orderId', { exposeHeadRoute: false }, async (request, reply) => {
-    const found = isOrderId(request.params.orderId) ? sandbox.find(request.params.orderId) : undefined;
+    const found = isOrderId(request.params.orderId) ? await sandbox.find(request.params.orderId) : undefined;
     if (!found) return reply.code(404).type('text/html; charset=utf-8').send(notFoundPage());
     const order = await sandbox.open(found);
-    const html = sandbox.isPayout(order) ? sandboxPayoutPage(order, sandbox.waitingForPayee(order.order_id)) : sandboxPayPage(order);
+    const html = sandbox.isPayout(order) ? sandboxPayoutPage(order, await sandbox.waitingForPayee(order.order_id)) : sandboxPayPage(order);
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
   });
 
@@ -22,7 +22,7 @@ export function sandboxRoutes(app: FastifyInstance, sandbox: SandboxPayments): v
         ? reply.code(status).type('text/html; charset=utf-8').send(page('dtpay sandbox', `<h1>${escapeHtml(message)}</h1>`))
         : reply.code(status).send({ error: message });
 
-    const found = isOrderId(request.params.orderId) ? sandbox.find(request.params.orderId) : undefined;
+    const found = isOrderId(request.params.orderId) ? await sandbox.find(request.params.orderId) : undefined;
     if (!found) return wantsHtml ? reply.code(404).type('text/html; charset=utf-8').send(notFoundPage()) : fail(404, 'no such sandbox order');
     const body = request.body as Record<string, unknown> | undefined;
     const result = body && typeof body === 'object' ? body.result : undefined;

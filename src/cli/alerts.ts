@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { prepareReads } from '../db/reads.js';
 import { InlineWriter } from '../db/writer.js';
+import { sqliteStorage } from '../db/sqlite-storage.js';
 import { formatBeijing } from '../domain/time.js';
 import { handleAlert, listAlerts } from '../services/alerts.js';
 import { emptyDatabaseNote, notFound, openExisting } from './database.js';
@@ -28,17 +28,17 @@ export async function runAlerts(config: Config, args: string[], io: Io): Promise
 
   const db = openExisting(config, `alerts ${sub}`);
   try {
-    const reads = prepareReads(db);
+    const { reads, writer } = sqliteStorage({ db, writer: new InlineWriter(db), closeDb: false });
     if (sub === 'handle') {
       const id = Number(positionals[0]);
-      const r = await handleAlert({ writer: new InlineWriter(db), reads, now: Date.now }, id, 'cli');
+      const r = await handleAlert({ writer, reads, now: Date.now }, id, 'cli');
       if (r.result === 'none') throw notFound(db, config, `alerts handle: no alert ${id}`);
       if (values.json) printJson(io, r.alert);
       else io.out(r.result === 'handled' ? `alert ${id} marked handled\n` : `alert ${id} was already handled (${r.alert.handledAt})\n`);
       return 0;
     }
     const open = (values as { open?: boolean }).open === true;
-    const list = listAlerts(reads, { open, limit });
+    const list = await listAlerts(reads, { open, limit });
     if (list.length === 0) {
       const note = emptyDatabaseNote(db, config);
       if (note) io.err(`dtpay: ${note}\n`);

@@ -3,9 +3,8 @@ import pino from 'pino';
 import { request as httpRequest } from 'undici';
 import type { Config } from '../config.js';
 import type { Db } from '../db/open.js';
-import { prepareReads } from '../db/reads.js';
-import { prepareCredentialReads } from '../db/credential-reads.js';
 import { InlineWriter } from '../db/writer.js';
+import { sqliteStorage } from '../db/sqlite-storage.js';
 import { OrderIdGenerator } from '../domain/ids.js';
 import { CashierLinks } from '../domain/cashier-links.js';
 import { ChannelRegistry } from '../channels/registry.js';
@@ -34,9 +33,10 @@ const LIVE_DRIVERS: Record<Payway, ChannelDriver<any>> = { alipay: alipayDriver,
 
 export async function cliServices(db: Db, config: Config, io: Io, what: string): Promise<Services> {
   const { masterKey, merchantKeys } = cliSecrets(db, config, io, what);
-  const reads = prepareReads(db, merchantKeys);
-  const credentialReads = prepareCredentialReads(db);
   const writer = new InlineWriter(db);
+  // The command closes the database itself when it is done.
+  const storage = sqliteStorage({ db, writer, merchantKeys, closeDb: false });
+  const { reads } = storage;
   const sandboxSecret = await writer.run('ensureSetting', { name: 'sandbox_secret', value: randomBytes(32).toString('hex') });
   const cashierSecret = await writer.run('ensureSetting', { name: 'cashier_secret', value: randomBytes(32).toString('hex') });
   const registry = new ChannelRegistry([
@@ -45,7 +45,7 @@ export async function cliServices(db: Db, config: Config, io: Io, what: string):
   ]);
   const now = () => Date.now();
   const ids = new OrderIdGenerator(now);
-  ids.seedAfter(reads.maxOrderId());
+  ids.seedAfter(await reads.maxOrderId());
   // Logs go to stderr (stdout carries the command's one document), errors only unless asked for more:
   // what a run found is in its report.
   const log = pino({ level: config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? config.LOG_LEVEL : 'error' }, pino.destination(2));
@@ -65,6 +65,7 @@ export async function cliServices(db: Db, config: Config, io: Io, what: string):
 
   const services: Services = {
     config,
+    storage,
     reads,
     writer,
     merchantKeys,
@@ -77,7 +78,7 @@ export async function cliServices(db: Db, config: Config, io: Io, what: string):
     alerts: { record: async (a) => writer.run('recordAlert', { ...a, since: a.at - ALERT_QUIET_MS }) },
     links: new CashierLinks(cashierSecret, config.PUBLIC_BASE_URL),
     channelContext: (signal) => ({ now, publicBaseUrl: config.PUBLIC_BASE_URL, signal, http: (req) => http(req, signal) }),
-    ...credentialLookup(credentialReads, masterKey, sandboxSecret),
+    ...credentialLookup(storage.credentials, masterKey, sandboxSecret),
   };
   sandbox = new SandboxPayments(services, async () => {
     throw new Error('the sandbox sends no callbacks from the command line');

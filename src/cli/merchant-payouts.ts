@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import type { Db } from '../db/open.js';
-import type { Reads } from '../db/reads.js';
-import type { Writer } from '../db/writer.js';
+import type { StoragePort } from '../db/port.js';
 import { PayoutSettingsError, payoutLimit, payoutWarnings, payoutsShown, setMerchantPayouts } from '../services/payout-settings.js';
 import { notFound } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
@@ -18,7 +17,8 @@ export { payoutsShown };
 
 const cliError = (err: unknown) => (err instanceof PayoutSettingsError ? new CliError(`merchant payouts: ${err.message}`) : err);
 
-export async function runMerchantPayouts(config: Config, db: Db, reads: Reads, writer: Writer, args: string[], io: Io): Promise<number> {
+export async function runMerchantPayouts(config: Config, db: Db, storage: StoragePort, args: string[], io: Io): Promise<number> {
+  const { reads, writer } = storage;
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -32,7 +32,7 @@ export async function runMerchantPayouts(config: Config, db: Db, reads: Reads, w
   });
   if (positionals.length !== 1) throw new CliError(usageOf('merchant payouts'));
   const mercNo = positionals[0]!;
-  const merchant = reads.merchant(mercNo);
+  const merchant = await reads.merchant(mercNo);
   if (!merchant) throw notFound(db, config, `no merchant ${mercNo}`);
   if (values.enable && values.disable) throw new CliError('merchant payouts: --enable and --disable exclude each other');
   let shown: ReturnType<typeof payoutsShown>;
@@ -44,7 +44,7 @@ export async function runMerchantPayouts(config: Config, db: Db, reads: Reads, w
   } catch (err) {
     throw cliError(err);
   }
-  if (values.enable && merchant.mode === 'live') for (const w of payoutWarnings(db, () => cliSecrets(db, config, io, 'merchant payouts').masterKey, mercNo)) io.err(`dtpay: warning: ${w}\n`);
+  if (values.enable && merchant.mode === 'live') for (const w of await payoutWarnings(storage.credentials, () => cliSecrets(db, config, io, 'merchant payouts').masterKey, mercNo)) io.err(`dtpay: warning: ${w}\n`);
   if (values.json) printJson(io, { mercNo, payouts: shown });
   else {
     const limits = [shown.dailyLimit && `daily limit ${shown.dailyLimit}`, shown.perPayoutLimit && `per payout ${shown.perPayoutLimit}`].filter(Boolean).join(', ');

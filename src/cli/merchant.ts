@@ -5,6 +5,7 @@ import { migrate } from '../db/migrate.js';
 import { prepareReads } from '../db/reads.js';
 import { prepareCredentialReads } from '../db/credential-reads.js';
 import { InlineWriter } from '../db/writer.js';
+import { sqliteStorage } from '../db/sqlite-storage.js';
 import { formatBeijing } from '../domain/time.js';
 import { createMerchant, rotateMerchantKey, setMerchantStatus } from '../services/merchants.js';
 import { databaseFile, emptyDatabaseNote, notFound, openExisting } from './database.js';
@@ -20,7 +21,7 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
   if (sub === 'payouts') {
     const db = openExisting(config, 'merchant payouts');
     try {
-      return await runMerchantPayouts(config, db, prepareReads(db), new InlineWriter(db), rest, io);
+      return await runMerchantPayouts(config, db, sqliteStorage({ db, writer: new InlineWriter(db), closeDb: false }), rest, io);
     } finally {
       db.close();
     }

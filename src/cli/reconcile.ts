@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { PAYWAYS, type Payway } from '../channels/types.js';
 import { prepareReads } from '../db/reads.js';
+import { InlineWriter } from '../db/writer.js';
+import { sqliteStorage } from '../db/sqlite-storage.js';
 import { formatBeijing } from '../domain/time.js';
 import { beijingDay } from '../reconcile/bill.js';
 import { reconcileDay } from '../services/reconciliation.js';
@@ -54,13 +56,13 @@ export async function runReconcile(config: Config, args: string[], io: Io): Prom
     let report: DayReport;
     if (show) {
       if (mercNo !== undefined && !prepareReads(db).merchant(mercNo)) throw notFound(db, config, `${command}: no merchant ${mercNo}`);
-      report = dayReport(prepareReads(db), date, { mercNo });
+      report = await dayReport(sqliteStorage({ db, writer: new InlineWriter(db), closeDb: false }).reads, date, { mercNo });
     } else {
       const s = await cliServices(db, config, io, command);
-      if (mercNo !== undefined && !s.reads.merchant(mercNo)) throw notFound(db, config, `${command}: no merchant ${mercNo}`);
+      if (mercNo !== undefined && !(await s.reads.merchant(mercNo))) throw notFound(db, config, `${command}: no merchant ${mercNo}`);
       const results = await reconcileDay(s, { date, mercNo, payway: payway as Payway | undefined });
       const covered = new Set(results.filter((r) => r.stored).map((r) => `${r.mercNo}|${r.payway}`));
-      report = dayReport(s.reads, date, { mercNo, keep: (r) => covered.has(`${r.merc_no}|${r.payway}`) });
+      report = await dayReport(s.reads, date, { mercNo, keep: (r) => covered.has(`${r.merc_no}|${r.payway}`) });
     }
     if (values.json) printJson(io, report);
     else printReport(io, report, show);

@@ -3,6 +3,7 @@ import type { Db } from '../db/open.js';
 import { UnsealError } from '../secrets/sealing.js';
 import { MasterKeyFileError, MasterKeyMissingError } from '../secrets/master-key.js';
 import { openSecrets, type OpenedSecrets } from '../services/secrets-at-start.js';
+import { sqliteStoredSecrets } from '../db/secret-rows.js';
 import { CliError, type Io } from './io.js';
 
 /**
@@ -12,7 +13,7 @@ import { CliError, type Io } from './io.js';
 export function cliSecrets(db: Db, config: Config, io: Io, what: string): OpenedSecrets {
   let secrets: OpenedSecrets;
   try {
-    secrets = openSecrets(db, config);
+    secrets = openSecrets(sqliteStoredSecrets(db), config);
   } catch (err) {
     if (err instanceof MasterKeyMissingError || err instanceof MasterKeyFileError || err instanceof UnsealError) {
       throw new CliError(`${what}: ${err.message}`, 1);

@@ -35,15 +35,17 @@ export function adminRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const v = pageView(request, reply);
     const { s } = v;
     const isAdmin = roleAllows(v.operator!.role, 'admin');
-    const rows = ctx.s.reads.merchants().map((m) => [
+    const merchants = await ctx.s.reads.merchants();
+    const payouts = await Promise.all(merchants.map((m) => ctx.s.reads.payoutSettings(m.merc_no)));
+    const rows = merchants.map((m, i) => [
       `<span class="mono">${esc(m.merc_no)}</span>`,
       esc(m.name),
       esc(word(s, m.mode)),
       esc(word(s, m.status)),
       esc(when(m.created_at)),
       isAdmin
-        ? `<a href="/console/merchants/${esc(m.merc_no)}/payouts" class="payouts">${esc(payoutsSummary(s, payoutsShown(ctx.s.reads.payoutSettings(m.merc_no))))}</a>`
-        : esc(payoutsSummary(s, payoutsShown(ctx.s.reads.payoutSettings(m.merc_no)))),
+        ? `<a href="/console/merchants/${esc(m.merc_no)}/payouts" class="payouts">${esc(payoutsSummary(s, payoutsShown(payouts[i])))}</a>`
+        : esc(payoutsSummary(s, payoutsShown(payouts[i]))),
       isAdmin
         ? postButton(v, `/console/merchants/${m.merc_no}/rotate-key`, s.rotateKey, { cls: 'quiet' }) +
           ' ' +
@@ -75,7 +77,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
 
   app.post<{ Params: { mercNo: string } }>('/merchants/:mercNo/rotate-key', admin, async (request, reply) => {
     const s = stringsOf(request);
-    const m = ctx.s.reads.merchant(request.params.mercNo);
+    const m = await ctx.s.reads.merchant(request.params.mercNo);
     if (!m) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
     const key = await rotateMerchantKey(ctx.s, m.merc_no, ctx.s.now());
     if (!key) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
@@ -87,7 +89,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   for (const [verb, status] of [['disable', 'disabled'], ['enable', 'active']] as const) {
     app.post<{ Params: { mercNo: string } }>(`/merchants/:mercNo/${verb}`, admin, async (request, reply) => {
       const s = stringsOf(request);
-      const m = ctx.s.reads.merchant(request.params.mercNo);
+      const m = await ctx.s.reads.merchant(request.params.mercNo);
       if (!m) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
       const changed = await setMerchantStatus(ctx.s.writer, m.merc_no, status, ctx.s.now());
       await audit(ctx, request, { action: `merchants/${verb}`, target: m.merc_no, outcome: changed ? 'ok' : 'unchanged' });
@@ -99,7 +101,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   app.get('/operators', admin, async (request, reply) => {
     const v = pageView(request, reply);
     const { s } = v;
-    const rows = ctx.reads.operators().map((o) => [
+    const rows = (await ctx.reads.operators()).map((o) => [
       esc(o.email),
       esc(word(s, o.role)),
       esc(word(s, o.status)),
@@ -127,7 +129,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   app.post<{ Params: { email: string } }>('/operators/:email/disable', admin, async (request: FastifyRequest<{ Params: { email: string } }>, reply) => {
     const s = stringsOf(request);
     const email = normalEmail(request.params.email);
-    if (!ctx.reads.operatorByEmail(email)) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
+    if (!(await ctx.reads.operatorByEmail(email))) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
     const changed = await setOperatorStatus(ctx.s.writer, { email, status: 'disabled', at: ctx.s.now() });
     await audit(ctx, request, { action: 'operators/disable', target: email, outcome: changed ? 'ok' : 'unchanged' });
     request.session.flash = { kind: 'ok', text: `${s.operatorDisabled} ${email}` };
@@ -139,7 +141,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const { s } = v;
     const raw = request.query.before;
     const before = raw && /^[1-9][0-9]{0,15}$/.test(raw) ? Number(raw) : Number.MAX_SAFE_INTEGER;
-    const rows = ctx.reads.audit(before, PAGE);
+    const rows = await ctx.reads.audit(before, PAGE);
     const body = rows.map((a) => [
       esc(when(a.at)),
       esc(a.operator),

@@ -7,7 +7,7 @@ import { dummyHash, verifyPassword } from './passwords.js';
 import { acceptTotp, openTotp } from './totp.js';
 import { normalEmail } from './operators.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
-import type { SqliteSessionStore } from './session-store.js';
+import type { TableSessionStore } from './session-store.js';
 
 // Logging in and out, the language switch and the assets (CONTRACT §6 "Sessions").
 
@@ -36,7 +36,7 @@ function loginPage(request: FastifyRequest, reply: FastifyReply, status: number,
   return reply.code(status).type('text/html; charset=utf-8').send(shell(v, s.loginTitle, body));
 }
 
-export function authRoutes(app: FastifyInstance, ctx: ConsoleContext, store: SqliteSessionStore): void {
+export function authRoutes(app: FastifyInstance, ctx: ConsoleContext, store: TableSessionStore): void {
   app.get('/assets/console.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(CONSOLE_CSS));
   app.get('/assets/console.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(CONSOLE_JS));
 
@@ -66,7 +66,7 @@ export function authRoutes(app: FastifyInstance, ctx: ConsoleContext, store: Sql
     }
     const emailKey = `email:${email}`;
     const addressKey = `addr:${address}`;
-    const locked = (key: string) => (ctx.reads.loginLimit(key)?.locked_until ?? 0) > now;
+    const locked = async (key: string) => ((await ctx.reads.loginLimit(key))?.locked_until ?? 0) > now;
     const refuse = async (why: string) => {
       const byEmail = await ctx.s.writer.run('recordLoginFailure', { key: emailKey, at: now, limit: EMAIL_LIMIT, windowMs: WINDOW_MS, lockMs: LOCK_MS });
       const byAddress = await ctx.s.writer.run('recordLoginFailure', { key: addressKey, at: now, limit: ADDRESS_LIMIT, windowMs: WINDOW_MS, lockMs: LOCK_MS });
@@ -75,11 +75,12 @@ export function authRoutes(app: FastifyInstance, ctx: ConsoleContext, store: Sql
       return loginPage(request, reply, nowLocked ? 429 : 401, { kind: 'bad', text: nowLocked ? s.loginLocked : s.loginFailed }, email);
     };
 
-    if (locked(addressKey) || locked(emailKey)) {
-      await audit(ctx, request, { operator: email, action: 'login', outcome: 'locked', detail: locked(addressKey) ? 'address locked' : 'email locked' });
+    const addressLocked = await locked(addressKey);
+    if (addressLocked || (await locked(emailKey))) {
+      await audit(ctx, request, { operator: email, action: 'login', outcome: 'locked', detail: addressLocked ? 'address locked' : 'email locked' });
       return loginPage(request, reply, 429, { kind: 'bad', text: s.loginLocked }, email);
     }
-    const op = ctx.reads.operatorByEmail(email);
+    const op = await ctx.reads.operatorByEmail(email);
     const password = body.password ?? '';
     // An unknown email costs as much as a wrong password: the answer's timing tells nothing.
     const passwordOk = await verifyPassword(password, op?.password_hash ?? (await dummyHash()));

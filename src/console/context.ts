@@ -1,8 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services/context.js';
-import type { OrderReads } from '../db/order-reads.js';
-import type { CredentialReads } from '../db/credential-reads.js';
-import type { ConsoleReads, OperatorRecord } from './console-reads.js';
+import type { StoragePort } from '../db/port.js';
+import type { OperatorRecord } from './console-reads.js';
 import type { AuditEntry, OperatorRole } from './console-ops.js';
 import type { PageView } from './layout.js';
 import { STRINGS, type Lang } from './strings.js';
@@ -10,9 +9,9 @@ import { STRINGS, type Lang } from './strings.js';
 /** What every console route gets: the gateway's services (the same the API uses) and the console's reads. */
 export interface ConsoleContext {
   s: Services;
-  reads: ConsoleReads;
-  orders: OrderReads;
-  credentials: CredentialReads;
+  reads: StoragePort['console'];
+  orders: StoragePort['orderLists'];
+  credentials: StoragePort['credentials'];
   masterKey: string;
   idleMs: number;
 }

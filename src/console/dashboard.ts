@@ -41,12 +41,14 @@ export function dashboardRoutes(app: FastifyInstance, ctx: ConsoleContext): void
     const now = ctx.s.now();
     const day = (ms: number) => formatBeijing(ms).slice(0, 8);
     const tomorrow = day(now + DAY_MS);
-    const today = ctx.reads.paywayDays(day(now), tomorrow);
-    const week = ctx.reads.paywayDays(day(now - 6 * DAY_MS), tomorrow);
+    const today = await ctx.reads.paywayDays(day(now), tomorrow);
+    const week = await ctx.reads.paywayDays(day(now - 6 * DAY_MS), tomorrow);
+    const pending = await ctx.reads.pendingNotifications();
+    const openAlerts = await ctx.reads.openAlertCount();
     const counts =
-      `<div class="cards"><section class="card"><h2>${esc(s.pendingNotifications)}</h2><p class="big" id="pending-notifications">${ctx.reads.pendingNotifications()}</p>` +
+      `<div class="cards"><section class="card"><h2>${esc(s.pendingNotifications)}</h2><p class="big" id="pending-notifications">${pending}</p>` +
       `<a href="/console/notifications">${esc(s.navNotifications)}</a></section>` +
-      `<section class="card"><h2>${esc(s.openAlerts)}</h2><p class="big" id="open-alerts">${ctx.reads.openAlertCount()}</p>` +
+      `<section class="card"><h2>${esc(s.openAlerts)}</h2><p class="big" id="open-alerts">${openAlerts}</p>` +
       `<a href="/console/alerts">${esc(s.navAlerts)}</a></section></div>`;
     const body = `<div class="cards">${period(s, s.today, today, 'today')}${period(s, s.last7Days, week, 'week')}</div>${counts}`;
     return reply.type('text/html; charset=utf-8').send(shell(v, s.navDashboard, body));

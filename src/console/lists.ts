@@ -38,7 +38,7 @@ export function listRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const [atRaw, idRaw] = (request.query.before ?? '').split('.');
     const beforeAt = atRaw ? beforeId(atRaw) : Number.MAX_SAFE_INTEGER;
     const beforeRefund = idRaw && /^\d{22}$/.test(idRaw) ? idRaw : '9'.repeat(22);
-    const rows = ctx.reads.refunds(beforeAt, beforeRefund, PAGE);
+    const rows = await ctx.reads.refunds(beforeAt, beforeRefund, PAGE);
     const body = rows.map((r) => [
       esc(String(r.refund_id)),
       `<a href="/console/orders/${esc(String(r.order_id))}">${esc(String(r.order_id))}</a>`,
@@ -61,10 +61,11 @@ export function listRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const { s } = v;
     const status = request.query.status ?? 'failed';
     if (!['failed', 'pending', 'delivered', 'superseded'].includes(status)) throw new BadQuery('status', 'must be failed, pending, delivered or superseded');
-    const rows = ctx.reads.notifications(status, beforeId(request.query.before), PAGE);
+    const rows = await ctx.reads.notifications(status, beforeId(request.query.before), PAGE);
     const canResend = roleAllows(v.operator!.role, 'support');
-    const body = rows.map((n) => {
-      const last = ctx.reads.attempts(n.id).at(-1);
+    const attempts = await Promise.all(rows.map((n) => ctx.reads.attempts(n.id)));
+    const body = rows.map((n, i) => {
+      const last = attempts[i]!.at(-1);
       return [
         esc(String(n.id)),
         `<a href="/console/orders/${esc(n.order_id)}">${esc(n.order_id)}</a>`,
@@ -87,7 +88,7 @@ export function listRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   app.post<{ Params: { id: string } }>('/notifications/:id/resend', support, async (request, reply) => {
     const s = stringsOf(request);
     const id = Number(request.params.id);
-    const target = findNotification(ctx, id);
+    const target = await findNotification(ctx, id);
     if (!target) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
     const queued = await resendNotification(ctx.s, target.order_id, `resend from the console (${request.consoleOperator!.email})`);
     await audit(ctx, request, { action: 'notifications/resend', target: target.order_id, outcome: 'ok', detail: `notification ${id} → ${queued.webhookId}` });
@@ -101,12 +102,12 @@ export function listRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const now = ctx.s.now();
     const base = ctx.s.config.PUBLIC_BASE_URL;
     const rows: string[][] = [];
-    for (const m of ctx.s.reads.merchants()) {
+    for (const m of await ctx.s.reads.merchants()) {
       if (m.mode === 'sandbox') {
         rows.push([esc(`${m.merc_no} ${m.name}`), esc(s.sandbox), esc(s.sandboxChannel), `<span class="mono">${esc(callbackUrl(base, 'sandbox'))}</span>`, '']);
         continue;
       }
-      const creds = ctx.credentials.channelCredentialsOf(m.merc_no);
+      const creds = await ctx.credentials.channelCredentialsOf(m.merc_no);
       if (creds.length === 0) rows.push([esc(`${m.merc_no} ${m.name}`), esc(s.live), esc(s.noneConfigured), '', '']);
       for (const c of creds) {
         rows.push([
@@ -114,7 +115,7 @@ export function listRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
           esc(s.live),
           esc(c.payway),
           `<span class="mono">${esc(callbackUrl(base, c.payway, m))}</span>`,
-          certificates(ctx, s, m.merc_no, c.payway, now),
+          await certificates(ctx, s, m.merc_no, c.payway, now),
         ]);
       }
     }
@@ -126,7 +127,7 @@ export function listRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const v = pageView(request, reply);
     const { s } = v;
     const all = request.query.all === '1';
-    const rows = ctx.reads.alerts(!all, beforeId(request.query.before), PAGE);
+    const rows = await ctx.reads.alerts(!all, beforeId(request.query.before), PAGE);
     const canHandle = roleAllows(v.operator!.role, 'support');
     const body = rows.map((a) => [
       esc(when(a.at)),
@@ -146,7 +147,7 @@ export function listRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   app.post<{ Params: { id: string } }>('/alerts/:id/handle', support, async (request: FastifyRequest<{ Params: { id: string } }>, reply) => {
     const s = stringsOf(request);
     const id = Number(request.params.id);
-    const alert = Number.isSafeInteger(id) ? ctx.reads.alert(id) : undefined;
+    const alert = Number.isSafeInteger(id) ? await ctx.reads.alert(id) : undefined;
     if (!alert) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
     const handled = await handleAlert(ctx.s, id, request.consoleOperator!.email);
     await audit(ctx, request, { action: 'alerts/handle', target: alert.order_id ?? `alert ${id}`, outcome: handled.result === 'handled' ? 'ok' : 'already handled', detail: `alert ${id} ${alert.kind}` });
@@ -155,14 +156,14 @@ export function listRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   });
 }
 
-function findNotification(ctx: ConsoleContext, id: number) {
+async function findNotification(ctx: ConsoleContext, id: number) {
   return Number.isSafeInteger(id) && id > 0 ? ctx.reads.notification(id) : undefined;
 }
 
-function certificates(ctx: ConsoleContext, s: ReturnType<typeof stringsOf>, mercNo: string, payway: 'alipay' | 'wxpay' | 'unionpay', now: number): string {
+async function certificates(ctx: ConsoleContext, s: ReturnType<typeof stringsOf>, mercNo: string, payway: 'alipay' | 'wxpay' | 'unionpay', now: number): Promise<string> {
   let summary;
   try {
-    const c = loadLiveCredentials(ctx.credentials, ctx.masterKey, mercNo, payway);
+    const c = await loadLiveCredentials(ctx.credentials, ctx.masterKey, mercNo, payway);
     if (!c) return '';
     summary = summarizeCredentials(payway, c, now) as unknown as Record<string, unknown>;
   } catch (err) {

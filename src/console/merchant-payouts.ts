@@ -21,19 +21,19 @@ export function payoutsSummary(s: Strings, shown: ReturnType<typeof payoutsShown
   return `${shown.enabled ? s.on : s.off}${shown.enabled && limits ? ` (${limits})` : ''}`;
 }
 
-function warningsOf(ctx: ConsoleContext, m: MerchantRow): string[] {
+async function warningsOf(ctx: ConsoleContext, m: MerchantRow): Promise<string[]> {
   if (m.mode !== 'live') return [];
   try {
-    return payoutWarnings(ctx.credentials, () => ctx.masterKey, m.merc_no);
+    return await payoutWarnings(ctx.credentials, () => ctx.masterKey, m.merc_no);
   } catch (err) {
     return [(err as Error).message];
   }
 }
 
-function settingsPage(ctx: ConsoleContext, v: PageView, m: MerchantRow): string {
+async function settingsPage(ctx: ConsoleContext, v: PageView, m: MerchantRow): Promise<string> {
   const { s } = v;
-  const shown = payoutsShown(ctx.s.reads.payoutSettings(m.merc_no));
-  const warnings = warningsOf(ctx, m);
+  const shown = payoutsShown(await ctx.s.reads.payoutSettings(m.merc_no));
+  const warnings = await warningsOf(ctx, m);
   const base = `/console/merchants/${encodeURIComponent(m.merc_no)}/payouts`;
   return (
     `<section class="card"><dl class="fields"><dt>mercNo</dt><dd class="mono">${esc(m.merc_no)}</dd><dt>${esc(s.merchantName)}</dt><dd>${esc(m.name)}</dd>` +
@@ -60,16 +60,16 @@ export function merchantPayoutRoutes(app: FastifyInstance, ctx: ConsoleContext):
   const admin = { preHandler: guard(ctx, 'admin') };
 
   app.get<Params>('/merchants/:mercNo/payouts', admin, async (request, reply) => {
-    const m = ctx.s.reads.merchant(request.params.mercNo);
+    const m = await ctx.s.reads.merchant(request.params.mercNo);
     const s = stringsOf(request);
     if (!m) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
     const v = pageView(request, reply);
-    return reply.type('text/html; charset=utf-8').send(shell(v, `${s.payoutSettingsTitle} ${m.merc_no}`, settingsPage(ctx, v, m)));
+    return reply.type('text/html; charset=utf-8').send(shell(v, `${s.payoutSettingsTitle} ${m.merc_no}`, await settingsPage(ctx, v, m)));
   });
 
   app.post<Params & { Body: Record<string, string | undefined> }>('/merchants/:mercNo/payouts', admin, async (request, reply) => {
     const s = stringsOf(request);
-    const m = ctx.s.reads.merchant(request.params.mercNo);
+    const m = await ctx.s.reads.merchant(request.params.mercNo);
     if (!m) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
     const body = request.body ?? {};
     const present = (x: string | undefined) => (typeof x === 'string' && x.trim() !== '' ? x.trim() : undefined);
@@ -93,7 +93,7 @@ export function merchantPayoutRoutes(app: FastifyInstance, ctx: ConsoleContext):
       return refusalPage(request, reply, 400, s.badRequest, err.message);
     }
     const shown = payoutsShown(await setMerchantPayouts(ctx.s.reads, ctx.s.writer, change));
-    const warnings = change.enable ? warningsOf(ctx, m) : [];
+    const warnings = change.enable ? await warningsOf(ctx, m) : [];
     const limits = [shown.dailyLimit && `daily limit ${shown.dailyLimit}`, shown.perPayoutLimit && `per payout ${shown.perPayoutLimit}`].filter(Boolean).join(', ');
     await audit(ctx, request, {
       action: 'merchants/payouts',

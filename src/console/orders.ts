@@ -57,9 +57,9 @@ function orderRows(s: Strings, rows: ConsoleOrderRow[]): string[][] {
  * The filters of an order list (the orders page, the payouts page): its own path, the trade types
  * it lists, and a CSV export only where the page has one.
  */
-export function filterForm(ctx: ConsoleContext, v: PageView, q: OrderQuery, opts: { path: string; tradeTypes: string[]; csv?: boolean }): string {
+export async function filterForm(ctx: ConsoleContext, v: PageView, q: OrderQuery, opts: { path: string; tradeTypes: string[]; csv?: boolean }): Promise<string> {
   const { s } = v;
-  const merchants = ctx.s.reads.merchants().map((m) => [m.merc_no, `${m.merc_no} ${m.name}`] as [string, string]);
+  const merchants = (await ctx.s.reads.merchants()).map((m) => [m.merc_no, `${m.merc_no} ${m.name}`] as [string, string]);
   return (
     `<form method="get" action="${esc(opts.path)}" class="filters" id="filters">` +
     `<label>${esc(s.search)}<input name="q" id="f-q" placeholder="${esc(s.searchHint)}" value="${esc(q.q ?? '')}" maxlength="64"></label>` +
@@ -87,9 +87,9 @@ export function listPager(v: PageView, path: string, q: OrderQuery, rows: Consol
   );
 }
 
-function listPage(ctx: ConsoleContext, v: PageView, q: OrderQuery, rows: ConsoleOrderRow[], searched: boolean, more: boolean): string {
+async function listPage(ctx: ConsoleContext, v: PageView, q: OrderQuery, rows: ConsoleOrderRow[], searched: boolean, more: boolean): Promise<string> {
   const { s } = v;
-  const filters = filterForm(ctx, v, q, { path: '/console/orders', tradeTypes: ['01', '02', '03'], csv: true });
+  const filters = await filterForm(ctx, v, q, { path: '/console/orders', tradeTypes: ['01', '02', '03'], csv: true });
   const head = [s.orderId, s.merchant, s.mercOrderNo, s.payway, s.tradeType, s.amount, s.status, s.createdAt];
   return filters + table(head, orderRows(s, rows), s.noOrders, 'orders') + listPager(v, '/console/orders', q, rows, searched, more);
 }
@@ -102,18 +102,18 @@ function csvCell(v: string): string {
 
 const CSV_HEAD = ['orderId', 'mercNo', 'mercOrderNo', 'payway', 'scene', 'tradeType', 'tradeAmt', 'payStatus', 'channelTradeNo', 'createdAt'];
 
-function* csvLines(ctx: ConsoleContext, q: OrderQuery): Generator<string> {
+async function* csvLines(ctx: ConsoleContext, q: OrderQuery): AsyncGenerator<string> {
   // Excel opens UTF-8 with a byte order mark as UTF-8 (Chinese merchant order numbers stay legible).
   yield '\ufeff' + CSV_HEAD.join(',') + '\r\n';
   const search = parseSearch(q.q);
   if (search) {
-    for (const o of ctx.reads.search(search)) yield csvRow(o);
+    for (const o of await ctx.reads.search(search)) yield csvRow(o);
     return;
   }
   let before: string | undefined;
   for (let n = 0; n < CSV_MAX_ROWS; ) {
     const f = parseOrderQuery({ ...q, ...(before ? { before } : {}) }, Math.min(CSV_BATCH, CSV_MAX_ROWS - n));
-    const rows = ctx.reads.orders(f);
+    const rows = await ctx.reads.orders(f);
     let chunk = '';
     for (const o of rows) chunk += csvRow(o);
     if (chunk) yield chunk;
@@ -137,12 +137,12 @@ interface TimelineItem {
   text: string;
 }
 
-function timeline(ctx: ConsoleContext, s: Strings, order: OrderRow): TimelineItem[] {
+async function timeline(ctx: ConsoleContext, s: Strings, order: OrderRow): Promise<TimelineItem[]> {
   const items: TimelineItem[] = [
     // Every order is created submitted; what the channel said to it is its channel state.
     { at: order.created_at, kind: s.eventState, text: `→ ${statusBadge(s, 'p0001')} · ${esc(order.payway)} ${esc(order.scene)}` },
   ];
-  for (const e of ctx.orders.events(order.order_id)) {
+  for (const e of await ctx.orders.events(order.order_id)) {
     const callback = / callback$/.test(e.source);
     items.push({
       at: e.at,
@@ -150,12 +150,12 @@ function timeline(ctx: ConsoleContext, s: Strings, order: OrderRow): TimelineIte
       text: `${statusBadge(s, e.from_status)} → ${statusBadge(s, e.to_status)} · ${esc(e.source)}${e.detail ? ` · ${esc(e.detail)}` : ''}`,
     });
   }
-  for (const a of ctx.reads.alertsOfOrder(order.order_id)) {
+  for (const a of await ctx.reads.alertsOfOrder(order.order_id)) {
     items.push({ at: a.at, kind: s.eventRefusedCallback, text: `<span class="bad">${esc(a.kind)}</span> ${esc(a.channel)} ×${a.count} · ${esc(a.detail)}` });
   }
-  for (const n of ctx.s.reads.notificationsOfOrder(order.order_id)) {
+  for (const n of await ctx.s.reads.notificationsOfOrder(order.order_id)) {
     const what = n.refund_id ? `${s.eventRefund} ${esc(n.refund_id)}` : esc(n.reason);
-    const attempts = ctx.reads.attempts(n.id);
+    const attempts = await ctx.reads.attempts(n.id);
     if (attempts.length === 0) {
       items.push({ at: n.created_at, kind: s.eventNotification, text: `${statusBadge(s, n.status)} ${what} · <span class="mono">${esc(n.url)}</span>` });
     }
@@ -170,14 +170,14 @@ function timeline(ctx: ConsoleContext, s: Strings, order: OrderRow): TimelineIte
       });
     }
   }
-  for (const r of ctx.orders.refunds(order.order_id)) {
+  for (const r of await ctx.orders.refunds(order.order_id)) {
     items.push({
       at: r.created_at,
       kind: s.eventRefund,
       text: `${esc(r.refund_id)} · ${fenToYuan(r.amount_fen)} · ${statusBadge(s, r.refund_status)}${r.reason ? ` · ${esc(r.reason)}` : ''}${r.channel_msg ? ` · ${esc(r.channel_code ?? '')} ${esc(r.channel_msg)}` : ''}${r.refund_end_time ? ` · ${esc(r.refund_end_time)}` : ''}`,
     });
   }
-  for (const a of ctx.reads.auditOf(order.order_id)) {
+  for (const a of await ctx.reads.auditOf(order.order_id)) {
     items.push({
       at: a.at,
       kind: s.eventConsole,
@@ -187,13 +187,13 @@ function timeline(ctx: ConsoleContext, s: Strings, order: OrderRow): TimelineIte
   return items.sort((a, b) => a.at - b.at);
 }
 
-function detailPage(ctx: ConsoleContext, v: PageView, order: OrderRow): string {
+async function detailPage(ctx: ConsoleContext, v: PageView, order: OrderRow): Promise<string> {
   const { s } = v;
   const role = v.operator!.role;
-  const merchant = ctx.s.reads.merchant(order.merc_no);
+  const merchant = await ctx.s.reads.merchant(order.merc_no);
   const req = JSON.parse(order.request_json) as Record<string, string>;
-  const refunded = ctx.s.reads.refundedFen(order.order_id);
-  const reserved = ctx.orders.refunds(order.order_id).filter((r) => r.refund_status !== 'r0004').reduce((a, r) => a + r.amount_fen, 0n);
+  const refunded = await ctx.s.reads.refundedFen(order.order_id);
+  const reserved = (await ctx.orders.refunds(order.order_id)).filter((r) => r.refund_status !== 'r0004').reduce((a, r) => a + r.amount_fen, 0n);
   // A payout is never refunded (the API refuses it): no amount offered, no form.
   const refundable = order.pay_status === 'p0000' && !isPayout(order) ? order.amount_fen - reserved : 0n;
   const fields: [string, string][] = [
@@ -249,7 +249,7 @@ function detailPage(ctx: ConsoleContext, v: PageView, order: OrderRow): string {
       );
     }
   }
-  const items = timeline(ctx, s, order);
+  const items = await timeline(ctx, s, order);
   const tl = table([s.time, '', ''], items.map((i) => [esc(when(i.at)), esc(i.kind), i.text]), s.noRows, 'timeline');
   return (
     `<section class="card">${dl}</section>` +
@@ -280,9 +280,9 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   const viewer = { preHandler: guard(ctx, 'viewer') };
   const support = { preHandler: guard(ctx, 'support') };
 
-  const findOrder = (request: FastifyRequest<OrderParams>, reply: FastifyReply): OrderRow | undefined => {
+  const findOrder = async (request: FastifyRequest<OrderParams>, reply: FastifyReply): Promise<OrderRow | undefined> => {
     const id = request.params.orderId;
-    const order = isOrderId(id) ? ctx.s.reads.order(id) : undefined;
+    const order = isOrderId(id) ? await ctx.s.reads.order(id) : undefined;
     if (!order) {
       const s = stringsOf(request);
       refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
@@ -300,16 +300,16 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const search = parseSearch(q.q);
     let rows: ConsoleOrderRow[];
     let more = false;
-    if (search) rows = ctx.reads.search(search);
+    if (search) rows = await ctx.reads.search(search);
     else {
-      rows = ctx.reads.orders(parseOrderQuery(q, PAGE + 1));
+      rows = await ctx.reads.orders(parseOrderQuery(q, PAGE + 1));
       more = rows.length > PAGE;
       rows = rows.slice(0, PAGE);
     }
     // A search that names one order exactly goes to it.
     if (search && rows.length === 1 && rows[0]!.order_id === search) return reply.redirect(`/console/orders/${search}`, 303);
     const v = pageView(request, reply);
-    return reply.type('text/html; charset=utf-8').send(shell(v, v.s.navOrders, listPage(ctx, v, q, rows, !!search, more)));
+    return reply.type('text/html; charset=utf-8').send(shell(v, v.s.navOrders, await listPage(ctx, v, q, rows, !!search, more)));
   });
 
   app.get<{ Querystring: OrderQuery }>('/orders.csv', viewer, async (request, reply) => {
@@ -323,20 +323,20 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   });
 
   app.get<OrderParams>('/orders/:orderId', viewer, async (request, reply) => {
-    const order = findOrder(request, reply);
+    const order = await findOrder(request, reply);
     if (!order) return reply;
     const v = pageView(request, reply);
-    return reply.type('text/html; charset=utf-8').send(shell(v, `${v.s.orderTitle} ${order.order_id}`, detailPage(ctx, v, order)));
+    return reply.type('text/html; charset=utf-8').send(shell(v, `${v.s.orderTitle} ${order.order_id}`, await detailPage(ctx, v, order)));
   });
 
   app.post<OrderParams>('/orders/:orderId/query', support, async (request, reply) => {
-    const order = findOrder(request, reply);
+    const order = await findOrder(request, reply);
     if (!order) return reply;
     const s = stringsOf(request);
     // A payout is asked about as /api/query asks about it: its own query, never the payment's.
     const after = isPayout(order) ? await reconcilePayout(ctx.s, order, `payout query from ${by(request)}`) : await reconcileOrder(ctx.s, order, `channel query from ${by(request)}`);
-    for (const r of ctx.orders.refunds(order.order_id).filter((r) => r.refund_status === 'r0001')) {
-      const row = ctx.s.reads.refund(r.refund_id);
+    for (const r of (await ctx.orders.refunds(order.order_id)).filter((r) => r.refund_status === 'r0001')) {
+      const row = await ctx.s.reads.refund(r.refund_id);
       if (row) await reconcileRefund(ctx.s, row);
     }
     await audit(ctx, request, { action: 'orders/query', target: order.order_id, outcome: 'ok', detail: `${order.pay_status} → ${after.pay_status}` });
@@ -344,7 +344,7 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   });
 
   app.post<OrderParams>('/orders/:orderId/close', support, async (request, reply) => {
-    const order = findOrder(request, reply);
+    const order = await findOrder(request, reply);
     if (!order) return reply;
     const s = stringsOf(request);
     if (!OPEN_STATES.includes(order.pay_status)) {
@@ -367,7 +367,7 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   });
 
   app.post<OrderParams>('/orders/:orderId/resend', support, async (request, reply) => {
-    const order = findOrder(request, reply);
+    const order = await findOrder(request, reply);
     if (!order) return reply;
     const queued = await resendNotification(ctx.s, order.order_id, `resend from ${by(request)}`);
     await audit(ctx, request, { action: 'orders/resend', target: order.order_id, outcome: 'ok', detail: queued.webhookId });
@@ -375,20 +375,22 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   });
 
   /** The refund's amount, checked as the API checks it, and within what is left to refund. */
-  const refundAmount = (order: OrderRow, raw: string | undefined): bigint | undefined => {
+  // Only for what the page offers: whether the refund goes through is decided by insertRefund,
+  // which reserves the amount in its transaction.
+  const refundAmount = async (order: OrderRow, raw: string | undefined): Promise<bigint | undefined> => {
     const amt = (raw ?? '').trim();
     if (!YUAN_PATTERN.test(amt)) return undefined;
     const fen = yuanToFen(amt);
-    const reserved = ctx.orders.refunds(order.order_id).filter((r) => r.refund_status !== 'r0004').reduce((a, r) => a + r.amount_fen, 0n);
+    const reserved = (await ctx.orders.refunds(order.order_id)).filter((r) => r.refund_status !== 'r0004').reduce((a, r) => a + r.amount_fen, 0n);
     return fen > 0n && fen <= order.amount_fen - reserved ? fen : undefined;
   };
 
   // The first step only shows what will happen; nothing is written.
   app.post<OrderParams & FormBody>('/orders/:orderId/refund/confirm', support, async (request, reply) => {
-    const order = findOrder(request, reply);
+    const order = await findOrder(request, reply);
     if (!order) return reply;
     const s = stringsOf(request);
-    const fen = order.pay_status === 'p0000' ? refundAmount(order, request.body?.refundAmt) : undefined;
+    const fen = order.pay_status === 'p0000' ? await refundAmount(order, request.body?.refundAmt) : undefined;
     if (fen === undefined) return backTo(request, reply, order.order_id, 'bad', s.refundBadAmount);
     const reason = (request.body?.refundReason ?? '').trim().slice(0, 256);
     // The refund's number is fixed here, so that the confirmation sent twice makes one refund.
@@ -398,18 +400,18 @@ export function orderRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
   });
 
   app.post<OrderParams & FormBody>('/orders/:orderId/refund', support, async (request, reply) => {
-    const order = findOrder(request, reply);
+    const order = await findOrder(request, reply);
     if (!order) return reply;
     const s = stringsOf(request);
     const body = request.body ?? {};
     const mercRefundNo = body.mercRefundNo ?? '';
-    const fen = refundAmount(order, body.refundAmt);
-    const existing = /^C[0-9a-f]{24}$/.test(mercRefundNo) ? ctx.s.reads.refundByMercNo(order.merc_no, mercRefundNo) : undefined;
+    const fen = await refundAmount(order, body.refundAmt);
+    const existing = /^C[0-9a-f]{24}$/.test(mercRefundNo) ? await ctx.s.reads.refundByMercNo(order.merc_no, mercRefundNo) : undefined;
     if (!/^C[0-9a-f]{24}$/.test(mercRefundNo) || (fen === undefined && !existing)) {
       await audit(ctx, request, { action: 'orders/refund', target: order.order_id, outcome: 'refused', detail: 'bad amount or refund number' });
       return backTo(request, reply, order.order_id, 'bad', s.refundBadAmount);
     }
-    const merchant = ctx.s.reads.merchant(order.merc_no)!;
+    const merchant = (await ctx.s.reads.merchant(order.merc_no))!;
     const reason = (body.refundReason ?? '').trim().slice(0, 256);
     const refundAmt = existing ? fenToYuan(existing.amount_fen) : fenToYuan(fen!);
     try {

@@ -65,12 +65,12 @@ export function payoutRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const search = parseSearch(q.q);
     let rows: ConsoleOrderRow[];
     let more = false;
-    if (search) rows = ctx.reads.search(search).filter((o) => PAYOUT_TRADE_TYPES.includes(o.trade_type));
+    if (search) rows = (await ctx.reads.search(search)).filter((o) => PAYOUT_TRADE_TYPES.includes(o.trade_type));
     else {
       const f = parseOrderQuery(q, PAGE + 1);
       // One keyset walk per trade type: each stops at the page size, their merge is the page.
       rows = merged(
-        (tradeType ? [tradeType] : PAYOUT_TRADE_TYPES).map((t) => ctx.reads.orders({ ...f, tradeType: t })),
+        await Promise.all((tradeType ? [tradeType] : PAYOUT_TRADE_TYPES).map((t) => ctx.reads.orders({ ...f, tradeType: t }))),
         PAGE + 1,
       );
       more = rows.length > PAGE;
@@ -78,9 +78,9 @@ export function payoutRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     }
     const v = pageView(request, reply);
     const { s } = v;
-    const body = rows.map((o) => {
-      const full = ctx.s.reads.order(o.order_id);
-      const p = full ? maskedPayee(full) : {};
+    const full = await Promise.all(rows.map((o) => ctx.s.reads.order(o.order_id)));
+    const body = rows.map((o, i) => {
+      const p = full[i] ? maskedPayee(full[i]) : {};
       return [
         orderLink(o.order_id),
         esc(o.merc_no),
@@ -95,7 +95,7 @@ export function payoutRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     });
     const head = [s.orderId, s.merchant, s.mercOrderNo, s.payway, s.tradeType, s.amount, s.payee, s.status, s.createdAt];
     const html =
-      filterForm(ctx, v, q, { path: '/console/payouts', tradeTypes: PAYOUT_TRADE_TYPES }) +
+      (await filterForm(ctx, v, q, { path: '/console/payouts', tradeTypes: PAYOUT_TRADE_TYPES })) +
       table(head, body, s.noPayouts, 'payouts') +
       listPager(v, '/console/payouts', q, rows, !!search, more);
     return reply.type('text/html; charset=utf-8').send(shell(v, s.payoutsTitle, html));

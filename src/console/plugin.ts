@@ -1,10 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
-import type { Db } from '../db/open.js';
 import type { Services } from '../services/context.js';
 import { ApiError } from '../errors.js';
-import { prepareOrderReads } from '../db/order-reads.js';
-import { prepareCredentialReads } from '../db/credential-reads.js';
-import { prepareConsoleReads } from './console-reads.js';
 import type { ConsoleContext } from './context.js';
 import { stringsOf } from './context.js';
 import { installSecurity, refusalPage } from './security.js';
@@ -24,17 +20,15 @@ import { BadQuery } from './order-filters.js';
 
 export interface ConsoleOptions {
   services: Services;
-  /** the reading connection */
-  db: Db;
   masterKey: string;
 }
 
 export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app: FastifyInstance, opts) => {
   const ctx: ConsoleContext = {
     s: opts.services,
-    reads: prepareConsoleReads(opts.db),
-    orders: prepareOrderReads(opts.db),
-    credentials: prepareCredentialReads(opts.db),
+    reads: opts.services.storage.console,
+    orders: opts.services.storage.orderLists,
+    credentials: opts.services.storage.credentials,
     masterKey: opts.masterKey,
     idleMs: Math.round(opts.services.config.CONSOLE_IDLE_MINUTES * 60_000),
   };

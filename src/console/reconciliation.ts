@@ -41,11 +41,11 @@ interface Scope {
   payway?: Payway;
 }
 
-function scopeOf(ctx: ConsoleContext, body: Record<string, string | undefined>): Scope {
+async function scopeOf(ctx: ConsoleContext, body: Record<string, string | undefined>): Promise<Scope> {
   const date = checkBillDate('date', body.date, ctx.s.now());
   const merc = (body.merc ?? '').trim();
   const payway = (body.payway ?? '').trim();
-  if (merc !== '' && !ctx.s.reads.merchant(merc)) throw new BadQuery('merc', 'must be a merchant that exists');
+  if (merc !== '' && !(await ctx.s.reads.merchant(merc))) throw new BadQuery('merc', 'must be a merchant that exists');
   if (payway !== '' && !(PAYWAYS as readonly string[]).includes(payway)) throw new BadQuery('payway', `must be one of ${PAYWAYS.join(', ')}`);
   return { date, ...(merc ? { mercNo: merc } : {}), ...(payway ? { payway: payway as Payway } : {}) };
 }
@@ -59,9 +59,9 @@ function runStatus(s: Strings, r: Pick<RunRow, 'status' | 'error'>): string {
   return r.error ? `${badge} <span class="bad">${esc(r.error)}</span>` : badge;
 }
 
-function rerunForm(ctx: ConsoleContext, v: PageView, date: string): string {
+async function rerunForm(ctx: ConsoleContext, v: PageView, date: string): Promise<string> {
   const { s } = v;
-  const merchants = ctx.s.reads.merchants().map((m) => `<option value="${esc(m.merc_no)}">${esc(`${m.merc_no} ${m.name}`)}</option>`).join('');
+  const merchants = (await ctx.s.reads.merchants()).map((m) => `<option value="${esc(m.merc_no)}">${esc(`${m.merc_no} ${m.name}`)}</option>`).join('');
   return (
     `<form method="post" action="/console/reconciliation/rerun/confirm" class="filters card" id="rerun-form">${csrfField(v)}` +
     `<label>${esc(s.billDate)}<input type="date" name="date" id="rerun-date" required value="${esc(date)}"></label>` +
@@ -80,7 +80,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
   app.get<{ Querystring: { before?: string } }>('/reconciliation', viewer, async (request, reply) => {
     const raw = request.query.before;
     const before = raw === undefined || raw === '' ? '9999-12-31' : checkBillDate('before', raw);
-    const days = ctx.reads.reconciliationDays(before, DAYS_PAGE);
+    const days = await ctx.reads.reconciliationDays(before, DAYS_PAGE);
     const v = pageView(request, reply);
     const { s } = v;
     const rows = days.map((d) => [
@@ -95,7 +95,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
     const body =
       table([s.billDate, s.runs, `${s.failed} / ${s.not_ready}`, s.items, s.finishedAt], rows, s.noRuns, 'days') +
       more +
-      (canRerun(v) ? `<h2>${esc(s.rerun)}</h2>${rerunForm(ctx, v, yesterday)}` : '');
+      (canRerun(v) ? `<h2>${esc(s.rerun)}</h2>${await rerunForm(ctx, v, yesterday)}` : '');
     return html(reply, v, s.reconciliationTitle, body);
   });
 
@@ -103,11 +103,12 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
     const date = checkBillDate('date', request.params.date);
     const v = pageView(request, reply);
     const { s } = v;
-    const runs = ctx.s.reads.runsOfDay(date);
-    const rows = runs.map((r) => {
-      const rep = runReport(ctx.s.reads, r);
-      const m = ctx.s.reads.merchant(r.merc_no);
-      return [
+    const runs = await ctx.s.reads.runsOfDay(date);
+    const rows: string[][] = [];
+    for (const r of runs) {
+      const rep = await runReport(ctx.s.reads, r);
+      const m = await ctx.s.reads.merchant(r.merc_no);
+      rows.push([
         `<a href="/console/reconciliation/runs/${r.id}">${esc(r.merc_no)}</a> ${esc(m?.name ?? '')}`,
         esc(r.payway),
         runStatus(s, r),
@@ -121,12 +122,12 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
         money(rep.totals?.feeAmt),
         money(rep.totals?.netAmt),
         esc(when(r.finished_at)),
-      ];
-    });
+      ]);
+    }
     const head = [s.merchant, s.payway, s.status, s.matched, s.healed, s.missingAtChannel, s.amountMismatch, s.unknownTrade, s.tradeAmt, s.refundAmt, s.feeAmt, s.netAmt, s.finishedAt];
     const body =
       table(head, rows, s.noRuns, 'runs') +
-      (canRerun(v) ? `<h2>${esc(s.rerun)}</h2>${rerunForm(ctx, v, date)}` : '') +
+      (canRerun(v) ? `<h2>${esc(s.rerun)}</h2>${await rerunForm(ctx, v, date)}` : '') +
       `<p><a href="/console/reconciliation">${esc(s.back)}</a></p>`;
     return html(reply, v, `${s.runsOfDay} ${date}`, body);
   });
@@ -134,11 +135,11 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
   app.get<{ Params: { id: string } }>('/reconciliation/runs/:id', viewer, async (request, reply) => {
     const s = stringsOf(request);
     const id = /^[1-9][0-9]{0,15}$/.test(request.params.id) ? Number(request.params.id) : 0;
-    const run = id ? ctx.reads.reconciliationRun(id) : undefined;
+    const run = id ? await ctx.reads.reconciliationRun(id) : undefined;
     if (!run) return refusalPage(request, reply, 404, s.notFoundTitle, s.notFound);
     const v = pageView(request, reply);
-    const rep = runReport(ctx.s.reads, run);
-    const m = ctx.s.reads.merchant(run.merc_no);
+    const rep = await runReport(ctx.s.reads, run);
+    const m = await ctx.s.reads.merchant(run.merc_no);
     const fields: [string, string][] = [
       [s.billDate, `<a href="/console/reconciliation/${esc(run.bill_date)}">${esc(run.bill_date)}</a>`],
       [s.merchant, esc(`${run.merc_no} ${m?.name ?? ''}`)],
@@ -152,7 +153,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
       [s.finishedAt, esc(when(run.finished_at))],
     ];
     const dl = `<dl class="fields" id="run-fields">${fields.map(([k, val]) => `<dt>${esc(k)}</dt><dd>${val}</dd>`).join('')}</dl>`;
-    const items = ctx.s.reads.itemsOfRun(run.id).map((i) => {
+    const items = (await ctx.s.reads.itemsOfRun(run.id)).map((i) => {
       const it = itemReport(i);
       return [
         statusBadge(s, i.kind),
@@ -173,7 +174,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
 
   // The first step only shows what will be run; nothing is written, no channel is asked.
   app.post<{ Body: Record<string, string | undefined> }>('/reconciliation/rerun/confirm', support, async (request, reply) => {
-    const sc = scopeOf(ctx, request.body ?? {});
+    const sc = await scopeOf(ctx, request.body ?? {});
     const v = pageView(request, reply);
     const { s } = v;
     const body =
@@ -191,7 +192,7 @@ export function reconciliationRoutes(app: FastifyInstance, ctx: ConsoleContext):
     const s = stringsOf(request);
     let sc: Scope;
     try {
-      sc = scopeOf(ctx, request.body ?? {});
+      sc = await scopeOf(ctx, request.body ?? {});
     } catch (err) {
       if (err instanceof BadQuery) await audit(ctx, request, { action: 'reconciliation/rerun', outcome: 'refused', detail: err.message });
       throw err;

@@ -6,7 +6,7 @@ import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyHelmet from '@fastify/helmet';
 import type { ConsoleContext } from './context.js';
 import { audit, pageView, stringsOf } from './context.js';
-import { SqliteSessionStore } from './session-store.js';
+import { TableSessionStore } from './session-store.js';
 import { roleAllows } from './operators.js';
 import type { OperatorRole } from './console-ops.js';
 import { esc, shell } from './layout.js';
@@ -16,7 +16,7 @@ import { esc, shell } from './layout.js';
 
 export const SESSION_COOKIE = 'dtpay_console';
 
-export async function installSecurity(app: FastifyInstance, ctx: ConsoleContext): Promise<SqliteSessionStore> {
+export async function installSecurity(app: FastifyInstance, ctx: ConsoleContext): Promise<TableSessionStore> {
   const https = ctx.s.config.PUBLIC_BASE_URL.startsWith('https:');
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
@@ -46,7 +46,7 @@ export async function installSecurity(app: FastifyInstance, ctx: ConsoleContext)
   });
 
   const secret = await ctx.s.writer.run('ensureSetting', { name: 'console_session_secret', value: randomBytes(32).toString('base64url') });
-  const store = new SqliteSessionStore(ctx.reads, ctx.s.writer, ctx.idleMs, ctx.s.now);
+  const store = new TableSessionStore(ctx.reads, ctx.s.writer, ctx.idleMs, ctx.s.now);
   await app.register(fastifyCookie);
   await app.register(fastifySession, {
     secret,
@@ -106,7 +106,7 @@ export function guard(ctx: ConsoleContext, role: OperatorRole) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const session = request.session;
     const now = ctx.s.now();
-    const op = session.operatorId !== undefined ? ctx.reads.operatorById(session.operatorId) : undefined;
+    const op = session.operatorId !== undefined ? await ctx.reads.operatorById(session.operatorId) : undefined;
     const live = op && op.status === 'active' && op.session_epoch === session.epoch && now - (session.seenAt ?? 0) <= ctx.idleMs;
     if (!live) {
       const had = session.operatorId !== undefined;

@@ -1,32 +1,37 @@
 import type { Session } from 'fastify';
 import type { Writer } from '../db/writer.js';
-import type { ConsoleReads } from './console-reads.js';
+import type { StoragePort } from '../db/port.js';
 
-// @fastify/session's store over the console_sessions table: reads on the reading connection,
-// writes through the writer (so a session outlives a restart and is shared by every instance on
-// one database). A row past its expiry is never handed back; expired rows are forgotten a few
+// @fastify/session's store over the console_sessions table, read and written through the storage
+// port (so a session outlives a restart and is shared by every instance on one database). A row
+// past its expiry is never handed back; expired rows are forgotten a few
 // hundred at a time on each login and every 200 session writes.
 
 type Callback = (err?: unknown) => void;
 
-export class SqliteSessionStore {
+export class TableSessionStore {
   private writes = 0;
 
   constructor(
-    private readonly reads: ConsoleReads,
+    private readonly reads: Pick<StoragePort['console'], 'session'>,
     private readonly writer: Writer,
     private readonly idleMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
   get(sid: string, cb: (err: unknown, session?: Session | null) => void): void {
-    try {
-      const row = this.reads.session(sid);
-      if (!row || row.expires_at <= Date.now()) return cb(null, null);
-      cb(null, JSON.parse(row.data) as Session);
-    } catch (err) {
-      cb(err);
-    }
+    this.reads.session(sid).then(
+      (row) => {
+        let session: Session | null = null;
+        try {
+          if (row && row.expires_at > Date.now()) session = JSON.parse(row.data) as Session;
+        } catch (err) {
+          return cb(err);
+        }
+        cb(null, session);
+      },
+      (err) => cb(err),
+    );
   }
 
   set(sid: string, session: { cookie?: { expires?: Date | string | null } }, cb: Callback): void {

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
-import type { Reads } from '../db/reads.js';
+import type { StoragePort } from '../db/port.js';
 import type { Writer } from '../db/writer.js';
 import type { ClaimedNotification, MerchantRow, QueuedNotification } from '../db/rows.js';
 import type { SignType } from '../domain/sign.js';
@@ -23,7 +23,7 @@ import { webhookHeaders } from './webhook-signature.js';
 import { notificationAttemptMetric } from '../metrics.js';
 
 export interface DispatcherOptions {
-  reads: Reads;
+  reads: Pick<StoragePort['reads'], 'dueNotifications' | 'merchant'>;
   writer: Writer;
   log: Logger;
   clock: Clock;
@@ -102,6 +102,8 @@ export class Dispatcher {
   private started = false;
   private stopping = false;
   private backlog = false;
+  /** a read of the outbox under way: one at a time, and none started while it runs */
+  private loading = false;
 
   constructor(opts: DispatcherOptions) {
     this.o = { resolve: defaultResolve, capacity: 10_000, loadEveryMs: 1_000, ...opts };
@@ -172,10 +174,7 @@ export class Dispatcher {
     if (this.stopping) return;
     const now = this.o.clock.now();
     this.enqueueDue(now);
-    if (now >= this.nextLoadAt || this.refillNow()) {
-      this.load(now);
-      this.enqueueDue(now);
-    }
+    if (!this.loading && (now >= this.nextLoadAt || this.refillNow())) this.track(this.load(now));
     this.pump();
     this.arm();
   }
@@ -183,37 +182,51 @@ export class Dispatcher {
   // With more due than memory holds, a queue that ran low is refilled at once rather than at the
   // next periodic load.
   private refillNow(): boolean {
-    return this.backlog && this.held.size < this.o.capacity / 4;
+    return this.backlog && !this.loading && this.held.size < this.o.capacity / 4;
   }
 
   private enqueueDue(now: number): void {
     for (const item of this.wheel.advance(now)) this.fair.push(item.host, item);
   }
 
-  private load(now: number): void {
+  // While the read runs, attempts go on: a row read as pending may be delivered by then and come
+  // back here. Holding it again is harmless, because whether it goes is decided by its claim, a
+  // conditional write that finds it no longer pending.
+  private async load(now: number): Promise<void> {
     this.nextLoadAt = now + this.o.loadEveryMs;
     const room = this.o.capacity - this.held.size;
     if (room <= 0) return;
-    let rows;
+    this.loading = true;
+    let rows: { id: number; url: string; readyAt: number }[] | undefined;
     try {
       // Asks for `capacity` rows, not `room`: some of them may be the ones already held.
-      rows = this.o.reads.dueNotifications(now + LOOKAHEAD_MS, this.o.capacity);
+      rows = await this.o.reads.dueNotifications(now + LOOKAHEAD_MS, this.o.capacity);
     } catch (err) {
       this.o.log.error({ err }, 'cannot read the notification outbox');
-      return;
+    } finally {
+      this.loading = false;
     }
-    // A full page means the table may hold more than was read.
-    this.backlog = rows.length >= this.o.capacity;
-    for (const r of rows) {
-      if (this.held.size >= this.o.capacity) break;
-      if (this.hold(r.id, r.url, r.readyAt)) this.stats.loaded++;
+    if (this.stopping) return;
+    if (rows) {
+      // A full page means the table may hold more than was read.
+      this.backlog = rows.length >= this.o.capacity;
+      for (const r of rows) {
+        if (this.held.size >= this.o.capacity) break;
+        if (this.hold(r.id, r.url, r.readyAt)) this.stats.loaded++;
+      }
+      this.enqueueDue(this.o.clock.now());
+      this.pump();
     }
+    // The timer was left alone while the read ran.
+    this.arm();
   }
 
   private arm(): void {
     if (this.stopping) return;
-    const at = Math.min(this.wheel.nextDueAt() ?? Infinity, this.refillNow() ? this.o.clock.now() : this.nextLoadAt);
-    if (this.timer !== undefined && this.timerAt <= at) return;
+    // A read of the outbox under way arms the timer again when it ends.
+    const loadAt = this.loading ? Infinity : this.refillNow() ? this.o.clock.now() : this.nextLoadAt;
+    const at = Math.min(this.wheel.nextDueAt() ?? Infinity, loadAt);
+    if (at === Infinity || (this.timer !== undefined && this.timerAt <= at)) return;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = this.o.clock.setTimeout(() => this.onTimer(), Math.max(0, at - this.o.clock.now()));
@@ -350,7 +363,7 @@ export class Dispatcher {
 
   private async exchange(c: ClaimedNotification, at: number): Promise<Exchange> {
     const started = performance.now();
-    const merchant = this.o.reads.merchant(c.mercNo) as MerchantRow | undefined;
+    const merchant = (await this.o.reads.merchant(c.mercNo)) as MerchantRow | undefined;
     if (!merchant) return { answer: '', error: 'merchant-missing', latencyMs: 0 };
     const check = await checkTarget(c.url, {
       mode: merchant.mode,

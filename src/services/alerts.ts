@@ -1,4 +1,4 @@
-import type { Reads } from '../db/reads.js';
+import type { StoragePort } from '../db/port.js';
 import type { AlertRow } from '../db/reconcile-reads.js';
 import type { Writer } from '../db/writer.js';
 
@@ -38,8 +38,8 @@ export function alertView(a: AlertRow): AlertView {
   };
 }
 
-export function listAlerts(reads: Reads, opts: { open: boolean; limit: number }): AlertView[] {
-  return reads.alerts(opts).map(alertView);
+export async function listAlerts(reads: StoragePort['reads'], opts: { open: boolean; limit: number }): Promise<AlertView[]> {
+  return (await reads.alerts(opts)).map(alertView);
 }
 
 /**
@@ -47,11 +47,11 @@ export function listAlerts(reads: Reads, opts: { open: boolean; limit: number })
  * first; a refused callback from the same source after it opens a new alert.
  */
 export async function handleAlert(
-  s: { writer: Writer; reads: Reads; now(): number },
+  s: { writer: Writer; reads: StoragePort['reads']; now(): number },
   id: number,
   by: string,
 ): Promise<{ result: 'handled' | 'already'; alert: AlertView } | { result: 'none' }> {
   const result = await s.writer.run('handleAlert', { id, at: s.now(), by });
   if (result === 'none') return { result };
-  return { result, alert: alertView(s.reads.alert(id)!) };
+  return { result, alert: alertView((await s.reads.alert(id))!) };
 }

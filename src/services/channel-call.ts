@@ -4,12 +4,12 @@ import type { Services } from './context.js';
 import { meteredDriver } from '../metrics.js';
 
 /** The driver serving an order, with the merchant's credentials for it; undefined if none does any more. */
-export function driverFor(s: Services, order: OrderRow): { driver: ChannelDriver<any>; credentials: unknown } | undefined {
-  const merchant = s.reads.merchant(order.merc_no);
+export async function driverFor(s: Services, order: OrderRow): Promise<{ driver: ChannelDriver<any>; credentials: unknown } | undefined> {
+  const merchant = await s.reads.merchant(order.merc_no);
   if (!merchant) return undefined;
   const route = s.registry.resolve(merchant.mode, order.payway, order.scene);
   if (!route.ok) return undefined;
-  return { driver: meteredDriver(s, route.driver, order.payway, order.scene), credentials: s.credentialsFor(merchant, route.driver.name) };
+  return { driver: meteredDriver(s, route.driver, order.payway, order.scene), credentials: await s.credentialsFor(merchant, route.driver.name) };
 }
 
 export const tradeRef = (order: OrderRow): TradeRef => ({

@@ -19,9 +19,9 @@ export async function handleChannelCallback(
 ): Promise<CallbackHandling> {
   // A live channel reports to a URL naming the merchant, whose credentials verify the callback;
   // the sandbox channel has one secret for all.
-  const owner = mercNo === undefined ? { mode: 'sandbox' as const, merc_no: '' } : s.reads.merchant(mercNo);
+  const owner = mercNo === undefined ? { mode: 'sandbox' as const, merc_no: '' } : await s.reads.merchant(mercNo);
   const driver = owner && s.registry.driverNamed(driverName, owner.mode);
-  if (!owner || !driver || (owner.mode === 'live' && !s.configuredPayways(owner).has(driverName))) return { found: false };
+  if (!owner || !driver || (owner.mode === 'live' && !(await s.configuredPayways(owner)).has(driverName))) return { found: false };
   const log = s.log.child({ channel: driverName });
   // Every refusal is logged and flagged (an alert, counted per source) and answered with the
   // channel's "fail"; the order is never touched.
@@ -31,9 +31,10 @@ export async function handleChannelCallback(
     log[first ? level : 'debug']({ orderId: order?.order_id, kind, detail }, 'channel callback refused; not applied');
     return { found: true as const, ack: driver.acknowledge(false) };
   };
+  const credentials = await s.credentialsFor(owner, driverName);
   let outcome;
   try {
-    outcome = driver.parseCallback(raw, s.credentialsFor(owner, driverName));
+    outcome = driver.parseCallback(raw, credentials);
   } catch (err) {
     if (err instanceof CallbackIgnored) {
       log.info({ reason: err.message }, 'channel callback verified and acknowledged; nothing to apply');
@@ -42,12 +43,12 @@ export async function handleChannelCallback(
     if (!(err instanceof CallbackRejected)) throw err;
     return refuse('callback_rejected', err.message, undefined, 'warn');
   }
-  const order = s.reads.order(outcome.orderId);
+  const order = await s.reads.order(outcome.orderId);
   if (!order) return refuse('callback_unknown_order', `no order ${outcome.orderId}`, undefined, 'warn');
   if (mercNo !== undefined && order.merc_no !== mercNo) {
     return refuse('callback_other_merchant', `order of ${order.merc_no} reported at the callback URL of ${mercNo}`, order);
   }
-  const merchant = s.reads.merchant(order.merc_no);
+  const merchant = await s.reads.merchant(order.merc_no);
   const route = merchant ? s.registry.resolve(merchant.mode, order.payway, order.scene) : undefined;
   if (!route?.ok || route.driver.name !== driverName) {
     return refuse('callback_other_channel', `order of ${order.payway}.${order.scene} reported by ${driverName}`, order);

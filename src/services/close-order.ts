@@ -24,18 +24,18 @@ export async function closeAtChannel(
   event: Extract<OrderEvent, 'merchant_closed' | 'expired'>,
   source: string,
 ): Promise<ClosedAtChannel> {
-  const channel = driverFor(s, order);
+  const channel = await driverFor(s, order);
   // A refused order never existed at the channel; an order without a driver has nothing to close there.
   if (channel && order.channel_state !== 'refused') {
     const r = await callChannel<CloseResult>(s, (ctx) => channel.driver.closePayment(tradeRef(order), channel.credentials, ctx));
     if (r.outcome === 'paid') {
       await applyChannelPaid(s, order, r, `${source}: the channel reports it paid`);
-      return { result: 'paid', order: s.reads.order(order.order_id)! };
+      return { result: 'paid', order: (await s.reads.order(order.order_id))! };
     }
     if (r.outcome !== 'closed') return { result: 'unknown', order, reason: r.reason };
   }
   await applyTransition(s, { orderId: order.order_id, event, source, at: s.now() });
-  const now = s.reads.order(order.order_id)!;
+  const now = (await s.reads.order(order.order_id))!;
   return now.pay_status === 'p0000' ? { result: 'paid', order: now } : { result: 'closed', order: now };
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Reads } from '../db/reads.js';
+import type { StoragePort } from '../db/port.js';
 import type { Writer } from '../db/writer.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { ChannelContext } from '../channels/types.js';
@@ -14,7 +14,9 @@ import type { PayeeData } from '../secrets/payee-data.js';
 /** What the use cases need from the outside world; app.ts builds it once. */
 export interface Services {
   config: Config;
-  reads: Reads;
+  /** the database, whichever adapter serves it; `reads` and `writer` are its parts, at hand */
+  storage: StoragePort;
+  reads: StoragePort['reads'];
   writer: Writer;
   /** Seals new merchant keys and opens stored ones, under the gateway's MASTER_KEY. */
   merchantKeys: MerchantKeys;
@@ -33,7 +35,7 @@ export interface Services {
   /** What a driver call gets: clock, public URL, HTTP transport, cancellation. */
   channelContext(signal?: AbortSignal): ChannelContext;
   /** The payways a merchant can be served on: every one for a sandbox merchant, the configured ones for a live one. */
-  configuredPayways(merchant: Pick<MerchantRow, 'mode' | 'merc_no'>): ReadonlySet<string>;
+  configuredPayways(merchant: Pick<MerchantRow, 'mode' | 'merc_no'>): Promise<ReadonlySet<string>>;
   /** The credentials a driver gets for this merchant; the sandbox's come from the settings table. */
-  credentialsFor(merchant: Pick<MerchantRow, 'mode' | 'merc_no'>, driverName: string): unknown;
+  credentialsFor(merchant: Pick<MerchantRow, 'mode' | 'merc_no'>, driverName: string): Promise<unknown>;
 }

@@ -76,7 +76,7 @@ export class OrderCreator {
 
   async create(merchant: MerchantRow, req: PayRequest): Promise<PayAnswer> {
     const route = this.s.registry.resolve(merchant.mode, req.paywayCode, req.sceneCode);
-    const configured = this.s.configuredPayways(merchant);
+    const configured = await this.s.configuredPayways(merchant);
     if (!route.ok || !configured.has(route.payway)) {
       const supported = this.s.registry.supported(merchant.mode).filter((cell) => configured.has(cell.split('.')[0]!));
       const list = supported.length ? supported.join(', ') : 'none configured';
@@ -90,8 +90,12 @@ export class OrderCreator {
     const running = this.inflight.get(key);
     if (running) return this.replay(running.request, req, await running.answer);
 
-    const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
+    const stored = await this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
     if (stored) return this.replay(storedRequest(stored), req, storedAnswer(stored));
+    // The read let other requests run: an identical one may have started this order meanwhile,
+    // and it is joined rather than sent to the channel a second time.
+    const started = this.inflight.get(key);
+    if (started) return this.replay(started.request, req, await started.answer);
     refuseUncontactableNotifyUrl(this.s, merchant, req.notifyUrl);
 
     const answer = this.createNew(merchant, req, route.driver);
@@ -216,7 +220,7 @@ export class OrderCreator {
     const inserted = await this.s.writer.run('insertOrder', row);
     if (!inserted) {
       // Another process (a second gateway on the same file) stored this mercOrderNo first.
-      const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo)!;
+      const stored = (await this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo))!;
       return this.replay(storedRequest(stored), req, storedAnswer(stored));
     }
     return answer;
@@ -227,7 +231,7 @@ export class OrderCreator {
     driver: ChannelDriver<any>,
     merchant: MerchantRow,
   ): Promise<CreateResult> {
-    const credentials = this.s.credentialsFor(merchant, driver.name);
+    const credentials = await this.s.credentialsFor(merchant, driver.name);
     let result: CreateResult = { outcome: 'unreached', reason: 'not attempted' };
     // A call that never reached the channel is safe to repeat once; anything else is not.
     for (let attempt = 0; attempt < 2; attempt++) {

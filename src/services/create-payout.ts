@@ -33,22 +33,25 @@ export class PayoutCreator {
   constructor(private readonly s: Services) {}
 
   async create(merchant: MerchantRow, signType: SignType, req: PayoutRequest): Promise<PayAnswer> {
-    const settings = this.s.reads.payoutSettings(merchant.merc_no);
+    const settings = await this.s.reads.payoutSettings(merchant.merc_no);
     if (!settings?.enabled) {
       throw new ApiError(
         RESP.UNSUPPORTED,
         `payouts (tradeType 02 and 03) are off for this merchant; the operator turns them on with dtpay merchant payouts MERCNO --enable --daily-limit AMOUNT`,
       );
     }
-    const driver = this.driverFor(merchant, req);
+    const driver = await this.driverFor(merchant, req);
     if (signType !== 'HMAC-SHA256') {
       throw new ApiError(RESP.BAD_SIGNATURE, 'signType: a payout must be signed with HMAC-SHA256; MD5 is not accepted for creating one');
     }
     const key = `${merchant.merc_no}\u0000${req.mercOrderNo}`;
     const running = this.inflight.get(key);
     if (running) return this.replay(running.request, req, await running.answer);
-    const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
+    const stored = await this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
     if (stored) return this.replay(this.firstRequest(stored), req, storedAnswer(stored));
+    // The read let other requests run: an identical one may have started this payout meanwhile.
+    const started = this.inflight.get(key);
+    if (started) return this.replay(started.request, req, await started.answer);
     refuseUncontactableNotifyUrl(this.s, merchant, req.notifyUrl);
 
     const answer = this.createNew(merchant, req, driver);
@@ -61,9 +64,9 @@ export class PayoutCreator {
   }
 
   /** The driver paying out on this payway for this merchant, or 100006 saying what is supported. */
-  private driverFor(merchant: MerchantRow, req: PayoutRequest): ChannelDriver<any> {
+  private async driverFor(merchant: MerchantRow, req: PayoutRequest): Promise<ChannelDriver<any>> {
     const { registry } = this.s;
-    const configured = this.s.configuredPayways(merchant);
+    const configured = await this.s.configuredPayways(merchant);
     const offered = registry.supportedPayouts(merchant.mode).filter((p) => configured.has(p.payway) && p.accountTypes.length > 0);
     const list = offered.length ? offered.map((p) => `${p.cell} (${p.accountTypes.join(', ')})`).join('; ') : 'none configured';
     const route = registry.resolve(merchant.mode, req.paywayCode, PAYOUT_SCENE);
@@ -77,7 +80,7 @@ export class PayoutCreator {
         `payeeAccountType ${req.payeeAccountType} is not taken by ${cell.cell}; it takes ${cell.accountTypes.join(', ')}; supported payouts: ${list}`,
       );
     }
-    const why = route.driver.payoutUnavailable?.(this.s.credentialsFor(merchant, route.driver.name), req.tradeType);
+    const why = route.driver.payoutUnavailable?.(await this.s.credentialsFor(merchant, route.driver.name), req.tradeType);
     if (why) throw new ApiError(RESP.UNSUPPORTED, `${cell.cell} cannot pay out for this merchant: ${why}`);
     return route.driver;
   }
@@ -151,7 +154,7 @@ export class PayoutCreator {
     if (!inserted.ok) {
       switch (inserted.reason) {
         case 'duplicate': {
-          const stored = this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo)!;
+          const stored = (await this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo))!;
           return this.replay(this.firstRequest(stored), req, storedAnswer(stored));
         }
         case 'off':
@@ -239,11 +242,11 @@ export class PayoutCreator {
       this.s.notifier.queued(changed.notification);
     }
     // A callback or a query may have moved it first: the answer says where it stands now.
-    return storedAnswer(this.s.reads.order(orderId)!);
+    return storedAnswer((await this.s.reads.order(orderId))!);
   }
 
   private async callTransfer(input: PayoutInput, driver: ChannelDriver<any>, merchant: MerchantRow, payway: string): Promise<PayoutResult> {
-    const credentials = this.s.credentialsFor(merchant, driver.name);
+    const credentials = await this.s.credentialsFor(merchant, driver.name);
     let result: PayoutResult = { outcome: 'unreached', reason: 'not attempted' };
     // A call that never reached the channel is safe to repeat once with the same orderId (the
     // channel's idempotency key); anything else is not.

@@ -4,7 +4,7 @@ import { cliCommand } from '../runtime/resources.js';
 
 /** On an empty database, one sandbox merchant so that a new user can try the gateway at once. */
 export async function ensureFirstMerchant(s: Services): Promise<NewMerchant | undefined> {
-  if (s.reads.merchantCount() > 0) return undefined;
+  if ((await s.reads.merchantCount()) > 0) return undefined;
   return createMerchant(s, 'Sandbox shop', 'sandbox', s.now());
 }
 

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
-import type { Db } from '../db/open.js';
-import { prepareCredentialReads, type ChannelCredentialRow, type CredentialReads } from '../db/credential-reads.js';
+import type { ChannelCredentialRow, CredentialReads } from '../db/credential-reads.js';
+import type { AsyncReads } from '../db/port.js';
 import { isLivePayway, type CredentialsByPayway, type LivePayway } from '../channels/credentials.js';
 import { PAYWAYS } from '../channels/types.js';
 import type { Services } from './context.js';
@@ -19,18 +19,7 @@ interface Cached {
   credentials: unknown;
 }
 
-const readsOfDb = new WeakMap<Db, CredentialReads>();
 const caches = new WeakMap<object, Map<string, Cached>>();
-
-function readsFor(source: Db | CredentialReads): CredentialReads {
-  if ('channelCredentials' in source) return source;
-  let reads = readsOfDb.get(source);
-  if (!reads) {
-    reads = prepareCredentialReads(source);
-    readsOfDb.set(source, reads);
-  }
-  return reads;
-}
 
 export { MASTER_KEY_HOWTO, MasterKeyMissingError };
 
@@ -40,20 +29,21 @@ const stampOf = (row: ChannelCredentialRow) => `${row.updated_at}:${row.key_id}:
  * The credentials stored for (mercNo, payway), or undefined when none are. Throws
  * MasterKeyMissingError without a MASTER_KEY and CredentialDecryptError when it does not decrypt.
  */
-export function loadLiveCredentials<P extends LivePayway>(
-  source: Db | CredentialReads,
+export async function loadLiveCredentials<P extends LivePayway>(
+  reads: AsyncReads<CredentialReads>,
   masterKey: string | undefined,
   mercNo: string,
   payway: P,
-): CredentialsByPayway[P] | undefined {
-  const reads = readsFor(source);
+): Promise<CredentialsByPayway[P] | undefined> {
   let cache = caches.get(reads);
   if (!cache) {
     cache = new Map();
     caches.set(reads, cache);
   }
   const cacheKey = `${mercNo}|${payway}`;
-  const row = reads.channelCredentials(mercNo, payway);
+  // The row is read on every call and the cache only spares the decryption: a load that read an
+  // older version and finishes last leaves a stamp the next call does not match, and it decrypts again.
+  const row = await reads.channelCredentials(mercNo, payway);
   if (!row) {
     cache.delete(cacheKey);
     return undefined;
@@ -75,9 +65,11 @@ export function loadLiveCredentials<P extends LivePayway>(
  * decrypt every one of them; otherwise this throws a message that says what to do.
  * Returns how many rows were checked.
  */
-export function checkLiveCredentialsAtStartup(db: Db, config: Pick<Config, 'MASTER_KEY'>): { checked: number } {
-  const reads = readsFor(db);
-  const rows = reads.allChannelCredentials();
+export function checkLiveCredentialsAtStartup(
+  stored: Pick<CredentialReads, 'allChannelCredentials'>,
+  config: Pick<Config, 'MASTER_KEY'>,
+): { checked: number } {
+  const rows = stored.allChannelCredentials();
   if (rows.length === 0) return { checked: 0 };
   const where = [...new Set(rows.map((r) => `${r.merc_no}/${r.payway}`))].slice(0, 5).join(', ');
   const more = rows.length > 5 ? ` and ${rows.length - 5} more` : '';
@@ -136,16 +128,16 @@ const ALL_PAYWAYS: ReadonlySet<string> = new Set(PAYWAYS);
  * whose credentials are stored, opened with the master key when used.
  */
 export function credentialLookup(
-  credentialReads: CredentialReads,
+  credentialReads: AsyncReads<CredentialReads>,
   masterKey: string | undefined,
   sandboxSecret: string,
 ): Pick<Services, 'configuredPayways' | 'credentialsFor'> {
   return {
-    configuredPayways: (merchant) =>
-      merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set(credentialReads.channelCredentialsOf(merchant.merc_no).map((r) => r.payway)),
-    credentialsFor: (merchant, driverName) => {
+    configuredPayways: async (merchant) =>
+      merchant.mode === 'sandbox' ? ALL_PAYWAYS : new Set((await credentialReads.channelCredentialsOf(merchant.merc_no)).map((r) => r.payway)),
+    credentialsFor: async (merchant, driverName) => {
       if (merchant.mode === 'live' && isLivePayway(driverName)) {
-        const c = loadLiveCredentials(credentialReads, masterKey, merchant.merc_no, driverName);
+        const c = await loadLiveCredentials(credentialReads, masterKey, merchant.merc_no, driverName);
         if (c) return c;
       }
       if (driverName === 'sandbox') return { secret: sandboxSecret };

@@ -45,11 +45,17 @@ export class OrderWatcher {
   private async roundNow(): Promise<void> {
     const now = this.clock.now();
     const { reads } = this.s;
-    const overdue = reads.overdueOrders(now, this.opts.batch).filter((id) => !this.busy.has(id));
-    const due = reads.ordersToCheck(now, this.opts.batch).filter((id) => !this.busy.has(id) && !overdue.includes(id));
-    const refunds = reads.refundsToCheck(now, this.opts.batch).filter((id) => !this.busy.has(id));
+    const [overdueIds, dueIds, refundIds] = await Promise.all([
+      reads.overdueOrders(now, this.opts.batch),
+      reads.ordersToCheck(now, this.opts.batch),
+      reads.refundsToCheck(now, this.opts.batch),
+    ]);
+    // Filtered and claimed in one stretch after the last read, not when each job starts: an
+    // overlapping round that read the same ids meanwhile finds them taken.
+    const overdue = overdueIds.filter((id) => !this.busy.has(id));
+    const due = dueIds.filter((id) => !this.busy.has(id) && !overdue.includes(id));
+    const refunds = refundIds.filter((id) => !this.busy.has(id));
     const taken = [...overdue, ...due, ...refunds];
-    // Claimed now, not when each job starts, so an overlapping round cannot take the same one.
     for (const id of taken) this.busy.add(id);
     const jobs = [
       ...overdue.map((id) => () => this.expire(id)),
@@ -86,7 +92,7 @@ export class OrderWatcher {
 
   private expire(orderId: string): Promise<void> {
     return this.guarded(orderId, async () => {
-      const order = this.s.reads.order(orderId);
+      const order = await this.s.reads.order(orderId);
       if (!order) return;
       if (isPayout(order)) return expirePayout(this.s, order);
       const r = await expireOrder(this.s, order);
@@ -96,7 +102,7 @@ export class OrderWatcher {
 
   private checkRefund(refundId: string): Promise<void> {
     return this.guarded(refundId, async () => {
-      const refund = this.s.reads.refund(refundId);
+      const refund = await this.s.reads.refund(refundId);
       if (!refund || refund.refund_status !== 'r0001') return;
       const after = await reconcileRefund(this.s, refund);
       if (after.refund_status !== 'r0001') return;
@@ -106,7 +112,7 @@ export class OrderWatcher {
 
   private check(orderId: string): Promise<void> {
     return this.guarded(orderId, async () => {
-      const order = this.s.reads.order(orderId);
+      const order = await this.s.reads.order(orderId);
       if (!order || !OPEN_STATES.includes(order.pay_status)) return;
       const payout = isPayout(order);
       // A payout whose outcome is unknown is settled here, by asking about the same orderId.

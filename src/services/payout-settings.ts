@@ -1,8 +1,6 @@
-import type { Db } from '../db/open.js';
-import type { PayoutSettings, Reads } from '../db/reads.js';
+import type { PayoutSettings } from '../db/reads.js';
+import type { StoragePort } from '../db/port.js';
 import type { Writer } from '../db/writer.js';
-import type { CredentialReads } from '../db/credential-reads.js';
-import { prepareCredentialReads } from '../db/credential-reads.js';
 import { YUAN_PATTERN, fenToYuan, yuanToFen } from '../domain/money.js';
 import { loadLiveCredentials } from './live-credentials.js';
 import { isLivePayway } from '../channels/credentials.js';
@@ -62,10 +60,10 @@ export function checkPayoutChange(c: Omit<PayoutChange, 'at'>, names: (f: Payout
 }
 
 /** Writes the change (checked first) and returns the settings as stored afterwards. */
-export async function setMerchantPayouts(reads: Reads, writer: Writer, c: PayoutChange): Promise<PayoutSettings | undefined> {
+export async function setMerchantPayouts(reads: StoragePort['reads'], writer: Writer, c: PayoutChange): Promise<PayoutSettings | undefined> {
   checkPayoutChange(c);
   if (c.enable !== undefined) {
-    const before = reads.payoutSettings(c.mercNo);
+    const before = await reads.payoutSettings(c.mercNo);
     await writer.run('setPayoutSettings', {
       mercNo: c.mercNo,
       enabled: c.enable,
@@ -82,9 +80,8 @@ export async function setMerchantPayouts(reads: Reads, writer: Writer, c: Payout
  * What keeps a live merchant's configured channels from paying out (Alipay in key mode, …).
  * `masterKey` is asked for only when a driver needs the credentials opened.
  */
-export function payoutWarnings(source: Db | CredentialReads, masterKey: () => string, mercNo: string): string[] {
-  const credentials = 'channelCredentialsOf' in source ? source : prepareCredentialReads(source);
-  const rows = credentials.channelCredentialsOf(mercNo);
+export async function payoutWarnings(credentials: StoragePort['credentials'], masterKey: () => string, mercNo: string): Promise<string[]> {
+  const rows = await credentials.channelCredentialsOf(mercNo);
   if (rows.length === 0) return ['no live channel is configured for this merchant (dtpay channel set)'];
   const out: string[] = [];
   let key: string | undefined;
@@ -97,7 +94,7 @@ export function payoutWarnings(source: Db | CredentialReads, masterKey: () => st
     }
     if (!driver.payoutUnavailable) continue;
     key ??= masterKey();
-    const loaded = loadLiveCredentials(credentials, key, mercNo, payway);
+    const loaded = await loadLiveCredentials(credentials, key, mercNo, payway);
     for (const tradeType of ['02', '03'] as const) {
       const why = loaded && driver.payoutUnavailable(loaded, tradeType);
       if (why) {

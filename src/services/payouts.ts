@@ -55,7 +55,7 @@ export async function applyPayoutEnd(s: Services, orderId: string, end: PayoutEn
     case 'failed':
       return (await applyTransition(s, { orderId, event: 'channel_failed', source, at, failCode: end.code, failReason: end.message })).changed;
     case 'cancelled': {
-      const reason = s.reads.order(orderId)?.cancel_reason;
+      const reason = (await s.reads.order(orderId))?.cancel_reason;
       return (await applyTransition(s, { orderId, event: reason === 'merchant' ? 'merchant_closed' : 'expired', source, at })).changed;
     }
   }
@@ -93,11 +93,11 @@ export async function applyPayoutQuery(s: Services, order: OrderRow, r: PayoutQu
 /** Asks the channel where an open payout stands and applies the answer. Returns the order as stored afterwards. */
 export async function reconcilePayout(s: Services, order: OrderRow, source: string): Promise<OrderRow> {
   if (!OPEN_STATES.includes(order.pay_status)) return order;
-  const channel = driverFor(s, order);
+  const channel = await driverFor(s, order);
   if (!channel?.driver.queryTransfer) return order;
   const r = await callChannel<PayoutQueryResult>(s, (ctx) => channel.driver.queryTransfer!(payoutRef(order), channel.credentials, ctx));
   await applyPayoutQuery(s, order, r, source);
-  return s.reads.order(order.order_id) ?? order;
+  return (await s.reads.order(order.order_id)) ?? order;
 }
 
 export type PayoutClose =
@@ -124,21 +124,21 @@ export const CLOSE_WAIT: CancelWait = { stepMs: 500, steps: 10, sleep: (ms) => n
  * the channel reports it.
  */
 export async function cancelPayout(s: Services, order: OrderRow, reason: 'merchant' | 'expiry', wait?: CancelWait): Promise<PayoutClose> {
-  const channel = driverFor(s, order);
+  const channel = await driverFor(s, order);
   if (!payeeConfirms(order) || !channel?.driver.cancelTransfer) {
     return { result: 'not_cancellable', order, reason: `a ${order.payway} payout cannot be cancelled once the channel has it` };
   }
   const source = reason === 'merchant' ? 'merchant closed it' : 'orderPeriod ran out before the payee confirmed';
   await s.writer.run('markCancelAsked', { orderId: order.order_id, reason, at: s.now() });
   const r = await callChannel<PayoutCancelResult>(s, (ctx) => channel.driver.cancelTransfer!(payoutRef(order), channel.credentials, ctx));
-  const now = () => s.reads.order(order.order_id)!;
+  const now = async () => (await s.reads.order(order.order_id))!;
   switch (r.outcome) {
     case 'cancelled':
       await applyPayoutEnd(s, order.order_id, { result: 'cancelled' }, source);
-      return { result: 'done', order: now() };
+      return { result: 'done', order: await now() };
     case 'refused': {
       // Too late (the payee confirmed) or the channel will not: where it stands decides the answer.
-      const after = await reconcilePayout(s, now(), `${source}: cancel refused`);
+      const after = await reconcilePayout(s, await now(), `${source}: cancel refused`);
       return OPEN_STATES.includes(after.pay_status)
         ? { result: 'not_cancellable', order: after, reason: `the channel refused to cancel it: ${r.code} ${r.message}` }
         : { result: 'done', order: after };
@@ -146,12 +146,12 @@ export async function cancelPayout(s: Services, order: OrderRow, reason: 'mercha
     case 'cancelling':
       for (let i = 0; wait && i < wait.steps; i++) {
         await wait.sleep(wait.stepMs);
-        const after = await reconcilePayout(s, now(), `${source}: cancel confirmed by query`);
+        const after = await reconcilePayout(s, await now(), `${source}: cancel confirmed by query`);
         if (!OPEN_STATES.includes(after.pay_status)) return { result: 'done', order: after };
       }
-      return { result: 'cancelling', order: now() };
+      return { result: 'cancelling', order: await now() };
     default:
-      return { result: 'unknown', order: now(), reason: r.reason };
+      return { result: 'unknown', order: await now(), reason: r.reason };
   }
 }
 

@@ -41,7 +41,7 @@ export async function applyChannelPaid(
  */
 export async function reconcileOrder(s: Services, order: OrderRow, source: string): Promise<OrderRow> {
   if (!OPEN_STATES.includes(order.pay_status)) return order;
-  const channel = driverFor(s, order);
+  const channel = await driverFor(s, order);
   if (!channel) return order;
   const r = await callChannel<QueryResult>(s, (ctx) => channel.driver.queryPayment(tradeRef(order), channel.credentials, ctx));
   switch (r.outcome) {
@@ -64,5 +64,5 @@ export async function reconcileOrder(s: Services, order: OrderRow, source: strin
       // closed at the channel (expiry follows), or no answer: asked again later
       s.log.debug({ orderId: order.order_id, outcome: r.outcome }, 'channel query settled nothing');
   }
-  return s.reads.order(order.order_id) ?? order;
+  return (await s.reads.order(order.order_id)) ?? order;
 }

@@ -1,4 +1,4 @@
-import type { Reads } from '../db/reads.js';
+import type { StoragePort } from '../db/port.js';
 import type { ItemRow, RunRow } from '../db/reconcile-reads.js';
 import { fenToYuan } from '../domain/money.js';
 import { signedYuan } from '../reconcile/bill-text.js';
@@ -43,7 +43,7 @@ export function itemReport(i: ItemRow): ReportItem {
   return out;
 }
 
-export function runReport(reads: Reads, r: RunRow): RunReport {
+export async function runReport(reads: StoragePort['reads'], r: RunRow): Promise<RunReport> {
   // In the contract's order: mercNo, payway, status, error, counts, totals, items.
   return {
     mercNo: r.merc_no,
@@ -61,14 +61,16 @@ export function runReport(reads: Reads, r: RunRow): RunReport {
           },
         }
       : {}),
-    items: reads.itemsOfRun(r.id).map(itemReport),
+    items: (await reads.itemsOfRun(r.id)).map(itemReport),
   };
 }
 
 /** The stored runs of a day, of one merchant or all, optionally only those `keep` accepts. */
-export function dayReport(reads: Reads, date: string, opts: { mercNo?: string; keep?: (r: RunRow) => boolean } = {}): DayReport {
-  const runs = reads.runsOfDay(date, opts.mercNo).filter((r) => opts.keep?.(r) ?? true);
-  return { date, runs: runs.map((r) => runReport(reads, r)) };
+export async function dayReport(reads: StoragePort['reads'], date: string, opts: { mercNo?: string; keep?: (r: RunRow) => boolean } = {}): Promise<DayReport> {
+  const runs = (await reads.runsOfDay(date, opts.mercNo)).filter((r) => opts.keep?.(r) ?? true);
+  const reports: RunReport[] = [];
+  for (const r of runs) reports.push(await runReport(reads, r));
+  return { date, runs: reports };
 }
 
 /** 0 when every run compared, 1 when one failed or was not ready (CONTRACT §5). */

@@ -58,7 +58,7 @@ interface MerchantDay {
 /** Every merchant in scope (all of them by default), one run per payway that has lines that day. */
 export async function reconcileDay(s: Services, scope: ReconcileScope, opts: { signal?: AbortSignal } = {}): Promise<RunResult[]> {
   beijingDay(scope.date);
-  const merchants = scope.mercNo !== undefined ? [s.reads.merchant(scope.mercNo)].filter((m): m is MerchantRow => m !== undefined) : s.reads.merchants();
+  const merchants = scope.mercNo !== undefined ? [await s.reads.merchant(scope.mercNo)].filter((m): m is MerchantRow => m !== undefined) : await s.reads.merchants();
   const results: RunResult[] = [];
   for (const merchant of merchants) {
     if (opts.signal?.aborted) break;
@@ -75,7 +75,7 @@ async function reconcileMerchantDay(s: Services, merchant: MerchantRow, date: st
   if (only) payways = [only];
   else if (merchant.mode === 'sandbox') payways = [...PAYWAYS];
   else {
-    const configured = s.configuredPayways(merchant);
+    const configured = await s.configuredPayways(merchant);
     const withRecords = new Set([...local.orders.values()].map((o) => o.payway));
     payways = PAYWAYS.filter((p) => configured.has(p) || withRecords.has(p));
   }
@@ -90,7 +90,7 @@ async function reconcileMerchantDay(s: Services, merchant: MerchantRow, date: st
 async function readMerchantDay(s: Services, mercNo: string, range: BillWindow): Promise<MerchantDay> {
   const orders = new Map<string, DayOrder>();
   for (let afterMs = range.fromMs, afterId = ''; ; ) {
-    const page = s.reads.endedOrdersPage(mercNo, afterMs, afterId, range.toMs, PAGE);
+    const page = await s.reads.endedOrdersPage(mercNo, afterMs, afterId, range.toMs, PAGE);
     for (const r of page) {
       const o = dayOrder(r);
       if (r.trade_type === '01') orders.set(o.orderId, o);
@@ -102,7 +102,7 @@ async function readMerchantDay(s: Services, mercNo: string, range: BillWindow): 
   }
   const refunds = new Map<string, DayRefund>();
   for (let afterMs = range.fromMs, afterId = ''; ; ) {
-    const page = s.reads.endedRefundsPage(mercNo, afterMs, afterId, range.toMs, PAGE);
+    const page = await s.reads.endedRefundsPage(mercNo, afterMs, afterId, range.toMs, PAGE);
     for (const r of page) {
       const f = dayRefund(r);
       refunds.set(f.refundId, f);
@@ -117,7 +117,7 @@ async function readMerchantDay(s: Services, mercNo: string, range: BillWindow): 
   for (const f of refunds.values()) {
     let o = orders.get(f.orderId);
     if (!o) {
-      const row = s.reads.order(f.orderId);
+      const row = await s.reads.order(f.orderId);
       if (row && row.trade_type === '01') orders.set(f.orderId, (o = fromOrderRow(row)));
     }
     f.payway = o?.payway;
@@ -154,13 +154,13 @@ function dayRefund(r: Record<string, unknown>): DayRefund {
 }
 
 /** The driver that serves the merchant on this payway (any scene), and what it needs to ask for the bill. */
-function billChannel(s: Services, merchant: MerchantRow, payway: Payway): { driver: ChannelDriver<any>; credentials: unknown } | string {
+async function billChannel(s: Services, merchant: MerchantRow, payway: Payway): Promise<{ driver: ChannelDriver<any>; credentials: unknown } | string> {
   const driver = SCENES.map((scene) => s.registry.resolve(merchant.mode, payway, scene)).find((r) => r.ok)?.driver;
   if (!driver) return `no channel serves ${payway} for ${merchant.merc_no}`;
   if (typeof driver.downloadTradeBill !== 'function') return `the ${driver.name} driver does not support downloading the trade bill`;
   let credentials: unknown;
   try {
-    credentials = s.credentialsFor(merchant, driver.name);
+    credentials = await s.credentialsFor(merchant, driver.name);
   } catch {
     return `no ${payway} credentials are stored for ${merchant.merc_no}`;
   }
@@ -221,7 +221,7 @@ async function reconcileOne(s: Services, merchant: MerchantRow, payway: Payway, 
     return { mercNo, payway, status, error, retryable, stored: true, alertsRaised: 0 };
   };
 
-  const channel = billChannel(s, merchant, payway);
+  const channel = await billChannel(s, merchant, payway);
   if (typeof channel === 'string') return unfinished('failed', channel, false);
   const got = await download(s, channel.driver, channel.credentials, date, signal);
   // Stopping mid-run (a shutdown): what the channel answered then is not the day's report.
@@ -265,10 +265,10 @@ async function addNamed(s: Services, bill: Bill, mercNo: string, payway: string,
   const ours = (o: OrderRow | undefined) => o !== undefined && o.merc_no === mercNo && o.payway === payway && o.trade_type === '01';
   for (const id of names.refundIds) {
     if (refunds.has(id)) continue;
-    const f = s.reads.refund(id);
+    const f = await s.reads.refund(id);
     if (f && f.merc_no === mercNo) {
       let owned = orders.has(f.order_id);
-      const o = owned ? undefined : s.reads.order(f.order_id);
+      const o = owned ? undefined : await s.reads.order(f.order_id);
       if (o && ours(o)) {
         orders.set(o.order_id, fromOrderRow(o));
         owned = true;
@@ -279,7 +279,7 @@ async function addNamed(s: Services, bill: Bill, mercNo: string, payway: string,
   }
   for (const id of names.orderIds) {
     if (orders.has(id)) continue;
-    const o = s.reads.order(id);
+    const o = await s.reads.order(id);
     if (ours(o)) orders.set(id, fromOrderRow(o!));
     if (++looked % PAGE === 0) await breathe();
   }
@@ -299,10 +299,10 @@ async function heal(s: Services, it: CompareItem, date: string): Promise<void> {
       tradeEndTime: h.paidAt,
       channelTradeNo: h.channelTradeNo,
     });
-    if (!r.changed && s.reads.order(h.orderId)?.pay_status === 'p0000') it.kind = 'matched';
+    if (!r.changed && (await s.reads.order(h.orderId))?.pay_status === 'p0000') it.kind = 'matched';
   } else {
     const changed = await settleRefund(s, { refundId: h.refundId, status: 'r0000', at: s.now(), refundEndTime: h.refundedAt, channelRefundNo: h.channelRefundNo });
-    if (!changed && s.reads.refund(h.refundId)?.refund_status === 'r0000') it.kind = 'matched';
+    if (!changed && (await s.reads.refund(h.refundId))?.refund_status === 'r0000') it.kind = 'matched';
   }
 }
 

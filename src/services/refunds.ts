@@ -64,7 +64,7 @@ export async function createRefund(
     }
     return answerFor(stored);
   };
-  const existing = s.reads.refundByMercNo(merchant.merc_no, req.mercRefundNo);
+  const existing = await s.reads.refundByMercNo(merchant.merc_no, req.mercRefundNo);
   if (existing) return replay(existing);
   refuseUncontactableNotifyUrl(s, merchant, req.notifyUrl);
 
@@ -88,7 +88,7 @@ export async function createRefund(
   };
   const inserted = await s.writer.run('insertRefund', row);
   if (!inserted.ok) {
-    if (inserted.reason === 'duplicate') return replay(s.reads.refundByMercNo(merchant.merc_no, req.mercRefundNo)!);
+    if (inserted.reason === 'duplicate') return replay((await s.reads.refundByMercNo(merchant.merc_no, req.mercRefundNo))!);
     if (inserted.reason === 'state') {
       throw new ApiError(RESP.STATE_CONFLICT, `only a paid order can be refunded; order ${order.order_id} is ${inserted.payStatus}`);
     }
@@ -98,7 +98,7 @@ export async function createRefund(
     );
   }
 
-  const channel = driverFor(s, order);
+  const channel = await driverFor(s, order);
   let result: RefundResult = { outcome: 'unreached', reason: 'no channel serves this order any more' };
   if (channel) {
     const input = {
@@ -135,7 +135,7 @@ export async function createRefund(
       await s.writer.run('refundChannelAnswer', { refundId: row.refund_id, state: 'unknown', at });
       break;
   }
-  return answerFor(s.reads.refund(row.refund_id)!, result);
+  return answerFor((await s.reads.refund(row.refund_id))!, result);
 }
 
 /** The answer for a refund as stored; the first answer also says how the channel took it. */
@@ -157,8 +157,8 @@ function answerFor(refund: RefundRow, result?: RefundResult): RefundAnswer {
 /** Asks the channel where a processing refund stands and applies the answer. */
 export async function reconcileRefund(s: Services, refund: RefundRow): Promise<RefundRow> {
   if (refund.refund_status !== 'r0001') return refund;
-  const order = s.reads.order(refund.order_id);
-  const channel = order && driverFor(s, order);
+  const order = await s.reads.order(refund.order_id);
+  const channel = order && (await driverFor(s, order));
   if (!order || !channel) return refund;
   const ref = { orderId: order.order_id, channelTradeNo: order.channel_trade_no ?? undefined, refundId: refund.refund_id };
   const r = await callChannel<RefundQueryResult>(s, (ctx) => channel.driver.queryRefund(ref, channel.credentials, ctx));
@@ -173,13 +173,13 @@ export async function reconcileRefund(s: Services, refund: RefundRow): Promise<R
     // The request whose answer never came did not reach the channel after all: no money moved.
     await settleRefund(s, { refundId: refund.refund_id, status: 'r0004', at, refundEndTime: formatBeijing(at), code: 'NOT_FOUND', message: 'the channel has no such refund' });
   }
-  return s.reads.refund(refund.refund_id) ?? refund;
+  return (await s.reads.refund(refund.refund_id)) ?? refund;
 }
 
 /** A refund as the merchant sees it. */
-export function refundView(s: Services, refund: RefundRow): Record<string, string> {
-  const order = s.reads.order(refund.order_id)!;
-  const latest = refund.notify_url ? s.reads.latestRefundNotification(refund.refund_id) : undefined;
+export async function refundView(s: Services, refund: RefundRow): Promise<Record<string, string>> {
+  const order = (await s.reads.order(refund.order_id))!;
+  const latest = refund.notify_url ? await s.reads.latestRefundNotification(refund.refund_id) : undefined;
   const notification = latest?.status === 'superseded' ? undefined : latest;
   return {
     mercOrderNo: order.merc_order_no,
@@ -191,7 +191,7 @@ export function refundView(s: Services, refund: RefundRow): Record<string, strin
     refundStatus: refund.refund_status,
     refundEndTime: refund.refund_end_time ?? '',
     refundReason: refund.reason ?? '',
-    refundedAmt: fenToYuan(s.reads.refundedFen(order.order_id)),
+    refundedAmt: fenToYuan(await s.reads.refundedFen(order.order_id)),
     notifyStatus: notification?.status ?? '',
     notifyAttempts: notification ? String(notification.attempts) : '',
   };

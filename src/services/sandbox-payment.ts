@@ -24,19 +24,19 @@ export class SandboxPayments {
     private readonly sendCallback: CallbackSender,
   ) {}
 
-  secret(): string {
-    return (this.s.credentialsFor({ mode: 'sandbox', merc_no: '' }, 'sandbox') as { secret: string }).secret;
+  async secret(): Promise<string> {
+    return ((await this.s.credentialsFor({ mode: 'sandbox', merc_no: '' }, 'sandbox')) as { secret: string }).secret;
   }
 
   /** A sandbox order, or undefined for unknown ids and orders of live channels. */
-  find(orderId: string): OrderRow | undefined {
-    const order = this.s.reads.order(orderId);
+  async find(orderId: string): Promise<OrderRow | undefined> {
+    const order = await this.s.reads.order(orderId);
     if (!order) return undefined;
-    return this.s.reads.merchant(order.merc_no)?.mode === 'sandbox' ? order : undefined;
+    return (await this.s.reads.merchant(order.merc_no))?.mode === 'sandbox' ? order : undefined;
   }
 
-  isSandboxMerchant(mercNo: string): boolean {
-    return this.s.reads.merchant(mercNo)?.mode === 'sandbox';
+  async isSandboxMerchant(mercNo: string): Promise<boolean> {
+    return (await this.s.reads.merchant(mercNo))?.mode === 'sandbox';
   }
 
   /** The payer opened the page: submitted → paying. A payee opening a payout's page changes nothing. */
@@ -48,7 +48,7 @@ export class SandboxPayments {
         source: 'payer opened the sandbox page',
         at: this.s.now(),
       });
-      return this.s.reads.order(order.order_id)!;
+      return (await this.s.reads.order(order.order_id))!;
     }
     return order;
   }
@@ -78,9 +78,9 @@ export class SandboxPayments {
     if (order.amount_fen === SANDBOX_MAGIC_FEN.LOSE_CALLBACK || order.amount_fen === SANDBOX_MAGIC_FEN.ONLY_IN_BILL) {
       // Rehearses a lost channel callback: the trade is settled at the channel, the gateway is not
       // told, and finds out by asking (a query, or its own reconciliation).
-      return { ok: true, order: this.s.reads.order(order.order_id)! };
+      return { ok: true, order: (await this.s.reads.order(order.order_id))! };
     }
-    const trade = this.s.reads.sandboxTrade(order.order_id)!;
+    const trade = (await this.s.reads.sandboxTrade(order.order_id))!;
     const body: SandboxCallbackBody = {
       orderId: order.order_id,
       tradeNo,
@@ -92,24 +92,24 @@ export class SandboxPayments {
     const raw = JSON.stringify(body);
     const ack = await this.sendCallback(raw, {
       'content-type': 'application/json',
-      [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(raw, this.secret()),
+      [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(raw, await this.secret()),
     });
     if (ack.status !== 200 || ack.body !== 'success') {
       return { ok: false, reason: `the gateway did not acknowledge the callback (${ack.status} ${ack.body})` };
     }
-    return { ok: true, order: this.s.reads.order(order.order_id)! };
+    return { ok: true, order: (await this.s.reads.order(order.order_id))! };
   }
 
   /** POST /sandbox/api/query: where the trade stands at the channel. */
-  query(orderId: string): SandboxTradeAnswer {
-    const order = this.find(orderId);
+  async query(orderId: string): Promise<SandboxTradeAnswer> {
+    const order = await this.find(orderId);
     if (!order || order.channel_state === 'refused') return { result: 'not_found' };
     return this.answer(order);
   }
 
   /** POST /sandbox/api/close: closes the trade unless the payer has paid. */
   async close(orderId: string): Promise<SandboxTradeAnswer> {
-    const order = this.find(orderId);
+    const order = await this.find(orderId);
     if (!order || order.channel_state === 'refused') return { result: 'not_found' };
     await this.s.writer.run('sandboxClose', {
       orderId,
@@ -122,7 +122,7 @@ export class SandboxPayments {
 
   /** POST /sandbox/api/refund: takes a refund of a paid trade; it ends SANDBOX_REFUND_DELAY_MS later. */
   async refund(orderId: string, refundId: string, amountFen: bigint): Promise<SandboxRefundAnswer> {
-    const order = this.find(orderId);
+    const order = await this.find(orderId);
     if (!order) return { result: 'refused', code: 'TRADE_NOT_EXIST', message: 'no such trade' };
     if (amountFen === SANDBOX_REFUND_MAGIC_FEN.REFUSE) {
       return { result: 'refused', code: 'SANDBOX_REFUSED', message: 'the sandbox refuses refunds of 0.91 by design' };
@@ -140,8 +140,8 @@ export class SandboxPayments {
   }
 
   /** POST /sandbox/api/refund-query: a refund ends when its time has come; nothing needs to run for it. */
-  refundQuery(refundId: string): SandboxRefundAnswer {
-    const r = this.s.reads.sandboxRefund(refundId);
+  async refundQuery(refundId: string): Promise<SandboxRefundAnswer> {
+    const r = await this.s.reads.sandboxRefund(refundId);
     if (!r) return { result: 'not_found' };
     if (this.s.now() < r.ends_at) return { result: 'processing', refundNo: `SR${refundId}` };
     if (r.outcome === 'failed') return { result: 'failed', code: 'SANDBOX_REFUND_FAILED', message: 'the sandbox fails refunds of 0.94 by design' };
@@ -153,14 +153,14 @@ export class SandboxPayments {
   }
 
   /** Whether the sandbox holds this payout waiting for its payee to confirm. */
-  waitingForPayee(orderId: string): boolean {
-    const row = this.s.reads.sandboxPayout(orderId);
+  async waitingForPayee(orderId: string): Promise<boolean> {
+    const row = await this.s.reads.sandboxPayout(orderId);
     return row !== undefined && this.payoutAnswer(row).result === 'waiting';
   }
 
   /** POST /sandbox/api/transfer: takes a payout (idempotent by orderId). */
   async transfer(orderId: string, amountFen: bigint, confirm: boolean): Promise<SandboxPayoutAnswer> {
-    const order = this.find(orderId);
+    const order = await this.find(orderId);
     if (!order || !isPayout(order) || order.amount_fen !== amountFen) {
       return { result: 'refused', code: 'SANDBOX_NO_SUCH_PAYOUT', message: 'no payout of this amount was stored under this orderId' };
     }
@@ -178,8 +178,8 @@ export class SandboxPayments {
   }
 
   /** POST /sandbox/api/transfer-query: a payout ends when its time has come; nothing needs to run for it. */
-  transferQuery(orderId: string): SandboxPayoutAnswer {
-    const row = this.s.reads.sandboxPayout(orderId);
+  async transferQuery(orderId: string): Promise<SandboxPayoutAnswer> {
+    const row = await this.s.reads.sandboxPayout(orderId);
     return row ? this.payoutAnswer(row) : { result: 'not_found' };
   }
 
@@ -196,7 +196,7 @@ export class SandboxPayments {
   /** The payee confirms a wxpay payout on the sandbox page; the sandbox reports its end to the gateway. */
   private async confirmPayout(order: OrderRow, result: 'success' | 'fail'): Promise<{ ok: true; order: OrderRow } | { ok: false; reason: string }> {
     if (result !== 'success') return { ok: false, reason: 'a payee confirms a payout (result=success); one left unconfirmed expires' };
-    const before = this.s.reads.sandboxPayout(order.order_id);
+    const before = await this.s.reads.sandboxPayout(order.order_id);
     if (!before) return { ok: false, reason: 'the sandbox channel has no such payout' };
     if (!before.confirm) return { ok: false, reason: 'this payout does not wait for its payee: the channel pays it out by itself' };
     const row = await this.s.writer.run('sandboxConfirmTransfer', { orderId: order.order_id, at: this.s.now() });
@@ -212,11 +212,11 @@ export class SandboxPayments {
       ...(a.code ? { code: a.code, message: a.message } : {}),
     };
     const raw = JSON.stringify(body);
-    const ack = await this.sendCallback(raw, { 'content-type': 'application/json', [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(raw, this.secret()) });
+    const ack = await this.sendCallback(raw, { 'content-type': 'application/json', [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(raw, await this.secret()) });
     if (ack.status !== 200 || ack.body !== 'success') {
       return { ok: false, reason: `the gateway did not acknowledge the callback (${ack.status} ${ack.body})` };
     }
-    return { ok: true, order: this.s.reads.order(order.order_id)! };
+    return { ok: true, order: (await this.s.reads.order(order.order_id))! };
   }
 
   /** Where a sandbox payout stands now: its end is a time, so the clock decides. */
@@ -234,12 +234,12 @@ export class SandboxPayments {
   }
 
   /** GET /sandbox/api/bill: the sandbox channel's trade bill of one merchant, payway and Beijing day. */
-  bill(mercNo: string, payway: string, billDate: string): Uint8Array {
-    return writeSandboxBill(sandboxBillLines(this.s.reads, mercNo, payway, billDate, this.s.now()));
+  async bill(mercNo: string, payway: string, billDate: string): Promise<Uint8Array> {
+    return writeSandboxBill(await sandboxBillLines(this.s.reads, mercNo, payway, billDate, this.s.now()));
   }
 
-  private answer(order: OrderRow, asking: 'query' | 'close' = 'query'): SandboxTradeAnswer {
-    const trade = this.s.reads.sandboxTrade(order.order_id);
+  private async answer(order: OrderRow, asking: 'query' | 'close' = 'query'): Promise<SandboxTradeAnswer> {
+    const trade = await this.s.reads.sandboxTrade(order.order_id);
     const tradeNo = order.channel_trade_no ?? sandboxTradeNo(order.order_id);
     // 0.97: the sandbox's API does not admit the payment (only its bill does), so the order stays open, or closes.
     if (trade?.status === 'paid' && order.amount_fen === SANDBOX_MAGIC_FEN.ONLY_IN_BILL) {

@@ -84,7 +84,7 @@ t.test('orders: filters, search by any of the three numbers, keyset pages, CSV e
   t.equal(idsIn((await c.get(`/console/orders?from=${today}&to=${today}`)).text).length, 5, "today's orders");
   t.equal(idsIn((await c.get('/console/orders?from=2020-01-01&to=2020-01-31')).text).length, 0, 'none in another month');
 
-  const row = gw.gateway.services.reads.order(ids[1]!)!;
+  const row = (await gw.gateway.services.reads.order(ids[1]!))!;
   const byMercOrderNo = await c.get(`/console/orders?q=${row.merc_order_no}`);
   t.same(idsIn(byMercOrderNo.text), [ids[1]!], 'by mercOrderNo');
   t.same(idsIn((await c.get(`/console/orders?q=${row.channel_trade_no}`)).text), [ids[1]], 'by channel trade number');
@@ -147,11 +147,11 @@ t.test('support acts through the API services: query, close, resend, refund; an 
   await c.get(`/console/orders/${open}`);
   t.equal((await c.post(`/console/orders/${open}/query`)).status, 303);
   t.equal((await c.post(`/console/orders/${open}/close`)).status, 303);
-  t.equal(gw.gateway.services.reads.order(open)!.pay_status, 'p0005', 'closed as /api/close closes');
-  const before = gw.gateway.services.reads.notificationsOfOrder(paid).length;
+  t.equal((await gw.gateway.services.reads.order(open))!.pay_status, 'p0005', 'closed as /api/close closes');
+  const before = (await gw.gateway.services.reads.notificationsOfOrder(paid)).length;
   await c.get(`/console/orders/${paid}`);
   t.equal((await c.post(`/console/orders/${paid}/resend`)).status, 303);
-  t.equal(gw.gateway.services.reads.notificationsOfOrder(paid).length, before + 1, 'a fresh notification');
+  t.equal((await gw.gateway.services.reads.notificationsOfOrder(paid)).length, before + 1, 'a fresh notification');
 
   // A refund beyond what is left is refused before any confirmation; the confirmation made twice is one refund.
   await c.get(`/console/orders/${paid}`);

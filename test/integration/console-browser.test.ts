@@ -29,7 +29,7 @@ t.test('the operator console in a browser', { timeout: 240_000, skip: NO_BROWSER
     if (result) await sandboxPay(gw, id, result);
   }
   const open = await createOrder(gw, { paywayCode: 'alipay', tradeAmt: '5.00', notifyUrl });
-  const mercOrderNo = (gw.gateway.services.reads.order(target)!).merc_order_no;
+  const mercOrderNo = ((await gw.gateway.services.reads.order(target))!).merc_order_no;
   await until(() => gw.gateway.db.prepare("SELECT count(*) FROM notifications WHERE order_id = ? AND status = 'delivered'").pluck().get(target) === 1, 'the notification delivered');
 
   const browser: Browser = await chromium.launch({
@@ -113,7 +113,7 @@ t.test('the operator console in a browser', { timeout: 240_000, skip: NO_BROWSER
       return r.status;
     }, open);
     t.equal(status, 403, 'no CSRF token: 403');
-    t.equal(gw.gateway.services.reads.order(open)!.pay_status, 'p0001', 'the order is still open');
+    t.equal((await gw.gateway.services.reads.order(open))!.pay_status, 'p0001', 'the order is still open');
 
     // The language switch, remembered.
     await page.click('#lang-switch');

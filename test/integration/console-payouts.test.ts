@@ -99,20 +99,20 @@ t.test('a payout\'s query and close from its order page go the payout\'s way, as
   t.equal((await c.post(`/console/orders/${wx}/query`)).status, 303);
   const queried = auditRows(gw).find((a) => a.action === 'orders/query') as unknown as { outcome: string; detail: string };
   t.equal(queried.outcome, 'ok');
-  t.match(gw.gateway.services.reads.order(wx)!.pay_status, /^p000[12]$/, 'still waiting for the payee');
+  t.match((await gw.gateway.services.reads.order(wx))!.pay_status, /^p000[12]$/, 'still waiting for the payee');
   await c.get(`/console/orders/${wx}`);
   t.equal((await c.post(`/console/orders/${wx}/close`)).status, 303);
   const closed = auditRows(gw).find((a) => a.action === 'orders/close') as unknown as { outcome: string };
   t.match(closed.outcome, /^(done|cancelling)$/, 'cancelled at the channel as /api/close cancels it');
-  t.equal(gw.gateway.services.reads.order(wx)!.cancel_reason, 'merchant', 'the cancel asked by the merchant side');
+  t.equal((await gw.gateway.services.reads.order(wx))!.cancel_reason, 'merchant', 'the cancel asked by the merchant side');
 
   // An Alipay payout cannot be cancelled once the channel has it: said so, nothing changed.
   const ali = await sendPayout(gw, { tradeAmt: '0.92' });
-  const before = gw.gateway.services.reads.order(ali)!;
+  const before = (await gw.gateway.services.reads.order(ali))!;
   await c.get(`/console/orders/${ali}`);
   t.equal((await c.post(`/console/orders/${ali}/close`)).status, 303);
   t.match((await c.get(`/console/orders/${ali}`)).text, /class="flash bad"[^]*这笔代付无法撤销/);
-  t.equal(gw.gateway.services.reads.order(ali)!.pay_status, before.pay_status, 'its state unchanged');
+  t.equal((await gw.gateway.services.reads.order(ali))!.pay_status, before.pay_status, 'its state unchanged');
 });
 
 t.test('payout settings: admin turns payouts on with limits and off, audited; lower roles refused and nothing changes', async (t) => {
@@ -126,7 +126,7 @@ t.test('payout settings: admin turns payouts on with limits and off, audited; lo
   const admin = client();
   await admin.login('admin@shop.test', PASSWORD);
   const path = `/console/merchants/${mercNo}/payouts`;
-  const initial = settings();
+  const initial = await settings();
 
   for (const [who, c] of [['viewer', viewer], ['support', support]] as const) {
     t.equal((await c.get(path)).status, 403, `${who} may not read the settings page`);
@@ -134,8 +134,8 @@ t.test('payout settings: admin turns payouts on with limits and off, audited; lo
     const r = await c.post(path, { payouts: 'on', dailyLimit: '5000.00' });
     t.equal(r.status, 403, `${who} may not set them`);
   }
-  t.same(settings(), initial, 'nothing changed');
-  t.notOk(settings()?.enabled);
+  t.same((await settings()), initial, 'nothing changed');
+  t.notOk((await settings())?.enabled);
   t.equal(auditRows(gw).filter((a) => a.action === 'merchants/payouts' && a.outcome === 'denied').length, 2, 'the refusals are audited');
   t.notMatch((await support.get('/console/merchants')).text, /merchants\/M\d+\/payouts/, 'support sees no link to the settings');
 
@@ -155,12 +155,12 @@ t.test('payout settings: admin turns payouts on with limits and off, audited; lo
     t.equal(r.status, 400, JSON.stringify(body));
     t.match(r.text, rule);
   }
-  t.same(settings(), initial, 'nothing written by a refused form');
+  t.same((await settings()), initial, 'nothing written by a refused form');
 
   await admin.get(path);
   const on = await admin.post(path, { payouts: 'on', dailyLimit: '5000.00', perPayoutLimit: '200' });
   t.equal(on.status, 303);
-  t.same(settings(), { enabled: true, dailyLimitFen: 500_000n, perPayoutLimitFen: 20_000n });
+  t.same((await settings()), { enabled: true, dailyLimitFen: 500_000n, perPayoutLimitFen: 20_000n });
   const after = await admin.get(path);
   t.match(after.text, /代付设置已保存/);
   t.match(after.text, /5000\.00/);
@@ -170,7 +170,7 @@ t.test('payout settings: admin turns payouts on with limits and off, audited; lo
 
   await admin.get(path);
   t.equal((await admin.post(path, { payouts: 'off' })).status, 303);
-  t.same(settings(), { enabled: false, dailyLimitFen: 500_000n, perPayoutLimitFen: 20_000n }, 'off keeps the limits, as the CLI does');
+  t.same((await settings()), { enabled: false, dailyLimitFen: 500_000n, perPayoutLimitFen: 20_000n }, 'off keeps the limits, as the CLI does');
   const rows = auditRows(gw).filter((a) => a.action === 'merchants/payouts' && a.operator === 'admin@shop.test');
   t.same(rows.map((a) => a.outcome), ['refused', 'refused', 'refused', 'refused', 'refused', 'on', 'off']);
   const onRow = rows.find((a) => a.outcome === 'on')! as unknown as { amount_fen: number; detail: string };

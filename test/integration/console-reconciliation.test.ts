@@ -31,9 +31,9 @@ async function setup(t: Teardown) {
 }
 
 /** Counts the bill downloads the sandbox driver makes, so that a page view is seen to make none. */
-function countDownloads(t: Teardown, gw: TestGateway, orderId: string): () => number {
+async function countDownloads(t: Teardown, gw: TestGateway, orderId: string): Promise<() => number> {
   let n = 0;
-  const driver = gw.gateway.services.registry.resolve('sandbox', 'wxpay', gw.gateway.services.reads.order(orderId)!.scene);
+  const driver = gw.gateway.services.registry.resolve('sandbox', 'wxpay', (await gw.gateway.services.reads.order(orderId))!.scene);
   if (!driver.ok) throw new Error('no sandbox driver');
   const d = driver.driver as { downloadTradeBill?: (...a: unknown[]) => Promise<unknown> };
   const original = d.downloadTradeBill!.bind(d);
@@ -55,7 +55,7 @@ t.test('days, a day\'s runs and a run\'s items, from the stored runs', async (t)
   const mismatch = await paid(gw, '0.96');
   await paid(gw, '1.00', 'alipay');
   await reconcileDay(gw.gateway.services, { date: DAY });
-  const downloads = countDownloads(t, gw, ok);
+  const downloads = await countDownloads(t, gw, ok);
 
   const c = await client('viewer@shop.test');
   const days = await c.get('/console/reconciliation');

@@ -15,6 +15,7 @@ import { reconcileDay } from '../../src/services/reconciliation.js';
 import { dayReport, type RunReport } from '../../src/services/reconciliation-report.js';
 import { listAlerts } from '../../src/services/alerts.js';
 import { sign } from '../../src/domain/sign.js';
+import type { OrderRow } from '../../src/db/rows.js';
 
 // Reconciliation end to end for a live merchant on each channel (CONTRACT §5): a real gateway on
 // a fake clock, orders paid through the API and the channel's simulator, and the simulator's own
@@ -177,8 +178,8 @@ async function setUpDay(t: Test, make: typeof alipay, paidAt: number): Promise<D
   t.equal(c.body.payStatus, 'p0005', `the merchant closed ${closed} while it was unpaid: ${c.text}`);
   ch.reopen(closed);
   await ch.pay(closed, true);
-  for (const id of [matched, missing, mismatch]) t.equal(s.reads.order(id)!.pay_status, 'p0000', 'paid through the callback');
-  t.equal(s.reads.order(open)!.pay_status, 'p0001', 'the silent payment is still open in dtpay');
+  for (const id of [matched, missing, mismatch]) t.equal((await s.reads.order(id))!.pay_status, 'p0000', 'paid through the callback');
+  t.equal((await s.reads.order(open))!.pay_status, 'p0001', 'the silent payment is still open in dtpay');
   ch.bills.leftOut.add(missing);
   ch.bills.billedAs.set(mismatch, 801n);
   // The simulators bill a day once it is over; the gateway's clock stays where the orders were made.
@@ -199,20 +200,22 @@ async function checkFirstRun(t: Test, d: Day, run: RunReport | undefined) {
   const tradeFen = 1234n + 801n + 300n + 200n;
   const feeFen = fee(1234n) + fee(801n) + fee(300n) + fee(200n);
   t.same(run.totals, { tradeAmt: yuan(tradeFen), refundAmt: '0.00', feeAmt: yuan(feeFen), netAmt: yuan(tradeFen - feeFen) }, "the bill's own figures");
-  const mercOrderNo = (id: string) => s.reads.order(id)!.merc_order_no;
+  const orders = new Map<string, OrderRow>();
+  for (const id of [d.mismatch, d.missing, ...healedIds]) orders.set(id, (await s.reads.order(id))!);
+  const mercOrderNo = (id: string) => orders.get(id)!.merc_order_no;
   const sorted = [...run.items].sort((a, b) => (a.kind + a.orderId).localeCompare(b.kind + b.orderId));
   const expected = [
     { kind: 'amount_mismatch', orderId: d.mismatch, mercOrderNo: mercOrderNo(d.mismatch), channelTradeNo: d.ch.tradeNo(d.mismatch), localAmt: '8.00', channelAmt: '8.01' },
-    ...healedIds.map((id) => ({ kind: 'healed', orderId: id, mercOrderNo: mercOrderNo(id), channelTradeNo: d.ch.tradeNo(id), localAmt: yuan(s.reads.order(id)!.amount_fen), channelAmt: yuan(s.reads.order(id)!.amount_fen) })),
+    ...healedIds.map((id) => ({ kind: 'healed', orderId: id, mercOrderNo: mercOrderNo(id), channelTradeNo: d.ch.tradeNo(id), localAmt: yuan(orders.get(id)!.amount_fen), channelAmt: yuan(orders.get(id)!.amount_fen) })),
     { kind: 'missing_at_channel', orderId: d.missing, mercOrderNo: mercOrderNo(d.missing), channelTradeNo: d.ch.tradeNo(d.missing), localAmt: '5.00' },
   ].sort((a, b) => (a.kind + a.orderId).localeCompare(b.kind + b.orderId));
   t.same(sorted, expected, 'every line but the matched one, each with what it is');
 
-  const open = s.reads.order(d.open)!;
+  const open = (await s.reads.order(d.open))!;
   t.equal(open.pay_status, 'p0000', 'the silent payment is paid');
   t.equal(open.late_payment, 0, 'an order still open is not a late payment');
   t.equal(open.channel_trade_no, d.ch.tradeNo(d.open), "with the channel's trade number");
-  const closed = s.reads.order(d.closed)!;
+  const closed = (await s.reads.order(d.closed))!;
   t.equal(closed.pay_status, 'p0000', 'the closed order that was paid anyway is paid');
   t.equal(closed.late_payment, 1, 'and flagged a late payment');
   await d.rcv.waitFor((r) => healedIds.every((id) => r.some((x) => x.json.orderId === id && x.json.payStatus === 'p0000')), 5_000);
@@ -229,20 +232,20 @@ async function checkFirstRun(t: Test, d: Day, run: RunReport | undefined) {
   t.match(await q(d.closed), { payStatus: 'p0000', latePayment: 'true', feeAmt: yuan(fee(200n)) }, 'the query says the closed one was paid late');
   for (const id of [d.missing, d.mismatch]) t.notOk((await q(id)).feeAmt, 'no fee where the bill has no line or another amount');
 
-  const alerts = listAlerts(s.reads, { open: true, limit: 100 }).filter((a) => a.mercNo === d.live.mercNo);
+  const alerts = (await listAlerts(s.reads, { open: true, limit: 100 })).filter((a) => a.mercNo === d.live.mercNo);
   t.same(alerts.map((a) => `${a.kind}:${a.orderId}`).sort(), [`amount_mismatch:${d.mismatch}`, `missing_at_channel:${d.missing}`], 'one alert per discrepancy');
   t.ok(alerts.every((a) => a.channel === d.ch.payway && a.detail.includes(d.ch.date)));
 }
 
 /** What the second run must have reported and left alone. */
-function checkSecondRun(t: Test, d: Day, run: RunReport | undefined, alertsBefore: unknown) {
+async function checkSecondRun(t: Test, d: Day, run: RunReport | undefined, alertsBefore: unknown) {
   const s = d.gw.gateway.services;
   const healedIds = [d.open, d.closed];
   t.same(run?.counts, { matched: 1 + healedIds.length, healed: 0, missing_at_channel: 1, amount_mismatch: 1, unknown_trade: 0 }, 'the healed lines are matched now');
   t.same(run?.items.map((i) => i.kind).sort(), ['amount_mismatch', 'missing_at_channel']);
-  t.same(listAlerts(s.reads, { open: false, limit: 100 }).filter((a) => a.mercNo === d.live.mercNo), alertsBefore, 'no new alert, none raised again');
+  t.same((await listAlerts(s.reads, { open: false, limit: 100 })).filter((a) => a.mercNo === d.live.mercNo), alertsBefore, 'no new alert, none raised again');
   for (const id of healedIds) {
-    const queued = s.reads.notificationsOfOrder(id).filter((n) => JSON.parse(n.fields_json).payStatus === 'p0000');
+    const queued = (await s.reads.notificationsOfOrder(id)).filter((n) => JSON.parse(n.fields_json).payStatus === 'p0000');
     t.equal(queued.length, 1, `${id}: no second notification queued`);
     t.equal(notesOf(d, id).length, 1, `${id}: none received`);
   }
@@ -260,20 +263,20 @@ for (const [name, make, paidAt] of [
     const s = d.gw.gateway.services;
     const first = await reconcileDay(s, { date: d.ch.date, mercNo: d.live.mercNo });
     t.same(first.map((r) => `${r.payway}:${r.status}:${r.stored}:${r.alertsRaised}`), [`${name}:ok:true:2`], 'one run, for the payway configured');
-    await checkFirstRun(t, d, dayReport(s.reads, d.ch.date, { mercNo: d.live.mercNo }).runs[0]);
+    await checkFirstRun(t, d, (await dayReport(s.reads, d.ch.date, { mercNo: d.live.mercNo })).runs[0]);
 
-    const alertsBefore = listAlerts(s.reads, { open: false, limit: 100 }).filter((a) => a.mercNo === d.live.mercNo);
+    const alertsBefore = (await listAlerts(s.reads, { open: false, limit: 100 })).filter((a) => a.mercNo === d.live.mercNo);
     const second = await reconcileDay(s, { date: d.ch.date, mercNo: d.live.mercNo });
     t.same(second.map((r) => r.alertsRaised), [0], 'no alert raised again');
-    checkSecondRun(t, d, dayReport(s.reads, d.ch.date, { mercNo: d.live.mercNo }).runs[0], alertsBefore);
-    t.equal(s.reads.runsOfDay(d.ch.date).length, 1, 'the run was replaced, not added');
+    await checkSecondRun(t, d, (await dayReport(s.reads, d.ch.date, { mercNo: d.live.mercNo })).runs[0], alertsBefore);
+    t.equal((await s.reads.runsOfDay(d.ch.date)).length, 1, 'the run was replaced, not added');
     if (name === 'unionpay') {
       // The calendar day of the payments is the clearing day before theirs: its file has none of them, and that is no discrepancy.
       const before = bjDate(d.ch.paidAt);
       const other = await reconcileDay(s, { date: before, mercNo: d.live.mercNo });
       t.same(other.map((r) => `${r.payway}:${r.status}:${r.stored}:${r.alertsRaised}`), ['unionpay:ok:false:0'], `${before}: nothing on either side of that clearing day`);
-      t.same(s.reads.runsOfDay(before), [], 'no run kept for it');
-      t.same(listAlerts(s.reads, { open: false, limit: 100 }).filter((a) => a.mercNo === d.live.mercNo), alertsBefore, 'no alert for it');
+      t.same((await s.reads.runsOfDay(before)), [], 'no run kept for it');
+      t.same((await listAlerts(s.reads, { open: false, limit: 100 })).filter((a) => a.mercNo === d.live.mercNo), alertsBefore, 'no alert for it');
     }
   });
 }
@@ -296,15 +299,15 @@ t.test('alipay through `dtpay reconcile --date … --json`, beside the running g
   t.equal(doc?.date, d.ch.date);
   t.equal(doc?.runs.length, 1);
   t.same(Object.keys(doc?.runs[0] ?? {}), ['mercNo', 'payway', 'status', 'counts', 'totals', 'items'], "in the contract's order, no error");
-  t.same(doc?.runs[0], dayReport(s.reads, d.ch.date, { mercNo: d.live.mercNo }).runs[0], 'the document is the stored report');
+  t.same(doc?.runs[0], (await dayReport(s.reads, d.ch.date, { mercNo: d.live.mercNo })).runs[0], 'the document is the stored report');
   gatewayLooks();
   await checkFirstRun(t, d, doc?.runs[0]);
 
-  const alertsBefore = listAlerts(s.reads, { open: false, limit: 100 }).filter((a) => a.mercNo === d.live.mercNo);
+  const alertsBefore = (await listAlerts(s.reads, { open: false, limit: 100 })).filter((a) => a.mercNo === d.live.mercNo);
   t.ok(alertsBefore.every((a) => a.count === 1));
   const second = await run();
   t.equal(second.code, 0, second.stderr);
   gatewayLooks();
   await new Promise((r) => setImmediate(r));
-  checkSecondRun(t, d, oneJson(t, second)?.runs[0], alertsBefore);
+  await checkSecondRun(t, d, oneJson(t, second)?.runs[0], alertsBefore);
 });

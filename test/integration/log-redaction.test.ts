@@ -46,8 +46,8 @@ t.test('trace logs carry request ids and no secret', async (t) => {
     closed = true;
   };
   t.teardown(close);
-  const sandboxSecret = gateway.services.reads.setting('sandbox_secret') ?? '';
-  const cashierSecret = gateway.services.reads.setting('cashier_secret') ?? '';
+  const sandboxSecret = (await gateway.services.reads.setting('sandbox_secret')) ?? '';
+  const cashierSecret = (await gateway.services.reads.setting('cashier_secret')) ?? '';
   const url = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const writer = gateway.services.writer;
   const rcv = await startReceiver(t);

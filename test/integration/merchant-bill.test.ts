@@ -105,7 +105,7 @@ t.test('a day with paid, failed, open and refunded orders', async (t) => {
   const byOrder = (id: string) => recs.filter((r) => r.recordType === 'order' && r.orderId === id);
   t.same(byOrder(yesterday), [], 'the day before stays out');
   t.same(byOrder(open), [], 'an open order has not ended');
-  const q = gw.gateway.services.reads.order(paid)!;
+  const q = (await gw.gateway.services.reads.order(paid))!;
   t.same(byOrder(paid), [
     {
       recordType: 'order', orderId: paid, mercOrderNo: q.merc_order_no, refundId: '', mercRefundNo: '', tradeType: '01', paywayCode: q.payway, sceneCode: q.scene,

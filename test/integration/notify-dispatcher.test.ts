@@ -5,6 +5,7 @@ import { openDb, type Db } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
 import { InlineWriter } from '../../src/db/writer.js';
 import { prepareReads } from '../../src/db/reads.js';
+import { asyncReads } from '../../src/db/sqlite-storage.js';
 import type { AttemptRow, MerchantMode, NotificationRow } from '../../src/db/rows.js';
 import { createMerchant, type NewMerchant } from '../../src/services/merchants.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/notify/dispatcher.js';
@@ -32,7 +33,7 @@ function rig(t: { teardown(fn: () => unknown): void }): Rig {
   migrate(db);
   const w = new InlineWriter(db);
   const merchantKeys = testMerchantKeys();
-  const reads = prepareReads(db, merchantKeys);
+  const reads = asyncReads(prepareReads(db, merchantKeys));
   const dispatchers: Dispatcher[] = [];
   t.teardown(async () => {
     for (const d of dispatchers) await d.stop(100);
@@ -206,4 +207,25 @@ t.test('a follower claimed at shutdown is handed back untried', async (t) => {
   await d.stop(50);
   t.equal(rcv.received.length, 1, 'only the first was sent');
   for (const id of [first.id, second.id]) t.match(r.row(id), { status: 'pending', attempts: 0, lease_owner: null }, `${id} pending, unleased, untried`);
+});
+
+t.test('an outbox read that fails is tried again at the next load, and what it then finds goes out', async (t) => {
+  const rcv = await startReceiver(t);
+  const r = rig(t);
+  const n = await r.paid('sandbox', `${rcv.url}/n`);
+  const reads = asyncReads(prepareReads(r.db, testMerchantKeys()));
+  let loads = 0;
+  r.start({
+    reads: {
+      ...reads,
+      dueNotifications: async (until, limit) => {
+        if (++loads === 1) throw new Error('the database did not answer');
+        return reads.dueNotifications(until, limit);
+      },
+    },
+    loadEveryMs: 100,
+  });
+  await until(() => r.row(n.id).status === 'delivered', 'delivered after the failed read');
+  t.ok(loads >= 2, 'read again after the failure');
+  t.equal(rcv.received.length, 1);
 });

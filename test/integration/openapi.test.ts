@@ -384,7 +384,7 @@ t.test('/api/pay payouts: the PayoutRequest schema and the route agree', async (
 t.test('order interfaces: the schema and the route agree', async (t) => {
   for (const path of ['/api/query', '/api/close', '/api/notify/resend']) {
     const orderId = await createOrder(gw);
-    const mercOrderNo = (gw.gateway.services.reads.order(orderId)!).merc_order_no;
+    const mercOrderNo = ((await gw.gateway.services.reads.order(orderId))!).merc_order_no;
     await checkRows(t, path, () => ({ mercNo: M.mercNo }), [
       { name: 'by orderId', set: { orderId } },
       { name: 'by mercOrderNo', set: { mercOrderNo } },

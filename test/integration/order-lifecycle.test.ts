@@ -167,7 +167,7 @@ t.test('expiry on a fake clock: p0006, notified, shown to the payer, no longer p
   await rcv.waitFor((r) => r.length === 1);
   t.equal(rcv.received[0]!.json.payStatus, 'p0006', 'the expiry is notified');
   t.match(await sandboxPage(gw, id), /expired and can no longer be paid/);
-  const trade = gw.gateway.services.reads.sandboxTrade(id);
+  const trade = (await gw.gateway.services.reads.sandboxTrade(id));
   t.equal(trade?.status, 'closed', 'the channel order was closed too');
   const q = await gw.post('/api/query', { mercNo: gw.merchant.mercNo, orderId: id });
   t.equal(q.body.payStatus, 'p0006');

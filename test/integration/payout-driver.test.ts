@@ -49,7 +49,7 @@ async function gatewayWith(t: Parameters<typeof startGateway>[0], script: Script
     supportedCells().map((cell) => ({ mode: 'sandbox' as const, cell, driver: cell.startsWith('wxpay.') ? driver : sandboxDriver })),
   );
   const original = s.credentialsFor;
-  s.credentialsFor = (m, name) => (name === 'handmade' ? { handmade: true } : original(m, name));
+  s.credentialsFor = async (m, name) => (name === 'handmade' ? { handmade: true } : original(m, name));
   await gw.gateway.writer.run('setPayoutSettings', { mercNo: gw.merchant.mercNo, enabled: true, dailyLimitFen: 100_000n, perPayoutLimitFen: null, at: 0 });
   return gw;
 }
@@ -99,7 +99,7 @@ t.test('a payee-confirmed payout wins over a cancel still CANCELING; a close tha
   const a = await gw.post('/api/pay', wx(gw));
   t.equal(a.body.payStatus, 'p0002');
   const id = a.body.orderId!;
-  const r = await cancelPayout(s, s.reads.order(id)!, 'merchant', noWait);
+  const r = await cancelPayout(s, (await s.reads.order(id))!, 'merchant', noWait);
   t.equal(r.result, 'cancelling', 'the channel still says CANCELING after the wait');
   t.equal(sc.queries, 3, 'asked while waiting');
   t.equal(status(gw, id), 'p0002');
@@ -112,7 +112,7 @@ t.test('a payee-confirmed payout wins over a cancel still CANCELING; a close tha
   sc.query = { outcome: 'cancelling' };
   const b = await gw.post('/api/pay', wx(gw));
   const id2 = b.body.orderId!;
-  await cancelPayout(s, s.reads.order(id2)!, 'merchant', noWait);
+  await cancelPayout(s, (await s.reads.order(id2))!, 'merchant', noWait);
   sc.query = { outcome: 'succeeded', channelTradeNo: 'B1', paidAt: '20260101120000' };
   clock.advance(10_000);
   await gw.gateway.watcher.runOnce();
@@ -153,7 +153,7 @@ t.test('an unknown outcome is settled by queryTransfer with the same orderId, ne
   clock.advance(10_000);
   await gw.gateway.watcher.runOnce();
   t.equal(status(gw, id), 'p0000');
-  const again = await gw.post('/api/pay', { ...wx(gw), mercOrderNo: gw.gateway.services.reads.order(id)!.merc_order_no });
+  const again = await gw.post('/api/pay', { ...wx(gw), mercOrderNo: (await gw.gateway.services.reads.order(id))!.merc_order_no });
   t.equal(again.body.orderId, id, 'the same mercOrderNo again is the same payout');
   t.equal(sc.transfers, 1, 'the channel was asked to transfer once');
 });

@@ -11,7 +11,7 @@ import { createOrder, startGateway } from '../helper.js';
 t.test('over HTTP and in process, the sandbox API answers the same bytes', async (t) => {
   const gw = await startGateway(t);
   const sandbox = new SandboxPayments(gw.gateway.services, async () => ({ status: 200, body: 'success' }));
-  const secret = sandbox.secret();
+  const secret = await sandbox.secret();
   const orderId = await createOrder(gw);
   const cases: [string, Record<string, string>, string?][] = [
     ['query', { orderId }],

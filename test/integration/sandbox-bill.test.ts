@@ -21,7 +21,7 @@ async function paid(gw: TestGateway, amount: string, payway = 'wxpay'): Promise<
 const secretOf = (gw: TestGateway) => new SandboxPayments(gw.gateway.services, async () => ({ status: 200, body: 'success' })).secret();
 
 async function getBill(gw: TestGateway, query: string, signature?: string) {
-  const res = await fetch(`${gw.url}/sandbox/api/bill?${query}`, { headers: { [SANDBOX_SIGNATURE_HEADER]: signature ?? signSandboxBody(query, secretOf(gw)) } });
+  const res = await fetch(`${gw.url}/sandbox/api/bill?${query}`, { headers: { [SANDBOX_SIGNATURE_HEADER]: signature ?? signSandboxBody(query, (await secretOf(gw))) } });
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
@@ -46,7 +46,7 @@ t.test('the bill lists the day\'s paid trades and ended refunds, with the 0.6 % 
   const got = await getBill(gw, query);
   t.equal(got.status, 200);
   t.equal(got.headers.get('content-type'), 'text/csv; charset=utf-8');
-  t.equal(got.headers.get(SANDBOX_SIGNATURE_HEADER), signSandboxBill(got.text, secretOf(gw)), 'the answer is signed');
+  t.equal(got.headers.get(SANDBOX_SIGNATURE_HEADER), signSandboxBill(got.text, (await secretOf(gw))), 'the answer is signed');
   const bill = parseSandboxBill(Buffer.from(got.text, 'utf8'), DAY);
   t.equal(bill.source, 'sandbox');
   const trades = new Map(bill.lines.filter((l) => l.kind === 'trade').map((l) => [l.kind === 'trade' ? l.orderId : '', l]));
@@ -69,7 +69,7 @@ t.test('refused: no or a wrong signature, a bad date or payway, a merchant that 
   const gw = await startGateway(t);
   const ok = sandboxBillQuery(DAY, gw.merchant.mercNo, 'wxpay');
   t.equal((await getBill(gw, ok, 'nope')).status, 401);
-  t.equal((await getBill(gw, ok, signSandboxBody(sandboxBillQuery('2026-01-02', gw.merchant.mercNo, 'wxpay'), secretOf(gw)))).status, 401, 'the signature covers the query');
+  t.equal((await getBill(gw, ok, signSandboxBody(sandboxBillQuery('2026-01-02', gw.merchant.mercNo, 'wxpay'), (await secretOf(gw))))).status, 401, 'the signature covers the query');
   const bad = await getBill(gw, sandboxBillQuery('2026-02-30', gw.merchant.mercNo, 'wxpay'));
   t.equal(bad.status, 400);
   t.match(bad.text, /date/);
@@ -81,21 +81,21 @@ t.test('0.97: paid at the sandbox, no callback, and its query says not paid, its
   const clock = new FakeClock();
   const gw = await startGateway(t, {}, { clock });
   const orderId = await paid(gw, '0.97');
-  const order = gw.gateway.services.reads.order(orderId)!;
+  const order = (await gw.gateway.services.reads.order(orderId))!;
   t.equal(order.pay_status, 'p0001', 'no callback: the gateway still waits');
-  t.equal(gw.gateway.services.reads.sandboxTrade(orderId)?.status, 'paid', 'the sandbox has it paid');
+  t.equal((await gw.gateway.services.reads.sandboxTrade(orderId))?.status, 'paid', 'the sandbox has it paid');
   const q = await gw.post('/api/query', { mercNo: gw.merchant.mercNo, orderId });
   t.equal(q.body.payStatus, 'p0001', 'and asking the channel changes nothing');
   const closed = await gw.post('/api/close', { mercNo: gw.merchant.mercNo, orderId });
   t.equal(closed.body.payStatus, 'p0005', closed.text);
-  t.equal(gw.gateway.services.reads.sandboxTrade(orderId)?.status, 'paid', 'still paid in the sandbox\'s book, which the bill is written from');
+  t.equal((await gw.gateway.services.reads.sandboxTrade(orderId))?.status, 'paid', 'still paid in the sandbox\'s book, which the bill is written from');
 });
 
 t.test('the sandbox driver downloads and verifies the bill over HTTP', async (t) => {
   const clock = new FakeClock();
   const gw = await startGateway(t, {}, { clock });
   const orderId = await paid(gw, '5.00');
-  const secret = secretOf(gw);
+  const secret = (await secretOf(gw));
   const http = async (req: HttpRequest) => {
     const res = await fetch(req.url, { method: req.method, headers: req.headers });
     return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };

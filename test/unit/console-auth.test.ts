@@ -72,12 +72,13 @@ t.test('login limits: the 10th failure in 15 minutes locks for 15 minutes; nothi
 });
 
 t.test('the session store: a row past its expiry is never handed back, and expired rows are forgotten', async (t) => {
-  const { SqliteSessionStore } = await import('../../src/console/session-store.js');
+  const { TableSessionStore } = await import('../../src/console/session-store.js');
   const { prepareConsoleReads } = await import('../../src/console/console-reads.js');
   const db = openDb(join(tempDir(t), 's.sqlite'));
   t.teardown(() => db.close());
   migrate(db);
-  const store = new SqliteSessionStore(prepareConsoleReads(db), new InlineWriter(db), 60_000);
+  const { asyncReads } = await import('../../src/db/sqlite-storage.js');
+  const store = new TableSessionStore(asyncReads(prepareConsoleReads(db)), new InlineWriter(db), 60_000);
   const set = (sid: string, expires: Date) => new Promise<void>((resolve, reject) => store.set(sid, { cookie: { expires } }, (err) => (err ? reject(err) : resolve())));
   const get = (sid: string) => new Promise<unknown>((resolve, reject) => store.get(sid, (err, s) => (err ? reject(err) : resolve(s))));
   await set('live', new Date(Date.now() + 60_000));

@@ -14,6 +14,7 @@ import { openDb } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
 import { InlineWriter } from '../../src/db/writer.js';
 import { prepareCredentialReads } from '../../src/db/credential-reads.js';
+import { asyncReads } from '../../src/db/sqlite-storage.js';
 import { checkLiveCredentialsAtStartup, loadLiveCredentials, MasterKeyMissingError } from '../../src/services/live-credentials.js';
 import { channelFixtures, pemBody, rsaKeyPair, certificatePem, pfx } from '../fixtures/channel-credentials.js';
 import { tempDir } from '../helper.js';
@@ -305,16 +306,18 @@ t.test('stored rows, the loader cache and the start-up check', async (t) => {
     });
   };
 
-  t.same(checkLiveCredentialsAtStartup(db, { MASTER_KEY: undefined }), { checked: 0 }, 'no rows: nothing needed');
-  t.equal(loadLiveCredentials(db, undefined, M1, 'alipay'), undefined, 'none stored');
+  const stored = prepareCredentialReads(db);
+  const port = asyncReads(stored);
+  t.same(checkLiveCredentialsAtStartup(stored, { MASTER_KEY: undefined }), { checked: 0 }, 'no rows: nothing needed');
+  t.equal((await loadLiveCredentials(port, undefined, M1, 'alipay')), undefined, 'none stored');
 
   t.equal(await put(M1, 'alipay', alipay()), 'created');
   await t.rejects(put(M2, 'alipay', alipay()), /not a live merchant/, 'a sandbox merchant holds no credentials');
   await t.rejects(put('M999999999999999', 'alipay', alipay()), /does not exist or is not a live merchant/);
 
-  const first = loadLiveCredentials(db, KEY, M1, 'alipay');
+  const first = (await loadLiveCredentials(port, KEY, M1, 'alipay'));
   t.equal(first?.appId, '2021000000000001');
-  t.equal(loadLiveCredentials(db, KEY, M1, 'alipay'), first, 'the second load is served from the cache');
+  t.equal((await loadLiveCredentials(port, KEY, M1, 'alipay')), first, 'the second load is served from the cache');
   const reads = prepareCredentialReads(db);
   const stamp1 = reads.channelCredentials(M1, 'alipay')!.updated_at;
 
@@ -322,21 +325,21 @@ t.test('stored rows, the loader cache and the start-up check', async (t) => {
   const changed = { ...alipay(), appId: '2021000000000002' };
   t.equal(await put(M1, 'alipay', changed), 'updated');
   t.ok(reads.channelCredentials(M1, 'alipay')!.updated_at > stamp1, 'updated_at moved on');
-  t.equal(loadLiveCredentials(reads, KEY, M1, 'alipay')?.appId, '2021000000000002', 'the change takes effect');
-  t.equal(loadLiveCredentials(db, KEY, M1, 'alipay')?.appId, '2021000000000002', 'through the Db too');
+  t.equal((await loadLiveCredentials(asyncReads(reads), KEY, M1, 'alipay'))?.appId, '2021000000000002', 'the change takes effect');
+  t.equal((await loadLiveCredentials(port, KEY, M1, 'alipay'))?.appId, '2021000000000002', 'through the first reader too');
 
-  t.throws(() => loadLiveCredentials(db, undefined, M1, 'alipay'), MasterKeyMissingError);
-  t.throws(() => loadLiveCredentials(db, OTHER_KEY, M1, 'alipay'), { name: 'CredentialDecryptError', message: /MASTER_KEY does not decrypt/ });
+  await t.rejects(loadLiveCredentials(port, undefined, M1, 'alipay'), MasterKeyMissingError);
+  await t.rejects(loadLiveCredentials(port, OTHER_KEY, M1, 'alipay'), { name: 'CredentialDecryptError', message: /MASTER_KEY does not decrypt/ });
 
   await put(M1, 'wxpay', wxpay());
   await put(M1, 'unionpay', unionpay());
-  t.same(loadLiveCredentials(db, KEY, M1, 'unionpay'), unionpay(), 'typed credentials come back whole');
-  t.same(checkLiveCredentialsAtStartup(db, { MASTER_KEY: KEY }), { checked: 3 });
-  t.throws(() => checkLiveCredentialsAtStartup(db, { MASTER_KEY: undefined }), {
+  t.same((await loadLiveCredentials(port, KEY, M1, 'unionpay')), unionpay(), 'typed credentials come back whole');
+  t.same(checkLiveCredentialsAtStartup(stored, { MASTER_KEY: KEY }), { checked: 3 });
+  t.throws(() => checkLiveCredentialsAtStartup(stored, { MASTER_KEY: undefined }), {
     name: 'MasterKeyMissingError',
     message: /MASTER_KEY is not set.*M100000000000001\/alipay.*openssl rand -base64 32/s,
   });
-  t.throws(() => checkLiveCredentialsAtStartup(db, { MASTER_KEY: OTHER_KEY }), {
+  t.throws(() => checkLiveCredentialsAtStartup(stored, { MASTER_KEY: OTHER_KEY }), {
     name: 'CredentialDecryptError',
     message: /MASTER_KEY does not decrypt the stored credentials \(3 of 3/,
   });
@@ -345,10 +348,10 @@ t.test('stored rows, the loader cache and the start-up check', async (t) => {
   db.prepare(`UPDATE channel_credentials SET iv = (SELECT iv FROM channel_credentials WHERE payway = 'alipay'),
     tag = (SELECT tag FROM channel_credentials WHERE payway = 'alipay'),
     ciphertext = (SELECT ciphertext FROM channel_credentials WHERE payway = 'alipay') WHERE payway = 'wxpay'`).run();
-  t.throws(() => checkLiveCredentialsAtStartup(db, { MASTER_KEY: KEY }), { reason: 'tampered', message: /1 of 3.*M100000000000001\/wxpay/s });
+  t.throws(() => checkLiveCredentialsAtStartup(stored, { MASTER_KEY: KEY }), { reason: 'tampered', message: /1 of 3.*M100000000000001\/wxpay/s });
 
   t.equal(await writer.run('removeChannelCredentials', { mercNo: M1, payway: 'wxpay' }), true);
   t.equal(await writer.run('removeChannelCredentials', { mercNo: M1, payway: 'wxpay' }), false, 'nothing left to remove');
-  t.equal(loadLiveCredentials(db, KEY, M1, 'wxpay'), undefined, 'removed');
-  t.same(checkLiveCredentialsAtStartup(db, { MASTER_KEY: KEY }), { checked: 2 });
+  t.equal((await loadLiveCredentials(port, KEY, M1, 'wxpay')), undefined, 'removed');
+  t.same(checkLiveCredentialsAtStartup(stored, { MASTER_KEY: KEY }), { checked: 2 });
 });

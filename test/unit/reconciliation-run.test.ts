@@ -65,8 +65,8 @@ async function setup(t: { teardown(fn: () => unknown): void }, alipay: ChannelDr
   const s: Services = {
     ...base,
     registry,
-    configuredPayways: (m) => (m.mode === 'live' ? new Set(['alipay', 'wxpay']) : base.configuredPayways(m)),
-    credentialsFor: (m, name) => {
+    configuredPayways: async (m) => (m.mode === 'live' ? new Set(['alipay', 'wxpay']) : base.configuredPayways(m)),
+    credentialsFor: async (m, name) => {
       if (m.mode === 'live' && opts.credentials === false) throw new Error('no credentials');
       return m.mode === 'live' ? {} : base.credentialsFor(m, name);
     },
@@ -87,32 +87,32 @@ async function paidOrder(s: Services, mercNo: string, amountFen: bigint, over: R
   return row;
 }
 
-const runOf = (s: Services, mercNo: string, payway: string) => dayReport(s.reads, DAY, { mercNo }).runs.find((r) => r.payway === payway);
+const runOf = async (s: Services, mercNo: string, payway: string) => (await dayReport(s.reads, DAY, { mercNo })).runs.find((r) => r.payway === payway);
 
 t.test('not ready: a run that says so (exit 1), no error, nothing compared', async (t) => {
   const alipay = handDriver('alipay', [{ outcome: 'not_ready', reason: 'isp.bill_not_exist' }]);
   const { s, mercNo } = await setup(t, alipay);
   const results = await reconcileDay(s, { date: DAY, mercNo, payway: 'alipay' });
   t.match(results, [{ status: 'not_ready', retryable: true, stored: true }]);
-  const run = runOf(s, mercNo, 'alipay')!;
+  const run = (await runOf(s, mercNo, 'alipay'))!;
   t.equal(run.status, 'not_ready');
   t.notOk('error' in run, 'error only for failed runs');
   t.notOk('totals' in run, 'no bill, no totals');
   t.same(run.items, []);
-  t.equal(reportExitCode(dayReport(s.reads, DAY)), 1);
+  t.equal(reportExitCode((await dayReport(s.reads, DAY))), 1);
   t.equal(alipay.calls, 1, 'not ready is an answer: not asked again within the run');
 });
 
 t.test('a driver without downloadTradeBill, or without credentials: failed, saying why', async (t) => {
   const { s, mercNo } = await setup(t, handDriver('alipay', [billOf([])]));
   await reconcileDay(s, { date: DAY, mercNo, payway: 'wxpay' });
-  const run = runOf(s, mercNo, 'wxpay')!;
+  const run = (await runOf(s, mercNo, 'wxpay'))!;
   t.equal(run.status, 'failed');
   t.match(run.error, /wxpay driver does not support downloading the trade bill/);
 
   const none = await setup(t, handDriver('alipay', [billOf([])]), { credentials: false });
   await reconcileDay(none.s, { date: DAY, mercNo: none.mercNo, payway: 'alipay' });
-  t.match(runOf(none.s, none.mercNo, 'alipay'), { status: 'failed', error: /no alipay credentials/ });
+  t.match((await runOf(none.s, none.mercNo, 'alipay')), { status: 'failed', error: /no alipay credentials/ });
 });
 
 t.test('the channel refuses: failed with its message, asked once', async (t) => {
@@ -120,7 +120,7 @@ t.test('the channel refuses: failed with its message, asked once', async (t) => 
   const { s, mercNo } = await setup(t, alipay);
   const [r] = await reconcileDay(s, { date: DAY, mercNo, payway: 'alipay' });
   t.match(r, { status: 'failed', retryable: false });
-  t.match(runOf(s, mercNo, 'alipay'), { status: 'failed', error: 'isv.invalid-app-id' });
+  t.match((await runOf(s, mercNo, 'alipay')), { status: 'failed', error: 'isv.invalid-app-id' });
   t.equal(alipay.calls, 1);
 });
 
@@ -131,7 +131,7 @@ t.test('not reached, or a file broken on the way: asked again, up to three times
   const [r] = await reconcileDay(a.s, { date: DAY, mercNo: a.mercNo, payway: 'alipay' });
   t.equal(flaky.calls, 3);
   t.match(r, { status: 'ok' });
-  t.match(runOf(a.s, a.mercNo, 'alipay')!.items, [{ kind: 'missing_at_channel', orderId: o.order_id, localAmt: '1.00' }]);
+  t.match((await runOf(a.s, a.mercNo, 'alipay'))!.items, [{ kind: 'missing_at_channel', orderId: o.order_id, localAmt: '1.00' }]);
 
   const down = handDriver('alipay', [{ outcome: 'unreached', reason: 'ECONNREFUSED' }]);
   const b = await setup(t, down);
@@ -143,7 +143,7 @@ t.test('not reached, or a file broken on the way: asked again, up to three times
   const c = await setup(t, bad);
   await reconcileDay(c.s, { date: DAY, mercNo: c.mercNo, payway: 'alipay' });
   t.equal(bad.calls, 1, 'a layout error is the same every time: not asked again');
-  t.match(runOf(c.s, c.mercNo, 'alipay'), { status: 'failed', error: /unknown column layout/ });
+  t.match((await runOf(c.s, c.mercNo, 'alipay')), { status: 'failed', error: /unknown column layout/ });
 });
 
 t.test('unknown trades, a payout, another merchant\'s order, a refund dtpay failed; a refund healed', async (t) => {
@@ -169,7 +169,7 @@ t.test('unknown trades, a payout, another merchant\'s order, a refund dtpay fail
     { kind: 'refund', refundId: failed.refund_id, orderId: refunded.order_id, amountFen: 200n, feeFen: 0n, endedAt: at, status: 'success', lineNo: 7 },
   );
   await reconcileDay(s, { date: DAY, mercNo, payway: 'alipay' });
-  const run = runOf(s, mercNo, 'alipay')!;
+  const run = (await runOf(s, mercNo, 'alipay'))!;
   t.same(run.counts, { matched: 1, healed: 1, missing_at_channel: 0, amount_mismatch: 0, unknown_trade: 4 });
   const unknown = run.items.filter((i) => i.kind === 'unknown_trade');
   t.same(
@@ -184,27 +184,27 @@ t.test('unknown trades, a payout, another merchant\'s order, a refund dtpay fail
   t.equal(unknown.find((i) => i.refundId)?.refundId, failed.refund_id, 'a refund line keeps its refundId');
   const healed = run.items.find((i) => i.kind === 'healed')!;
   t.match(healed, { refundId: processing.refund_id, orderId: refunded.order_id, localAmt: '1.00', channelAmt: '1.00' });
-  const after = s.reads.refund(processing.refund_id)!;
+  const after = (await s.reads.refund(processing.refund_id))!;
   t.equal(after.refund_status, 'r0000', 'the refund is ended by the bill');
   t.equal(after.channel_refund_no, 'CR1');
   t.equal(after.fee_fen, -1n, 'the fee given back is stored on the refund');
-  t.equal(s.reads.order(mine.order_id)!.fee_fen, 3n);
-  t.equal(s.reads.order(theirs.order_id)!.fee_fen, null, 'nothing is written to another merchant\'s order');
+  t.equal((await s.reads.order(mine.order_id))!.fee_fen, 3n);
+  t.equal((await s.reads.order(theirs.order_id))!.fee_fen, null, 'nothing is written to another merchant\'s order');
   t.same(run.totals, { tradeAmt: '17.00', refundAmt: '3.00', feeAmt: '0.07', netAmt: '13.93' });
-  const alerts = listAlerts(s.reads, { open: true, limit: 10 });
+  const alerts = (await listAlerts(s.reads, { open: true, limit: 10 }));
   t.equal(alerts.filter((a) => a.kind === 'unknown_trade').length, 4);
   t.ok(alerts.some((a) => a.detail.includes('SOMEONE-ELSES-1')), 'the bill\'s own order number is in the alert');
 
   await reconcileDay(s, { date: DAY, mercNo, payway: 'alipay' });
-  t.equal(listAlerts(s.reads, { open: false, limit: 10 }).length, 4, 'not raised again');
-  t.same(runOf(s, mercNo, 'alipay')!.counts, { matched: 2, healed: 0, missing_at_channel: 0, amount_mismatch: 0, unknown_trade: 4 });
+  t.equal((await listAlerts(s.reads, { open: false, limit: 10 })).length, 4, 'not raised again');
+  t.same((await runOf(s, mercNo, 'alipay'))!.counts, { matched: 2, healed: 0, missing_at_channel: 0, amount_mismatch: 0, unknown_trade: 4 });
 });
 
 t.test('a live merchant whose configured payway has nothing that day on either side keeps no run', async (t) => {
   const { s, mercNo } = await setup(t, handDriver('alipay', [billOf([])]));
   const results = await reconcileDay(s, { date: DAY, mercNo, payway: 'alipay' });
   t.match(results, [{ status: 'ok', stored: false }]);
-  t.same(dayReport(s.reads, DAY, { mercNo }).runs, []);
+  t.same((await dayReport(s.reads, DAY, { mercNo })).runs, []);
 });
 
 t.test('a large day is read a page at a time, ties on the same millisecond included, each order once', async (t) => {
@@ -220,13 +220,13 @@ t.test('a large day is read a page at a time, ties on the same millisecond inclu
     );
   }
   await Promise.all(rows);
-  const orders = s.reads.endedOrdersPage(mercNo, NOON - 1, '', NOON + 86_400_000, 10_000);
+  const orders = await s.reads.endedOrdersPage(mercNo, NOON - 1, '', NOON + 86_400_000, 10_000);
   t.equal(orders.length, 1203);
   for (const o of orders) {
     lines.push({ kind: 'trade', orderId: o.order_id as string, channelTradeNo: o.channel_trade_no as string, amountFen: 100n, feeFen: 1n, endedAt: Number(o.ended_at), status: 'success', lineNo: lines.length + 2 });
   }
   await reconcileDay(s, { date: DAY, mercNo, payway: 'alipay' });
-  t.same(runOf(s, mercNo, 'alipay')!.counts, { matched: 1203, healed: 0, missing_at_channel: 0, amount_mismatch: 0, unknown_trade: 0 });
+  t.same((await runOf(s, mercNo, 'alipay'))!.counts, { matched: 1203, healed: 0, missing_at_channel: 0, amount_mismatch: 0, unknown_trade: 0 });
 });
 
 t.test('the day is the bill\'s window: Beijing midnight to midnight, UnionPay\'s clearing day 23:00 to 23:00', async (t) => {
@@ -238,7 +238,7 @@ t.test('the day is the bill\'s window: Beijing midnight to midnight, UnionPay\'s
   const ali = { first: await at('alipay', day.fromMs), last: await at('alipay', day.toMs - 1), before: await at('alipay', day.fromMs - 1), after: await at('alipay', day.toMs) };
   const up = { lateBefore: await at('unionpay', day.fromMs - 1800_000), lateToday: await at('unionpay', day.toMs - 1800_000), early: await at('unionpay', day.fromMs + 1000) };
   await reconcileDay(s, { date: DAY, mercNo });
-  const missing = (payway: string) => runOf(s, mercNo, payway)!.items.filter((i) => i.kind === 'missing_at_channel').map((i) => i.orderId).sort();
-  t.same(missing('alipay'), [ali.first, ali.last].sort(), '00:00:00.000 to 23:59:59.999 Beijing');
-  t.same(missing('unionpay'), [up.lateBefore, up.early].sort(), '23:30 the day before belongs to this clearing day, 23:30 today to the next');
+  const missing = async (payway: string) => (await runOf(s, mercNo, payway))!.items.filter((i) => i.kind === 'missing_at_channel').map((i) => i.orderId).sort();
+  t.same(await missing('alipay'), [ali.first, ali.last].sort(), '00:00:00.000 to 23:59:59.999 Beijing');
+  t.same(await missing('unionpay'), [up.lateBefore, up.early].sort(), '23:30 the day before belongs to this clearing day, 23:30 today to the next');
 });
