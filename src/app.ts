@@ -2,14 +2,12 @@ import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
-import { openDb, type Db } from './db/open.js';
-import { tightenDatabaseFiles } from './db/file-modes.js';
-import { migrate } from './db/migrate.js';
-import { WorkerWriter } from './db/writer.js';
-import { sqliteStorage } from './db/sqlite-storage.js';
-import { sqliteStoredSecrets } from './db/secret-rows.js';
 import type { StoragePort } from './db/port.js';
-import { Checkpointer, newWalSignal } from './db/checkpointer.js';
+import type { Db } from './db/open.js';
+import type { Writer } from './db/writer.js';
+import { openStorage } from './db/open-storage.js';
+import { InstanceSlot, newInstanceName } from './services/instance-slot.js';
+import { underLease } from './services/leases.js';
 import { OrderIdGenerator } from './domain/ids.js';
 import { CashierLinks } from './domain/cashier-links.js';
 import { AlertRecorder } from './services/alert-recorder.js';
@@ -47,7 +45,7 @@ import { alipayDriver } from './channels/alipay/driver.js';
 import { wxpayDriver } from './channels/wxpay/driver.js';
 import { unionpayDriver } from './channels/unionpay/driver.js';
 import { credentialLookup } from './services/live-credentials.js';
-import { openSecrets, type SecretsNotes } from './services/secrets-at-start.js';
+import type { SecretsNotes } from './services/secrets-at-start.js';
 import { PayeeData } from './secrets/payee-data.js';
 import { Dispatcher } from './notify/dispatcher.js';
 import { realClock, type Clock } from './notify/clock.js';
@@ -84,8 +82,9 @@ export interface Gateway {
   services: Services;
   /** the database as everything but start-up and the tests sees it */
   storage: StoragePort;
-  db: Db;
-  writer: WorkerWriter;
+  /** SQLite's reading connection, for tests; reading it on PostgreSQL throws */
+  readonly db: Db;
+  writer: Writer;
   dispatcher: Dispatcher;
   watcher: OrderWatcher;
   /** The daily reconciliation at RECONCILE_AT. */
@@ -99,34 +98,14 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const clock = opts.clock ?? realClock;
   const now = opts.now ?? clock.now;
 
-  const loose = tightenDatabaseFiles(config.DATABASE_PATH);
-  if (loose.length > 0) {
-    log.warn(
-      { files: loose.map((f) => ({ file: f.file, was: f.was.toString(8) })) },
-      'database files were readable by other users; made them private to the owner (0600)',
-    );
-  }
-  const db = openDb(config.DATABASE_PATH);
-  const migrated = Number(migrate(db).current ?? 0);
-  // A sealed secret that MASTER_KEY cannot open would fail every request that needs it: refuse to start.
-  let secrets: ReturnType<typeof openSecrets>;
-  try {
-    secrets = openSecrets(sqliteStoredSecrets(db), config);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const opened = await openStorage(config, log, {
+    onFatal: opts.onFatal ?? ((err) => log.fatal({ err }, 'database writer failed')),
+    durable: opts.durableWriter ?? true,
+  });
+  const { storage, migrated, secrets } = opened;
+  const { writer } = storage;
   logSecretsNotes(log, secrets.notes);
   const { masterKey, merchantKeys } = secrets;
-  const walSignal = newWalSignal();
-  const writer = await WorkerWriter.start(
-    config.DATABASE_PATH,
-    opts.onFatal ?? ((err) => log.fatal({ err }, 'database writer failed')),
-    walSignal,
-    { durable: opts.durableWriter ?? true },
-  );
-  const checkpointer = Checkpointer.start(config.DATABASE_PATH, walSignal);
-  const storage = sqliteStorage({ db, writer, merchantKeys });
   const { reads } = storage;
 
   const sandboxSecret = await writer.run('ensureSetting', { name: 'sandbox_secret', value: randomBytes(32).toString('hex') });
@@ -136,7 +115,21 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     ...liveRegistrations(),
   ]);
 
-  const ids = new OrderIdGenerator(now);
+  // On PostgreSQL, this instance's slot among those sharing the database, carried by its order ids.
+  const instance = newInstanceName();
+  const fatal = opts.onFatal ?? ((err: Error) => log.fatal({ err }, 'database writer failed'));
+  let slot: InstanceSlot | undefined;
+  if (storage.dialect === 'postgres') {
+    try {
+      slot = await InstanceSlot.claim({ holder: instance, writer, now, log, onLost: fatal });
+    } catch (err) {
+      await slot?.release();
+      await opened.close();
+      throw err;
+    }
+    log.info({ slot: slot.slot, instance }, 'holding an instance slot on the shared database');
+  }
+  const ids = new OrderIdGenerator(now, slot?.slot);
   ids.seedAfter(await reads.maxOrderId());
 
   const dispatcher = new Dispatcher({
@@ -157,6 +150,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   const services: Services = {
     config,
     storage,
+    instance,
     reads,
     writer,
     merchantKeys,
@@ -227,7 +221,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   refundRoutes(app, services);
   billRoutes(app, services);
   pageRoutes(app, reads, services.links);
-  healthRoutes(app, reads, { writerOk: () => writer.healthy, dispatcherRunning: () => dispatcher.isRunning }, migrated);
+  healthRoutes(app, reads, { writerOk: opened.writerOk, dispatcherRunning: () => dispatcher.isRunning }, migrated);
   sandboxRoutes(app, sandbox);
   notifyRoutes(app, services);
   openApiRoutes(app, config.PUBLIC_BASE_URL);
@@ -244,7 +238,13 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     clock,
     at: config.RECONCILE_AT,
     log: log.child({ part: 'reconcile' }),
-    run: (scope, signal) => reconcileDay(services, scope, { signal }),
+    // On PostgreSQL each day (and scope) is reconciled by the one instance that takes its lease.
+    run: async (scope, signal) => {
+      if (storage.dialect === 'sqlite') return reconcileDay(services, scope, { signal });
+      const name = `reconcile:${scope.date}:${scope.mercNo ?? '*'}:${scope.payway ?? '*'}`;
+      const r = await underLease({ writer, now, holder: instance }, name, () => reconcileDay(services, scope, { signal }));
+      return r.ran ? r.value : [];
+    },
   });
   reconciler.start();
 
@@ -252,7 +252,10 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     app,
     services,
     storage,
-    db,
+    get db(): Db {
+      if (!opened.db) throw new Error('gateway.db is the SQLite connection; this gateway runs on PostgreSQL (DATABASE_URL)');
+      return opened.db;
+    },
     writer,
     dispatcher,
     watcher,
@@ -272,8 +275,8 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
       }
       await Promise.all([watching, stopping]);
       await alerts.close();
-      await storage.close();
-      await checkpointer.close();
+      await slot?.release();
+      await opened.close();
     },
   };
 }

@@ -6,12 +6,14 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildGateway } from './app.js';
 import { ensureFirstMerchant, firstBootMessage } from './services/first-boot.js';
 import { holdDatabase } from './db/process-lock.js';
+import { redactedUrl } from './db/database-url.js';
 
 /** load config → build the gateway → listen; SIGTERM/SIGINT close it within SHUTDOWN_TIMEOUT_MS. */
 export async function serve(config: Config): Promise<void> {
   const log = pino({ level: config.LOG_LEVEL });
-  // Held until the process ends (CONTRACT §7): a second gateway on this file refuses to start.
-  const lock = config.DATABASE_PATH === ':memory:' ? undefined : holdDatabase(config.DATABASE_PATH);
+  // Held until the process ends (CONTRACT §7): a second gateway on this file refuses to start. On
+  // PostgreSQL any number share the database, and nothing is written beside DATABASE_PATH.
+  const lock = config.DATABASE_URL || config.DATABASE_PATH === ':memory:' ? undefined : holdDatabase(config.DATABASE_PATH);
   let gateway: Awaited<ReturnType<typeof buildGateway>>;
   try {
     gateway = await buildGateway(config, {
@@ -39,7 +41,8 @@ export async function serve(config: Config): Promise<void> {
   if (first) {
     log.info({ mercNo: first.mercNo }, 'first start: created a sandbox merchant');
     // One write, so that no log line can land inside the block.
-    process.stdout.write(firstBootMessage(first, config.PUBLIC_BASE_URL, resolve(config.DATABASE_PATH)));
+    const database = config.DATABASE_URL ? redactedUrl(config.DATABASE_URL) : resolve(config.DATABASE_PATH);
+    process.stdout.write(firstBootMessage(first, config.PUBLIC_BASE_URL, database));
   }
 
   let closing = false;

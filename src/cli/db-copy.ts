@@ -10,6 +10,7 @@ import { copyToPostgres, CopyRefused, type CopyReport } from '../db/copy-to-post
 import { isPostgresUrl, redactedUrl } from '../db/database-url.js';
 import { CliError, printJson, type Io } from './io.js';
 import { plaintextKeysPending } from './secrets.js';
+import { DatabaseHeld, holdDatabase } from '../db/process-lock.js';
 
 /**
  * `dtpay db copy --to postgres://… [--from PATH] [--json]` (CONTRACT §7): moves a stopped SQLite
@@ -27,6 +28,14 @@ export async function runDbCopy(config: Config, args: string[], io: Io): Promise
   if (!existsSync(from)) throw new CliError(`db copy: no database at ${from}`, 1);
   const target = redactedUrl(values.to);
 
+  // Held for the copy: a source a gateway still serves from is refused, and none can start on it meanwhile.
+  let lock: ReturnType<typeof holdDatabase>;
+  try {
+    lock = holdDatabase(from);
+  } catch (err) {
+    if (err instanceof DatabaseHeld) throw new CliError(`db copy: ${err.message}; stop it before copying`, 1);
+    throw err;
+  }
   const src = openDb(from);
   const pool = openPool(values.to, { max: 2, applicationName: 'dtpay db copy' });
   let report: CopyReport;
@@ -48,6 +57,7 @@ export async function runDbCopy(config: Config, args: string[], io: Io): Promise
     throw err;
   } finally {
     src.close();
+    lock.release();
     await pool.end();
   }
 

@@ -16,6 +16,8 @@ export interface Services {
   config: Config;
   /** the database, whichever adapter serves it; `reads` and `writer` are its parts, at hand */
   storage: StoragePort;
+  /** The name this process holds leases under (services/instance-slot.ts); absent where no lease is taken (the CLI). */
+  instance?: string;
   reads: StoragePort['reads'];
   writer: Writer;
   /** Seals new merchant keys and opens stored ones, under the gateway's MASTER_KEY. */

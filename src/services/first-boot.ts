@@ -5,10 +5,19 @@ import { cliCommand } from '../runtime/resources.js';
 /** On an empty database, one sandbox merchant so that a new user can try the gateway at once. */
 export async function ensureFirstMerchant(s: Services): Promise<NewMerchant | undefined> {
   if ((await s.reads.merchantCount()) > 0) return undefined;
+  // Once per database, not per instance (CONTRACT §7): of instances starting together on
+  // PostgreSQL, the one that takes this lease makes the merchant.
+  if (s.storage.dialect === 'postgres') {
+    const at = s.now();
+    const holder = s.instance ?? 'gateway';
+    if (!(await s.writer.run('takeLease', { name: 'first-boot', holder, at, until: at + FIRST_BOOT_LEASE_MS }))) return undefined;
+    if ((await s.reads.merchantCount()) > 0) return undefined;
+  }
   return createMerchant(s, 'Sandbox shop', 'sandbox', s.now());
 }
 
 const RULE = '='.repeat(78);
+const FIRST_BOOT_LEASE_MS = 60_000;
 
 /**
  * The first-start block, framed and set off by blank lines so that it stands apart from the JSON
@@ -24,7 +33,9 @@ export function firstBootMessage(m: NewMerchant, publicBaseUrl: string, database
     `  mercNo:   ${m.mercNo}`,
     `  key:      ${m.key}`,
     `  database: ${databaseFile}`,
-    '  (the CLI sees this merchant when it runs with the same DATABASE_PATH, e.g. from this folder)',
+    /^postgres(ql)?:/.test(databaseFile)
+      ? '  (the CLI sees this merchant when it runs with the same DATABASE_URL)'
+      : '  (the CLI sees this merchant when it runs with the same DATABASE_PATH, e.g. from this folder)',
     'Try it:',
     `  echo '${order}' \\`,
     `    | ${cliCommand()} sign --key='${m.key}' \\`,

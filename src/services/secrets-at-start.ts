@@ -24,9 +24,23 @@ export interface OpenedSecrets {
   notes: SecretsNotes;
 }
 
-export function openSecrets(stored: StoredSecrets, config: Pick<Config, 'MASTER_KEY' | 'MASTER_KEY_FILE'>): OpenedSecrets {
+/**
+ * `mayGenerate: false` (several instances on PostgreSQL): a missing key is an error even before
+ * anything is sealed, since a key made up by one instance would be unknown to the others.
+ */
+export function openSecrets(
+  stored: StoredSecrets,
+  config: Pick<Config, 'MASTER_KEY' | 'MASTER_KEY_FILE'>,
+  opts: { mayGenerate?: boolean } = {},
+): OpenedSecrets {
   const notes: SecretsNotes = { sealedPlaintextKeys: 0 };
   let found = findMasterKey(config);
+  if (!found && opts.mayGenerate === false) {
+    throw new MasterKeyMissingError(
+      `MASTER_KEY is not set and MASTER_KEY_FILE (${config.MASTER_KEY_FILE}) does not exist. On PostgreSQL every instance must be ` +
+        `given the same key; none is generated. ${MASTER_KEY_HOWTO}`,
+    );
+  }
   if (!found) {
     const sealed = sealedStored(stored);
     if (sealed.length > 0) {

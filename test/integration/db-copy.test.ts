@@ -11,6 +11,7 @@ import { sealCredentials, openCredentials } from '../../src/secrets/channel-cred
 import { openMerchantKey } from '../../src/secrets/merchant-keys.js';
 import { sign, verify } from '../../src/domain/sign.js';
 import { sqliteTables } from '../../src/db/copy-to-postgres.js';
+import { holdDatabase } from '../../src/db/process-lock.js';
 
 // `dtpay db copy --to postgres://…` (CONTRACT §7), round trip: a SQLite gateway that took orders,
 // payments, a refund and notifications, and holds a live merchant's sealed channel credentials, is
@@ -123,6 +124,13 @@ t.test('a copy that does not compare is rolled back, and bad arguments are refus
   for (const table of ['merchants', 'orders', 'settings']) {
     t.equal((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n, 0, `${table} is still empty`);
   }
+
+  // A source a gateway still holds (this process, as `dtpay serve` would) is refused.
+  const lock = holdDatabase(gw.config.DATABASE_PATH);
+  const held = await cliWith(gw.dir, gw.config.DATABASE_PATH, ['db', 'copy', '--to', url], { MASTER_KEY });
+  lock.release();
+  t.equal(held.code, 1);
+  t.match(held.stderr, new RegExp(`belongs to another gateway process \\(pid ${process.pid}\\).*stop it before copying`));
 
   const notPg = await cliWith(gw.dir, gw.config.DATABASE_PATH, ['db', 'copy', '--to', 'mysql://x@127.0.0.1/db'], { MASTER_KEY });
   t.equal(notPg.code, 2);
