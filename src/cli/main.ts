@@ -22,6 +22,22 @@ function config(): Config {
   }
 }
 
+/**
+ * The configuration of a command that works on the SQLite file. With DATABASE_URL set it would
+ * quietly work on another database than the gateways' (or make a new SQLite file), so it refuses.
+ */
+function sqliteConfig(command: string): Config {
+  const c = config();
+  if (c.DATABASE_URL) {
+    throw new CliError(
+      `${command}: this command works on the SQLite database (DATABASE_PATH) only, and DATABASE_URL is set. ` +
+        'On PostgreSQL, set merchants, channels and operators up on SQLite first and move them with `dtpay db copy` ' +
+        '(docs/several-instances.md); `migrate`, `db copy`, `sign` and `help` work with DATABASE_URL set.',
+    );
+  }
+  return c;
+}
+
 /** The words naming the command whose help is asked for: `help WORDS…`, or those before the first option. */
 function helpWords(argv: string[]): string[] {
   if (argv[0] === 'help') {
@@ -50,28 +66,28 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return -1; // keeps running
       }
       case 'migrate':
-        return runMigrate(config(), rest, io);
+        return await runMigrate(config(), rest, io);
       case 'merchant':
-        return await runMerchant(config(), rest, io);
+        return await runMerchant(sqliteConfig('merchant'), rest, io);
       case 'backup':
-        return await runBackup(config(), rest, io);
+        return await runBackup(sqliteConfig('backup'), rest, io);
       case 'db':
         if (rest[0] !== 'copy') throw new CliError(`unknown command db ${rest[0] ?? ''}\n\n${topUsage()}`);
         return await (await import('./db-copy.js')).runDbCopy(config(), rest.slice(1), io);
       case 'prune':
-        return await (await import('./prune.js')).runPrune(config(), rest, io);
+        return await (await import('./prune.js')).runPrune(sqliteConfig('prune'), rest, io);
       case 'notify':
-        return await runNotify(config(), rest, io);
+        return await runNotify(sqliteConfig('notify'), rest, io);
       case 'order':
-        return await runOrder(config(), rest, io);
+        return await runOrder(sqliteConfig('order'), rest, io);
       case 'channel':
-        return await runChannel(config(), rest, io);
+        return await runChannel(sqliteConfig('channel'), rest, io);
       case 'reconcile':
-        return await (await import('./reconcile.js')).runReconcile(config(), rest, io);
+        return await (await import('./reconcile.js')).runReconcile(sqliteConfig('reconcile'), rest, io);
       case 'alerts':
-        return await (await import('./alerts.js')).runAlerts(config(), rest, io);
+        return await (await import('./alerts.js')).runAlerts(sqliteConfig('alerts'), rest, io);
       case 'operator':
-        return await runOperator(config(), rest, io);
+        return await runOperator(sqliteConfig('operator'), rest, io);
       case 'sign':
         return await runSign(rest, io);
       case undefined:

@@ -1,7 +1,10 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { createOrder, sandboxPay, startGateway } from '../helper.js';
+import { join } from 'node:path';
+import { createOrder, sandboxPay, startGateway, tempDir } from '../helper.js';
+import { CLI, runNode } from '../cli-runner.js';
+import { PG_MIGRATIONS_DIR } from '../../src/db/postgres/migrate.js';
 import { pgCluster } from '../pg-cluster.js';
 import { openPool } from '../../src/db/postgres/pool.js';
 
@@ -44,4 +47,23 @@ t.test('an order on PostgreSQL, from the unified order to its refund', async (t)
   await gw.close();
   t.notOk(readdirSync(gw.dir).some((f) => f.endsWith('.sqlite')), 'no SQLite file was made');
   t.notOk(existsSync(`${gw.dir}/master.key`), 'and no key file');
+});
+
+t.test('the CLI with DATABASE_URL: migrate works on PostgreSQL, SQLite-only commands refuse and create nothing', async (t) => {
+  const cluster = await pgCluster(t);
+  if (!cluster) return void t.comment('no PostgreSQL on this machine');
+  const url = await cluster.createDatabase();
+  const dir = tempDir(t);
+  const env = { DATABASE_URL: url, MASTER_KEY, DATABASE_PATH: join(dir, 'dtpay.sqlite') };
+  const m = await runNode(CLI, ['migrate', '--json'], dir, env);
+  t.equal(m.code, 0, m.stderr);
+  t.same(JSON.parse(m.stdout).current, readdirSync(PG_MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort().at(-1)!.slice(0, 4));
+  const again = await runNode(CLI, ['migrate'], dir, env);
+  t.match(again.stdout, /up to date/);
+  for (const args of [['merchant', 'list'], ['operator', 'create', '--email', 'a@b.test', '--role', 'admin'], ['order', 'list']]) {
+    const r = await runNode(CLI, args, dir, env);
+    t.equal(r.code, 2, `${args.join(' ')} refuses`);
+    t.match(r.stderr, /works on the SQLite database \(DATABASE_PATH\) only, and DATABASE_URL is set/);
+  }
+  t.same(readdirSync(dir), [], 'no SQLite file was made');
 });
