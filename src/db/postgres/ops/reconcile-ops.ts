@@ -119,28 +119,7 @@ export const reconcileOps = {
 
   /** Safe: each row's update is conditional on its fee differing; the count is of rows that changed. */
   async setReconciledFees(c: PoolClient, a: { orders: [string, bigint][]; refunds: [string, bigint][] }): Promise<number> {
-    let n = 0;
-    if (a.orders.length > 0) {
-      n += (
-        await q(
-          c,
-          `UPDATE orders o SET fee_fen = v.fee FROM unnest(@ids::text[], @fees::int8[]) AS v (id, fee)
-          WHERE o.order_id = v.id AND o.fee_fen IS DISTINCT FROM v.fee`,
-          { ids: a.orders.map(([id]) => id), fees: a.orders.map(([, f]) => f) },
-        )
-      ).count;
-    }
-    if (a.refunds.length > 0) {
-      n += (
-        await q(
-          c,
-          `UPDATE refunds r SET fee_fen = v.fee FROM unnest(@ids::text[], @fees::int8[]) AS v (id, fee)
-          WHERE r.refund_id = v.id AND r.fee_fen IS DISTINCT FROM v.fee`,
-          { ids: a.refunds.map(([id]) => id), fees: a.refunds.map(([, f]) => f) },
-        )
-      ).count;
-    }
-    return n;
+    return (await setFees(c, 'orders', 'order_id', a.orders)) + (await setFees(c, 'refunds', 'refund_id', a.refunds));
   },
 
   /** Safe: conditional on handled_at IS NULL, rechecked on the locked row: of two handlers one is told `already`. */
@@ -149,3 +128,11 @@ export const reconcileOps = {
     return (await one(c, 'SELECT 1 FROM alerts WHERE id = @id', a)) ? 'already' : 'none';
   },
 };
+
+/** The fees of one table's rows, from the bill: one statement for the lot, the rows whose fee changed counted. */
+async function setFees(c: PoolClient, table: 'orders' | 'refunds', key: 'order_id' | 'refund_id', fees: [string, bigint][]): Promise<number> {
+  if (fees.length === 0) return 0;
+  const sql = `UPDATE ${table} t SET fee_fen = v.fee FROM unnest(@ids::text[], @fees::int8[]) AS v (id, fee)
+    WHERE t.${key} = v.id AND t.fee_fen IS DISTINCT FROM v.fee`;
+  return (await q(c, sql, { ids: fees.map(([id]) => id), fees: fees.map(([, f]) => f) })).count;
+}
