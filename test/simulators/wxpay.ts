@@ -50,10 +50,11 @@ function platformCertificate(publicKeyPem: string, privateKeyPem: string, serial
   return forge.pki.certificateToPem(cert);
 }
 
-export function generateWxpayKeys(): WxpayKeys {
+/** `certSerial`: the platform certificate's serial (40 hex digits), random by default. */
+export function generateWxpayKeys(opts: { certSerial?: string } = {}): WxpayKeys {
   const m = rsaPair();
   const p = rsaPair();
-  const certSerial = hexSerial();
+  const certSerial = opts.certSerial ?? hexSerial();
   return {
     merchant: { privateKeyPem: m.privateKey, publicKeyPem: m.publicKey, serialNo: hexSerial() },
     platform: {

@@ -5,6 +5,7 @@
 
 import { X509Certificate, constants, createPublicKey, publicEncrypt, type KeyObject } from 'node:crypto';
 import type { WxpayCredentials } from '../credentials.js';
+import { certSerial } from './sign.js';
 
 export interface EncryptionKey {
   /** what Wechatpay-Serial says: PUB_KEY_ID_… or the platform certificate's upper-case hex serial */
@@ -20,7 +21,7 @@ export function encryptionKeyOf(c: WxpayCredentials): EncryptionKey | undefined 
   if (c.wechatpayPublicKeyPem && c.wechatpayPublicKeyId) return { serial: c.wechatpayPublicKeyId, key: createPublicKey(c.wechatpayPublicKeyPem) };
   if (c.platformCertPem) {
     const x = new X509Certificate(c.platformCertPem);
-    return { serial: x.serialNumber.toUpperCase(), key: x.publicKey };
+    return { serial: certSerial(x), key: x.publicKey };
   }
   return undefined;
 }

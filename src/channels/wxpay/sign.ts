@@ -61,6 +61,16 @@ export function authorizationHeader(a: AuthorizationInput): string {
   return `${AUTH_SCHEME} mchid="${a.mchid}",nonce_str="${a.nonce}",signature="${signature}",timestamp="${a.timestamp}",serial_no="${a.serialNo}"`;
 }
 
+/**
+ * A certificate's serial as WeChat writes it: 40 upper-case hex digits. node gives the serial's
+ * integer without its leading zero bytes, so a serial that begins with 00 comes back shorter.
+ */
+export const certSerial = (x: X509Certificate): string => x.serialNumber.toUpperCase().padStart(40, '0');
+
+/** Serials are integers: the same whatever their case or leading zeros. */
+export const sameSerial = (a: string, b: string): boolean =>
+  a.toUpperCase().replace(/^0+(?=.)/, '') === b.toUpperCase().replace(/^0+(?=.)/, '');
+
 interface PlatformCert {
   serial: string;
   key: KeyObject;
@@ -71,7 +81,7 @@ function platformCert(pem: string): PlatformCert {
   if (!c) {
     const x = new X509Certificate(pem);
     if (certCache.size > 64) certCache.clear();
-    c = { serial: x.serialNumber.toUpperCase(), key: x.publicKey };
+    c = { serial: certSerial(x), key: x.publicKey };
     certCache.set(pem, c);
   }
   return c;
@@ -87,7 +97,7 @@ function keyForSerial(serial: string, c: WxpayCredentials): KeyObject | undefine
   }
   if (c.platformCertPem) {
     const cert = platformCert(c.platformCertPem);
-    if (cert.serial === serial.toUpperCase()) return cert.key;
+    if (sameSerial(cert.serial, serial)) return cert.key;
   }
   return undefined;
 }
