@@ -40,14 +40,21 @@ function select(name: string, label: string, options: [string, string][], value:
   return `<label>${esc(label)}<select name="${esc(name)}" id="f-${esc(name)}">${opts}</select></label>`;
 }
 
-function orderRows(s: Strings, rows: ConsoleOrderRow[]): string[][] {
-  return rows.map((o) => [
+/** The cells every order list (orders, payouts) begins a row with: ids, payway, type and amount. */
+export function orderHeadCells(o: ConsoleOrderRow): string[] {
+  return [
     orderLink(o.order_id),
     esc(o.merc_no),
     `<span class="mono">${esc(o.merc_order_no)}</span>`,
     esc(o.payway),
     esc(o.trade_type),
     `<span class="num">${fenToYuan(o.amount_fen)}</span>`,
+  ];
+}
+
+function orderRows(s: Strings, rows: ConsoleOrderRow[]): string[][] {
+  return rows.map((o) => [
+    ...orderHeadCells(o),
     statusBadge(s, o.pay_status) + (o.late_payment ? ` <span class="warn">${esc(s.latePayment)}</span>` : ''),
     esc(when(o.created_at)),
   ]);

@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { fenToYuan } from '../domain/money.js';
 import type { OrderRow } from '../db/rows.js';
 import { failureOf } from '../api/query-route.js';
 import type { ConsoleContext } from './context.js';
 import { pageView } from './context.js';
 import { guard } from './security.js';
 import { esc, shell, table, when } from './layout.js';
-import { filterForm, listPager, orderLink, statusBadge } from './orders.js';
+import { filterForm, listPager, orderHeadCells, statusBadge } from './orders.js';
 import { BadQuery, parseOrderQuery, parseSearch, type OrderQuery } from './order-filters.js';
 import type { ConsoleOrderRow } from './console-reads.js';
 import type { Strings } from './strings.js';
@@ -82,12 +81,7 @@ export function payoutRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const body = rows.map((o, i) => {
       const p = full[i] ? maskedPayee(full[i]) : {};
       return [
-        orderLink(o.order_id),
-        esc(o.merc_no),
-        `<span class="mono">${esc(o.merc_order_no)}</span>`,
-        esc(o.payway),
-        esc(o.trade_type),
-        `<span class="num">${fenToYuan(o.amount_fen)}</span>`,
+        ...orderHeadCells(o),
         `${esc(p.payeeAccountType ?? '')} <span class="mono payee">${esc(p.payeeAccount ?? '')}</span>${p.payeeName ? ` ${esc(p.payeeName)}` : ''}`,
         statusBadge(s, o.pay_status),
         esc(when(o.created_at)),

@@ -63,9 +63,12 @@ export function sqliteTables(src: Db): string[] {
 
 /** The order rows are read in: the primary key (a table WITHOUT ROWID has no rowid), else the rowid. */
 function readOrder(src: Db, table: string): string {
-  const key = sqliteColumns(src, table).filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
-  return key.length ? key.map((c) => quote(c.name)).join(', ') : 'rowid';
+  const key = primaryKey(sqliteColumns(src, table));
+  return key.length ? key.map(quote).join(', ') : 'rowid';
 }
+
+/** The primary key's columns, in key order; none for a table keyed by its rowid alone. */
+const primaryKey = (cols: { name: string; pk: number }[]) => cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
 
 function sqliteColumns(src: Db, table: string): { name: string; pk: number }[] {
   return src.prepare(`SELECT name, pk FROM pragma_table_info(?) ORDER BY cid`).all(table) as { name: string; pk: number }[];
@@ -200,8 +203,8 @@ async function verifyTable(src: Db, client: PoolClient, table: string, rows: num
   const srcCount = src.prepare(`SELECT count(*) FROM ${quote(table)}`).pluck().get() as number;
   if (srcCount !== rows) throw new CopyRefused(`${table}: ${srcCount} rows in the source, ${rows} copied`);
   const cols = sqliteColumns(src, table);
-  let key = cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
-  if (!key.length) key = cols.map((c) => c.name);
+  const pk = primaryKey(cols);
+  const key = pk.length ? pk : cols.map((c) => c.name);
   const names = cols.map((c) => c.name);
   if (rows === 0 || sample === 0) return 0;
   const step = Math.max(1, Math.floor(rows / sample));
