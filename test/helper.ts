@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -9,6 +10,7 @@ import { sign, type SignType } from '../src/domain/sign.js';
 import { orderFields } from './fixtures/orders.js';
 import type { Clock } from '../src/notify/clock.js';
 import { freePort } from './processes.js';
+import { gatewayDatabase, postgresSql, sqliteSql, testBackend, type TestBackend, type TestSql } from './backend.js';
 
 // Tests never ask the real DNS: notification targets named in fixtures (shop.example.com) fail
 // at once, as an unknown name does, unless a test maps them.
@@ -26,6 +28,15 @@ export interface TestGateway {
   url: string;
   dir: string;
   merchant: NewMerchant;
+  /** the backend this gateway runs on (DTPAY_TEST_BACKEND unless the test chose one) */
+  backend: TestBackend;
+  /** reads (and, for a scenario's setup, writes) rows of this gateway's database on either backend */
+  sql: TestSql;
+  /**
+   * The variables that name this gateway's database (DATABASE_PATH, or DATABASE_URL and
+   * MASTER_KEY): for a CLI command or another process that must work on the same data.
+   */
+  storageEnv: Record<string, string>;
   /** Signs `fields` with the merchant's key (or `key`) and POSTs them as JSON. */
   post(path: string, fields: Record<string, string>, opts?: { key?: string; signType?: SignType }): Promise<ApiAnswer>;
   /** POSTs a raw body with a content type, no signing. */
@@ -50,7 +61,25 @@ export function tempDir(t: Teardown): string {
   return dir;
 }
 
-/** A real gateway on an ephemeral 127.0.0.1 port over a fresh database, closed in teardown. */
+// On PostgreSQL a gateway started again on the same `dir` finds the same database, as a restarted
+// SQLite gateway finds its file.
+const pgByDir = new Map<string, Record<string, string>>();
+
+async function postgresEnv(dir: string, env: Record<string, string>): Promise<Record<string, string>> {
+  if (env.DATABASE_URL) return { DATABASE_URL: env.DATABASE_URL, MASTER_KEY: env.MASTER_KEY ?? '' };
+  let known = pgByDir.get(dir);
+  if (!known) {
+    known = { DATABASE_URL: await gatewayDatabase(), MASTER_KEY: env.MASTER_KEY ?? randomBytes(32).toString('hex') };
+    pgByDir.set(dir, known);
+  }
+  return known;
+}
+
+/**
+ * A real gateway on an ephemeral 127.0.0.1 port over a fresh database, closed in teardown: a SQLite
+ * file in `dir`, or with DTPAY_TEST_BACKEND=postgres (or `backend: 'postgres'`) a PostgreSQL
+ * database of its own.
+ */
 export async function startGateway(
   t: Teardown,
   env: Record<string, string> = {},
@@ -65,17 +94,22 @@ export async function startGateway(
      */
     reachable?: boolean;
     merchantName?: string;
+    /** the backend, when the test is about one: otherwise DTPAY_TEST_BACKEND's */
+    backend?: TestBackend;
   } = {},
 ): Promise<TestGateway> {
   const dir = opts.dir ?? tempDir(t);
   const port = opts.reachable ? await freePort() : 0;
+  const backend = opts.backend ?? testBackend();
+  const storageEnv =
+    backend === 'postgres' ? await postgresEnv(dir, env) : { DATABASE_PATH: env.DATABASE_PATH ?? join(dir, 'dtpay.sqlite') };
   const config = parseConfig({
-    DATABASE_PATH: join(dir, 'dtpay.sqlite'),
     PORT: String(port),
     HOST: '127.0.0.1',
     PUBLIC_BASE_URL: opts.reachable ? `http://127.0.0.1:${port}` : TEST_PUBLIC_BASE_URL,
     LOG_LEVEL: 'silent',
     ...env,
+    ...storageEnv,
   });
   const gateway = await buildGateway(config, {
     logger: pino({ level: 'silent' }),
@@ -83,12 +117,15 @@ export async function startGateway(
     clock: opts.clock,
     resolve: opts.resolve ?? noDns,
   });
+  if (gateway.storage.dialect !== backend) throw new Error(`startGateway: asked for ${backend}, the gateway runs on ${gateway.storage.dialect}`);
   const merchant = await createMerchant(gateway.services, opts.merchantName ?? 'Test shop', 'sandbox');
   const address = await gateway.app.listen({ port, host: '127.0.0.1' });
+  const sql = backend === 'postgres' ? postgresSql(storageEnv.DATABASE_URL!) : sqliteSql(gateway);
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    await sql.close();
     await gateway.close();
   };
   t.teardown(close);
@@ -111,6 +148,9 @@ export async function startGateway(
     url: address,
     dir,
     merchant,
+    backend,
+    sql,
+    storageEnv,
     raw,
     post: (path, fields, o = {}) => {
       const signType = o.signType ?? (fields.signType as SignType | undefined) ?? 'MD5';

@@ -9,10 +9,10 @@ import { sign } from '../../src/domain/sign.js';
 
 const gw = await startGateway(t);
 const { mercNo, key } = gw.merchant;
-const db = gw.gateway.db;
+const { sql } = gw;
 
-const orderCount = (merc: string, mercOrderNo: string): number =>
-  db.prepare('SELECT count(*) FROM orders WHERE merc_no = ? AND merc_order_no = ?').pluck().get(merc, mercOrderNo) as number;
+const orderCount = async (merc: string, mercOrderNo: string): Promise<number> =>
+  (await sql.value('SELECT count(*) FROM orders WHERE merc_no = ? AND merc_order_no = ?', merc, mercOrderNo)) as number;
 
 const ok = (t: Test, a: ApiAnswer, k = key) => {
   t.equal(a.status, 200, 'HTTP 200');
@@ -39,7 +39,7 @@ t.test('an identical replay gets the original answer', async (t) => {
   for (const f of ['orderId', 'codeUrl', 'imgUrl', 'cashierUrl', 'expireTime', 'tradeAmt', 'payStatus', 'mercOrderNo']) {
     t.equal(again.body[f], first.body[f], `same ${f}`);
   }
-  t.equal(orderCount(mercNo, fields.mercOrderNo!), 1, 'one order row');
+  t.equal(await orderCount(mercNo, fields.mercOrderNo!), 1, 'one order row');
 });
 
 t.test('a replay signed with another signType is still the same order', async (t) => {
@@ -60,7 +60,7 @@ t.test('a replay signed with another signType is still the same order', async (t
   const plain = await gw.post('/api/pay', { ...noSignType, version: '1.0', charset: 'UTF-8' });
   ok(t, plain);
   t.equal(plain.body.orderId, first.body.orderId, 'same orderId without signType, with version and charset');
-  t.equal(orderCount(mercNo, fields.mercOrderNo!), 1, 'one order row');
+  t.equal(await orderCount(mercNo, fields.mercOrderNo!), 1, 'one order row');
 });
 
 t.test('a replay sent as a form, fields in another order, empty optionals added, is the same order', async (t) => {
@@ -73,7 +73,7 @@ t.test('a replay sent as a form, fields in another order, empty optionals added,
   ok(t, form);
   t.equal(form.body.orderId, first.body.orderId, 'same orderId');
   t.equal(form.body.codeUrl, first.body.codeUrl, 'same codeUrl');
-  t.equal(orderCount(mercNo, fields.mercOrderNo!), 1, 'one order row');
+  t.equal(await orderCount(mercNo, fields.mercOrderNo!), 1, 'one order row');
 });
 
 t.test('the same mercOrderNo with different parameters is 100004', async (t) => {
@@ -89,13 +89,13 @@ t.test('the same mercOrderNo with different parameters is 100004', async (t) => 
   const again = await gw.post('/api/pay', fields);
   ok(t, again);
   t.equal(again.body.orderId, first.body.orderId, 'the original still replays after conflicts');
-  const row = db.prepare('SELECT amount_fen, request_json FROM orders WHERE order_id = ?').get(first.body.orderId) as {
+  const row = (await sql.get('SELECT amount_fen, request_json FROM orders WHERE order_id = ?', first.body.orderId)) as {
     amount_fen: number;
     request_json: string;
   };
   t.equal(row.amount_fen, 1234, 'stored amount unchanged');
   t.equal(JSON.parse(row.request_json).subject, 'Original', 'stored subject unchanged');
-  t.equal(orderCount(mercNo, fields.mercOrderNo!), 1, 'one order row');
+  t.equal(await orderCount(mercNo, fields.mercOrderNo!), 1, 'one order row');
 });
 
 t.test('100004 names the fields that differ, from the schema’s own names', async (t) => {
@@ -132,7 +132,7 @@ t.test('an amount spelt another way is the same amount: 12.5 is 12.50, 5 is 5.00
     ok(t, b);
     t.equal(b.body.orderId, a.body.orderId, `${again} after ${first}: the same order`);
     t.equal(b.body.tradeAmt, a.body.tradeAmt, 'written back the same');
-    t.equal(orderCount(mercNo, fields.mercOrderNo!), 1);
+    t.equal(await orderCount(mercNo, fields.mercOrderNo!), 1);
   }
   // While the first is still being made, too (the in-process path).
   const fields = payFields(mercNo, { tradeAmt: '7.50' });
@@ -156,7 +156,7 @@ t.test('50 concurrent identical requests make exactly one order', async (t) => {
   t.ok(answers.every((a) => a.status === 200 && a.body.respCode === '000000'), 'all 50 answered 200 000000');
   t.ok(answers.every((a) => responseVerifies(a.body, key)), 'all 50 answers verify');
   t.equal(new Set(answers.map((a) => a.body.codeUrl)).size, 1, 'all 50 carry the same codeUrl');
-  t.equal(orderCount(mercNo, fields.mercOrderNo!), 1, 'exactly one order row');
+  t.equal(await orderCount(mercNo, fields.mercOrderNo!), 1, 'exactly one order row');
 });
 
 t.test('concurrent requests, one mercOrderNo, different amounts: one order, the rest 100004', async (t) => {
@@ -169,9 +169,9 @@ t.test('concurrent requests, one mercOrderNo, different amounts: one order, the 
   t.equal(losers.length, amounts.length - 1);
   t.ok(losers.every((a) => a.status === 409 && a.body.respCode === '100004'), 'every other one is 409 100004');
   t.ok(answers.every((a) => responseVerifies(a.body, key)), 'all answers verify');
-  t.equal(orderCount(mercNo, base.mercOrderNo!), 1, 'exactly one order row');
+  t.equal(await orderCount(mercNo, base.mercOrderNo!), 1, 'exactly one order row');
   const winner = winners[0]!;
-  const stored = db.prepare('SELECT order_id, amount_fen FROM orders WHERE merc_no = ? AND merc_order_no = ?').get(mercNo, base.mercOrderNo) as {
+  const stored = (await sql.get('SELECT order_id, amount_fen FROM orders WHERE merc_no = ? AND merc_order_no = ?', mercNo, base.mercOrderNo)) as {
     order_id: string;
     amount_fen: number;
   };
@@ -188,8 +188,8 @@ t.test('the same mercOrderNo at two merchants makes two orders', async (t) => {
   ok(t, b1, b.key);
   t.equal(b1.body.mercNo, b.mercNo);
   t.not(a1.body.orderId, b1.body.orderId, 'two different orders');
-  t.equal(orderCount(mercNo, mercOrderNo), 1);
-  t.equal(orderCount(b.mercNo, mercOrderNo), 1);
+  t.equal(await orderCount(mercNo, mercOrderNo), 1);
+  t.equal(await orderCount(b.mercNo, mercOrderNo), 1);
 
   // And concurrently, each merchant its own: still one per merchant.
   const shared = payFields(mercNo).mercOrderNo!;
@@ -203,12 +203,12 @@ t.test('the same mercOrderNo at two merchants makes two orders', async (t) => {
   t.equal(new Set(both.slice(0, 5).map((a) => a.body.orderId)).size, 1);
   t.equal(new Set(both.slice(5).map((a) => a.body.orderId)).size, 1);
   t.not(both[0]!.body.orderId, both[5]!.body.orderId);
-  t.equal(orderCount(mercNo, shared), 1);
-  t.equal(orderCount(b.mercNo, shared), 1);
+  t.equal(await orderCount(mercNo, shared), 1);
+  t.equal(await orderCount(b.mercNo, shared), 1);
 });
 
 t.test('money: integer fen end to end, two decimals back', async (t) => {
-  const amountFen = db.prepare('SELECT amount_fen FROM orders WHERE order_id = ?').pluck().safeIntegers(true);
+  const amountFen = (orderId: string | undefined) => sql.bigint('SELECT amount_fen FROM orders WHERE order_id = ?', orderId);
   const cases: [string, string, bigint][] = [
     ['9999999999999999.99', '9999999999999999.99', 999999999999999999n],
     ['9007199254740993', '9007199254740993.00', 900719925474099300n], // 2^53 + 1 yuan: a float would lose it
@@ -224,7 +224,7 @@ t.test('money: integer fen end to end, two decimals back', async (t) => {
     const a = await gw.post('/api/pay', fields);
     ok(t, a);
     t.equal(a.body.tradeAmt, written, `${given} is written back as ${written}`);
-    t.equal(amountFen.get(a.body.orderId), fen, `${given} is stored as ${fen} fen`);
+    t.equal(await amountFen(a.body.orderId), fen, `${given} is stored as ${fen} fen`);
     const again = await gw.post('/api/pay', fields);
     t.equal(again.body.tradeAmt, written, `${given} replays as ${written}`);
     t.equal(again.body.orderId, a.body.orderId);
