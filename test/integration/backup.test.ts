@@ -5,6 +5,8 @@ import Database from 'better-sqlite3';
 import { createOrder, startGateway } from '../helper.js';
 import { cli } from '../cli-runner.js';
 
+// Not repeated on PostgreSQL: `dtpay backup` copies the SQLite file; on PostgreSQL backups are pg_dump's (docs/several-instances.md).
+
 // `dtpay backup FILE` while the gateway takes orders: the copy opens, passes its integrity check,
 // and holds every order acknowledged before the backup started.
 

@@ -13,6 +13,8 @@ import { sign, verify } from '../../src/domain/sign.js';
 import { sqliteTables } from '../../src/db/copy-to-postgres.js';
 import { holdDatabase } from '../../src/db/process-lock.js';
 
+// Not repeated on PostgreSQL: it copies a SQLite gateway into PostgreSQL, so it needs one of each.
+
 // `dtpay db copy --to postgres://…` (CONTRACT §7), round trip: a SQLite gateway that took orders,
 // payments, a refund and notifications, and holds a live merchant's sealed channel credentials, is
 // stopped and copied; every table arrives whole, credentials still open and merchant keys still

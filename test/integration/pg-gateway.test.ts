@@ -8,6 +8,8 @@ import { PG_MIGRATIONS_DIR } from '../../src/db/postgres/migrate.js';
 import { pgCluster } from '../pg-cluster.js';
 import { openPool } from '../../src/db/postgres/pool.js';
 
+// Not repeated on PostgreSQL: it is about PostgreSQL already, and chooses its backends itself.
+
 // The gateway on PostgreSQL (DATABASE_URL, CONTRACT §7), in-process: an order taken, paid in the
 // sandbox, notified, queried and refunded, with every row in PostgreSQL and no SQLite file made.
 
