@@ -293,5 +293,9 @@ function logSecretsNotes(log: Logger, notes: SecretsNotes): void {
   if (notes.tightenedKeyFile) {
     log.warn({ file: notes.tightenedKeyFile.file, was: notes.tightenedKeyFile.was }, 'MASTER_KEY_FILE was readable by other users; made it private to the owner (0600)');
   }
+  if (notes.looseKeyFile) {
+    const { file, mode, why } = notes.looseKeyFile;
+    log.warn({ file, mode, why }, 'MASTER_KEY_FILE is readable by other users and cannot be made private here: give the file (or its mount) mode 0400 or 0600');
+  }
   if (notes.sealedPlaintextKeys > 0) log.info({ count: notes.sealedPlaintextKeys }, 'sealed the merchant keys stored in plaintext under MASTER_KEY');
 }

@@ -28,6 +28,10 @@ export function cliSecrets(db: Db, config: Config, io: Io, what: string): Opened
     );
   }
   if (notes.tightenedKeyFile) io.err(`dtpay: ${notes.tightenedKeyFile.file} was readable by other users (${notes.tightenedKeyFile.was}); it is now 0600\n`);
+  if (notes.looseKeyFile) {
+    const { file, mode, why } = notes.looseKeyFile;
+    io.err(`dtpay: ${file} is readable by other users (${mode}) and cannot be made private here (${why}): give the file (or its mount) mode 0400 or 0600\n`);
+  }
   if (notes.sealedPlaintextKeys > 0) io.err(`dtpay: sealed ${notes.sealedPlaintextKeys} merchant keys that were stored in plaintext\n`);
   return secrets;
 }

@@ -36,6 +36,11 @@ export interface FoundMasterKey {
   from: 'environment' | 'file';
   /** the mode the file had when it let other users read it, now 0600 */
   tightenedFrom?: number;
+  /**
+   * The file lets other users read it and could not be made private (a read-only mount, a file
+   * this user does not own): its mode and the reason. The key is still used; the operator is told.
+   */
+  loose?: { mode: number; why: string };
 }
 
 const FORMAT = /^[A-Za-z0-9+/=_-]{32,}$/;
@@ -53,10 +58,10 @@ export function findMasterKey(s: MasterKeySettings): FoundMasterKey | undefined 
     return { key: s.MASTER_KEY, from: 'environment' };
   }
   if (!file) return undefined;
-  return { key: file.key, from: 'file', ...(file.tightenedFrom !== undefined ? { tightenedFrom: file.tightenedFrom } : {}) };
+  return { ...file, from: 'file' };
 }
 
-function readKeyFile(path: string): { key: string; tightenedFrom?: number } | undefined {
+function readKeyFile(path: string): Omit<FoundMasterKey, 'from'> | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -77,7 +82,15 @@ function readKeyFile(path: string): { key: string; tightenedFrom?: number } | un
   }
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) === 0) return { key };
-  chmodSync(path, 0o600);
+  try {
+    chmodSync(path, 0o600);
+  } catch (err) {
+    // A key mounted read-only (a Kubernetes secret volume, a read-only bind mount) or owned by
+    // another user cannot be tightened here; refusing to start would not make it private either.
+    const code = (err as { code?: string }).code;
+    if (code === 'EROFS' || code === 'EPERM' || code === 'EACCES') return { key, loose: { mode, why: code } };
+    throw err;
+  }
   return { key, tightenedFrom: mode };
 }
 

@@ -14,6 +14,8 @@ export interface SecretsNotes {
   generated?: string;
   /** MASTER_KEY_FILE let other users read it; it is now 0600 */
   tightenedKeyFile?: { file: string; was: string };
+  /** MASTER_KEY_FILE lets other users read it and could not be changed (mode in octal, the reason) */
+  looseKeyFile?: { file: string; mode: string; why: string };
   /** merchant keys found in plaintext and sealed now */
   sealedPlaintextKeys: number;
 }
@@ -53,6 +55,7 @@ export function openSecrets(
     notes.generated = config.MASTER_KEY_FILE;
   }
   if (found.tightenedFrom !== undefined) notes.tightenedKeyFile = { file: config.MASTER_KEY_FILE, was: found.tightenedFrom.toString(8) };
+  if (found.loose) notes.looseKeyFile = { file: config.MASTER_KEY_FILE, mode: found.loose.mode.toString(8), why: found.loose.why };
   const masterKey = found.key;
 
   checkLiveCredentialsAtStartup(stored, { MASTER_KEY: masterKey });

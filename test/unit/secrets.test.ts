@@ -1,6 +1,7 @@
 import t from 'tap';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { UnsealError, masterKeyId, packSealed, seal, unpackSealed, unseal } from '../../src/secrets/sealing.js';
 import { MerchantKeyError, MerchantKeys, openMerchantKey, sealMerchantKey } from '../../src/secrets/merchant-keys.js';
 import { openDb } from '../../src/db/open.js';
@@ -146,4 +147,24 @@ t.test('MASTER_KEY_FILE: generated 0600 in a 0700 folder, found again, never rep
     name: 'MasterKeyFileError',
     message: /cannot be written: E[A-Z]+\. Set MASTER_KEY, or MASTER_KEY_FILE to a writable place/,
   });
+});
+
+t.test('a key file that lets others read it and cannot be changed (not its owner) is used, and said to be loose', async (t) => {
+  // A user who does not own the file cannot chmod it (EPERM), as on a read-only secret mount
+  // (EROFS): the key works, and the answer carries the mode and the reason for the warning.
+  if (process.getuid?.() !== 0) {
+    t.comment('needs root, to read the key as another user (nobody)');
+    return;
+  }
+  const dir = tempDir(t);
+  chmodSync(dir, 0o755);
+  const file = join(dir, 'master.key');
+  writeFileSync(file, `${KEY}\n`, { mode: 0o644 });
+  chmodSync(file, 0o644);
+  const module = new URL('../../src/secrets/master-key.js', import.meta.url).href;
+  const script = `import(${JSON.stringify(module)}).then((m) => console.log(JSON.stringify(m.findMasterKey({ MASTER_KEY_FILE: ${JSON.stringify(file)} }))))`;
+  const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', script], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.same(JSON.parse(r.stdout), { key: KEY, loose: { mode: 0o644, why: 'EPERM' }, from: 'file' });
+  t.equal((statSync(file).mode & 0o777).toString(8), '644', 'left as it was');
 });
