@@ -89,4 +89,4 @@ export async function setupConsole(t: { teardown(fn: () => unknown): void }, env
 
 /** The audit log as stored, oldest first. */
 export const auditRows = (gw: TestGateway) =>
-  gw.gateway.db.prepare('SELECT * FROM console_audit ORDER BY id').all() as { operator: string; action: string; target: string | null; outcome: string; address: string; amount_fen: number | null }[];
+  gw.sql.all<{ operator: string; action: string; target: string | null; outcome: string; address: string; amount_fen: number | null }>('SELECT * FROM console_audit ORDER BY id');

@@ -1,13 +1,11 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
 import { startGateway, tempDir, until } from '../helper.js';
 import { FakeClock } from '../fake-clock.js';
 import { rsaKeyPair } from '../fixtures/channel-credentials.js';
 import { createMerchant } from '../../src/services/merchants.js';
 import { storeLiveCredentials } from '../../src/services/live-credentials.js';
-import { openDb } from '../../src/db/open.js';
 import { ALERT_FLUSH_MS, ALERT_QUIET_MS } from '../../src/services/alert-recorder.js';
 import { SANDBOX_SIGNATURE_HEADER } from '../../src/channels/sandbox/driver.js';
 
@@ -61,8 +59,8 @@ t.test('2,000 forged callbacks: one row per source, every one counted, a bounded
     return run(op, args);
   }) as typeof writer.run;
 
-  const rows = () => gw.gateway.db.prepare('SELECT * FROM alerts ORDER BY id').all() as AlertRow[];
-  const total = () => rows().reduce((n, r) => n + r.count, 0);
+  const rows = () => gw.sql.all<AlertRow>('SELECT * FROM alerts ORDER BY id');
+  const total = async () => (await rows()).reduce((n, r) => n + r.count, 0);
 
   // Forgeries, each a little different, as a stranger would send them.
   const forgeLive = (from: Agent) =>
@@ -107,18 +105,18 @@ t.test('2,000 forged callbacks: one row per source, every one counted, a bounded
   t.same(otherAnswers, [], 'every forgery that reached the handler was refused with the channel\'s "fail"');
   t.ok(reached.alipay > 0 && reached.sandbox > 0, `forgeries reached the handler (${reached.alipay} + ${reached.sandbox})`);
 
-  t.equal(rows().length, 2, 'one row per source at once');
-  t.match(rows(), [
+  t.equal((await rows()).length, 2, 'one row per source at once');
+  t.match(await rows(), [
     { kind: 'callback_rejected', channel: 'alipay', merc_no: live.mercNo, order_id: null, count: 1 },
     { kind: 'callback_rejected', channel: 'sandbox', merc_no: null, order_id: null, count: 1 },
   ]);
   t.equal(alertWrites, 2, 'the first of each source was written before it was answered; the rest are being counted');
 
   clock.advance(ALERT_FLUSH_MS);
-  await until(() => total() === reached.alipay + reached.sandbox, 'the counts written');
-  t.equal(rows().length, 2, 'still two rows');
+  await until(async () => (await total()) === reached.alipay + reached.sandbox, 'the counts written');
+  t.equal((await rows()).length, 2, 'still two rows');
   t.same(
-    rows().map((r) => [r.channel, r.count]),
+    (await rows()).map((r) => [r.channel, r.count]),
     [
       ['alipay', reached.alipay],
       ['sandbox', reached.sandbox],
@@ -126,30 +124,30 @@ t.test('2,000 forged callbacks: one row per source, every one counted, a bounded
     'every forgery counted, on its source',
   );
   t.equal(alertWrites, 4, 'one more write per source for the minute');
-  const first = rows()[0]!;
+  const first = (await rows())[0]!;
   t.ok(first.last_at >= first.at, 'first and last seen');
 
   // Another minute of it: the same rows grow their counts.
   const before = { ...reached };
   await send(200, 'alipay');
   clock.advance(ALERT_FLUSH_MS);
-  await until(() => rows()[0]!.count === reached.alipay, 'the second minute written');
-  t.equal(rows().length, 2);
+  await until(async () => (await rows())[0]!.count === reached.alipay, 'the second minute written');
+  t.equal((await rows()).length, 2);
   t.ok(reached.alipay > before.alipay);
   t.equal(alertWrites, 5, 'a write per minute per active source, however many requests');
 
   // Quiet for longer than an episode: the next refusal opens a row of its own.
   clock.advance(ALERT_QUIET_MS + 2 * ALERT_FLUSH_MS);
   t.equal(await (await forgeLive(fromNewAddress(t))).text(), 'fail');
-  t.equal(rows().length, 3, 'a new row after an hour of quiet');
-  t.match(rows()[2], { channel: 'alipay', count: 1 });
+  t.equal((await rows()).length, 3, 'a new row after an hour of quiet');
+  t.match((await rows())[2], { channel: 'alipay', count: 1 });
 
   // Counted but not yet written when the gateway stops: written on the way out.
   const pending = 7;
   const last = fromNewAddress(t);
   for (let i = 0; i < pending; i++) t.equal(await (await forgeLive(last)).text(), 'fail');
   await gw.close();
-  const db = openDb(join(dir, 'dtpay.sqlite'));
-  t.teardown(() => db.close());
-  t.equal((db.prepare('SELECT * FROM alerts ORDER BY id').all() as AlertRow[])[2]!.count, 1 + pending, 'nothing lost at shutdown');
+  // What the stopped gateway left in its database, read by the next one started on it.
+  const again = await startGateway(t, { MASTER_KEY }, { clock, dir });
+  t.equal((await again.sql.all<AlertRow>('SELECT * FROM alerts ORDER BY id'))[2]!.count, 1 + pending, 'nothing lost at shutdown');
 });

@@ -92,7 +92,7 @@ t.test('the token is an HMAC under a secret kept in the database', async (t) => 
   const first = await startGateway(t, {}, { dir });
   const fields = payFields(first.merchant.mercNo);
   const made = await first.post('/api/pay', fields);
-  const secret = first.gateway.db.prepare("SELECT value FROM settings WHERE name = 'cashier_secret'").pluck().get() as string;
+  const secret = await first.sql.value<string>("SELECT value FROM settings WHERE name = 'cashier_secret'");
   t.match(secret, /^[0-9a-f]{64}$/, '32 random bytes in the settings table');
   await first.close();
 
@@ -104,7 +104,7 @@ t.test('the token is an HMAC under a secret kept in the database', async (t) => 
 
   // Another installation does not take this one's token for the same order id.
   const other = await startGateway(t);
-  t.not(other.gateway.db.prepare("SELECT value FROM settings WHERE name = 'cashier_secret'").pluck().get(), secret);
+  t.not(await other.sql.value("SELECT value FROM settings WHERE name = 'cashier_secret'"), secret);
   t.not(other.gateway.services.links.cashierUrl(made.body.orderId!), again.gateway.services.links.cashierUrl(made.body.orderId!));
 });
 
@@ -130,5 +130,5 @@ t.test("a live merchant's order: nothing of it served by order id alone, not eve
   const page = await fetch(gw.url + gw.gateway.services.links.cashierPath(id));
   t.equal(page.status, 200);
   t.match(await page.text(), 'Live Jewellers', 'with it, the payer sees whom they pay');
-  t.equal(gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(id), 'p0001', 'untouched');
+  t.equal(await gw.sql.value('SELECT pay_status FROM orders WHERE order_id = ?', id), 'p0001', 'untouched');
 });

@@ -16,7 +16,7 @@ t.test('every action is refused by the server to a role that may not do it, and 
   await support.login('support@shop.test', PASSWORD);
   const mercNo = gw.merchant.mercNo;
   const alertId = Number(
-    gw.gateway.db.prepare("INSERT INTO alerts (kind, channel, order_id, merc_no, detail, at, count, last_at) VALUES ('bad-signature', 'sandbox', ?, ?, 'x', 1, 1, 1) RETURNING id").pluck().get(orderId, mercNo),
+    await gw.sql.value("INSERT INTO alerts (kind, channel, order_id, merc_no, detail, at, count, last_at) VALUES ('bad-signature', 'sandbox', ?, ?, 'x', 1, 1, 1) RETURNING id", orderId, mercNo),
   );
   const support_: [string, Record<string, string>][] = [
     [`/console/orders/${orderId}/query`, {}],
@@ -34,16 +34,16 @@ t.test('every action is refused by the server to a role that may not do it, and 
     ['/console/operators', { email: 'evil@shop.test', role: 'admin', password: PASSWORD }],
     ['/console/operators/viewer%40shop.test/disable', {}],
   ];
-  const snapshot = () =>
+  const snapshot = async () =>
     JSON.stringify([
-      gw.gateway.db.prepare('SELECT order_id, pay_status, updated_at FROM orders ORDER BY order_id').all(),
-      gw.gateway.db.prepare('SELECT count(*) FROM refunds').pluck().get(),
-      gw.gateway.db.prepare('SELECT count(*) FROM notifications').pluck().get(),
-      gw.gateway.db.prepare('SELECT * FROM merchants').all(),
-      gw.gateway.db.prepare('SELECT email, status FROM console_operators').all(),
-      gw.gateway.db.prepare('SELECT handled_at FROM alerts').all(),
+      await gw.sql.all('SELECT order_id, pay_status, updated_at FROM orders ORDER BY order_id'),
+      await gw.sql.value('SELECT count(*) FROM refunds'),
+      await gw.sql.value('SELECT count(*) FROM notifications'),
+      await gw.sql.all('SELECT * FROM merchants ORDER BY merc_no'),
+      await gw.sql.all('SELECT email, status FROM console_operators ORDER BY email'),
+      await gw.sql.all('SELECT handled_at FROM alerts ORDER BY id'),
     ]);
-  const before = snapshot();
+  const before = await snapshot();
   for (const [path, form] of [...support_, ...admin_]) {
     await viewer.get('/console');
     const r = await viewer.post(path, form);
@@ -54,8 +54,8 @@ t.test('every action is refused by the server to a role that may not do it, and 
     const r = await support.post(path, form);
     t.equal(r.status, 403, `support: ${path}`);
   }
-  t.equal(snapshot(), before, 'nothing changed');
-  const denied = auditRows(gw).filter((a) => a.outcome === 'denied');
+  t.equal(await snapshot(), before, 'nothing changed');
+  const denied = (await auditRows(gw)).filter((a) => a.outcome === 'denied');
   t.equal(denied.length, support_.length + admin_.length * 2, 'each refusal is in the audit log');
   for (const path of ['/console/operators', '/console/audit']) {
     t.equal((await support.get(path)).status, 403, `support may not read ${path}`);
@@ -117,7 +117,7 @@ t.test('orders: filters, search by any of the three numbers, keyset pages, CSV e
   t.equal(lines[0], 'orderId,mercNo,mercOrderNo,payway,scene,tradeType,tradeAmt,payStatus,channelTradeNo,createdAt');
   t.equal(lines.length, 1 + 55, 'every alipay order, past one page');
   t.ok(lines.slice(1).every((l) => l.includes('"alipay"')));
-  t.ok(auditRows(gw).some((a) => a.action === 'orders/export' && a.operator === 'viewer@shop.test'), 'an export is audited');
+  t.ok((await auditRows(gw)).some((a) => a.action === 'orders/export' && a.operator === 'viewer@shop.test'), 'an export is audited');
   t.equal((await c.get('/console/orders.csv?status=bad')).status, 400);
 });
 
@@ -165,16 +165,16 @@ t.test('support acts through the API services: query, close, resend, refund; an 
   t.equal((await c.post(`/console/orders/${paid}/refund`, form)).status, 303);
   await c.get(`/console/orders/${paid}`);
   t.equal((await c.post(`/console/orders/${paid}/refund`, form)).status, 303);
-  t.equal(gw.gateway.db.prepare('SELECT count(*) FROM refunds WHERE order_id = ?').pluck().get(paid), 1, 'sent twice, refunded once');
+  t.equal(await gw.sql.value('SELECT count(*) FROM refunds WHERE order_id = ?', paid), 1, 'sent twice, refunded once');
   const forged = await c.post(`/console/orders/${paid}/refund`, { refundAmt: '7.00', mercRefundNo: `C${'c'.repeat(24)}` });
   t.equal(forged.status, 303);
-  t.equal(gw.gateway.db.prepare('SELECT count(*) FROM refunds WHERE order_id = ?').pluck().get(paid), 1, 'beyond what is left: refused, no refund');
+  t.equal(await gw.sql.value('SELECT count(*) FROM refunds WHERE order_id = ?', paid), 1, 'beyond what is left: refused, no refund');
 
-  const alertId = Number(gw.gateway.db.prepare("INSERT INTO alerts (kind, channel, detail, at, count, last_at) VALUES ('bad-signature', 'alipay', 'x', 1, 1, 1) RETURNING id").pluck().get());
+  const alertId = Number(await gw.sql.value("INSERT INTO alerts (kind, channel, detail, at, count, last_at) VALUES ('bad-signature', 'alipay', 'x', 1, 1, 1) RETURNING id"));
   await c.get('/console/alerts');
   t.equal((await c.post(`/console/alerts/${alertId}/handle`)).status, 303);
-  t.match(gw.gateway.db.prepare('SELECT handled_by FROM alerts WHERE id = ?').get(alertId), { handled_by: 'support@shop.test' });
-  const actions = auditRows(gw).filter((a) => a.operator === 'support@shop.test').map((a) => `${a.action}:${a.outcome}`);
+  t.match(await gw.sql.get('SELECT handled_by FROM alerts WHERE id = ?', alertId), { handled_by: 'support@shop.test' });
+  const actions = (await auditRows(gw)).filter((a) => a.operator === 'support@shop.test').map((a) => `${a.action}:${a.outcome}`);
   t.same(actions.slice(0, 4), ['login:ok', 'orders/query:ok', 'orders/close:closed', 'orders/resend:ok'], 'each action is recorded');
   t.same(actions.slice(4, 6).map((a) => a.split(':')[0]), ['orders/refund', 'orders/refund'], 'the refund, and its replay');
   t.same(actions.slice(6), ['orders/refund:refused', 'alerts/handle:ok']);

@@ -30,7 +30,7 @@ t.test('the operator console in a browser', { timeout: 240_000, skip: NO_BROWSER
   }
   const open = await createOrder(gw, { paywayCode: 'alipay', tradeAmt: '5.00', notifyUrl });
   const mercOrderNo = ((await gw.gateway.services.reads.order(target))!).merc_order_no;
-  await until(() => gw.gateway.db.prepare("SELECT count(*) FROM notifications WHERE order_id = ? AND status = 'delivered'").pluck().get(target) === 1, 'the notification delivered');
+  await until(async () => (await gw.sql.value("SELECT count(*) FROM notifications WHERE order_id = ? AND status = 'delivered'", target)) === 1, 'the notification delivered');
 
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -54,7 +54,7 @@ t.test('the operator console in a browser', { timeout: 240_000, skip: NO_BROWSER
     await page.click('#login-button');
     await page.waitForLoadState();
   };
-  const auditRows = () => gw.gateway.db.prepare('SELECT * FROM console_audit ORDER BY id').all() as Record<string, unknown>[];
+  const auditRows = () => gw.sql.all('SELECT * FROM console_audit ORDER BY id');
   const shots = process.env.CONSOLE_SCREENSHOTS === '1' ? `${ROOT}docs` : `${ROOT}test-artifacts`;
   mkdirSync(shots, { recursive: true });
 
@@ -95,15 +95,15 @@ t.test('the operator console in a browser', { timeout: 240_000, skip: NO_BROWSER
     await page.fill('#refund-reason', '顾客退货 <b>x</b>');
     await page.click('#action-refund');
     t.match(await page.locator('#confirm-amount').textContent(), /¥12\.50/, 'the confirmation shows the amount');
-    t.equal(gw.gateway.db.prepare('SELECT count(*) FROM refunds').pluck().get(), 0, 'nothing refunded before the confirmation');
+    t.equal(await gw.sql.value('SELECT count(*) FROM refunds'), 0, 'nothing refunded before the confirmation');
     await page.click('#confirm-refund');
     await page.waitForURL(`**/console/orders/${target}`);
     t.match(await page.locator('.flash.ok').textContent(), /退款已提交/);
-    const refund = gw.gateway.db.prepare('SELECT * FROM refunds').get() as { merc_refund_no: string; refund_id: string };
+    const refund = (await gw.sql.get<{ merc_refund_no: string; refund_id: string }>('SELECT * FROM refunds'))!;
     const q = await gw.post('/api/refund/query', { mercNo: gw.merchant.mercNo, mercRefundNo: refund.merc_refund_no });
     t.equal(q.body.respCode, '000000', q.text);
     t.match(q.body, { orderId: target, refundId: refund.refund_id, refundAmt: '12.50', refundReason: '顾客退货 <b>x</b>' }, 'the refund is what the API shows');
-    const audited = auditRows().find((a) => a.action === 'orders/refund')!;
+    const audited = (await auditRows()).find((a) => a.action === 'orders/refund')!;
     t.match(audited, { operator: 'support@shop.test', target, amount_fen: 1250, address: '127.0.0.1' }, 'and it is in the audit log');
     t.match(await page.locator('#timeline').textContent(), /orders\/refund/, "the order's timeline shows the console action");
 
@@ -146,7 +146,7 @@ t.test('the operator console in a browser', { timeout: 240_000, skip: NO_BROWSER
     await login(page, 'viewer@shop.test');
     await page.goto(`${gw.url}/console/orders/${target}`);
     t.equal(await page.locator('#action-refund, #refund-form, #action-close, #action-query, #action-resend').count(), 0, 'no action buttons');
-    const before = gw.gateway.db.prepare('SELECT count(*) FROM refunds').pluck().get();
+    const before = await gw.sql.value('SELECT count(*) FROM refunds');
     const csrf = await page.locator('input[name=_csrf]').first().getAttribute('value');
     const answer = await page.evaluate(
       async ([id, token]) => {
@@ -157,8 +157,8 @@ t.test('the operator console in a browser', { timeout: 240_000, skip: NO_BROWSER
       [target, csrf] as const,
     );
     t.equal(answer, 403, 'the server refuses it');
-    t.equal(gw.gateway.db.prepare('SELECT count(*) FROM refunds').pluck().get(), before, 'no refund made');
-    t.ok(auditRows().some((a) => a.operator === 'viewer@shop.test' && a.outcome === 'denied'), 'the attempt is in the audit log');
+    t.equal(await gw.sql.value('SELECT count(*) FROM refunds'), before, 'no refund made');
+    t.ok((await auditRows()).some((a) => a.operator === 'viewer@shop.test' && a.outcome === 'denied'), 'the attempt is in the audit log');
     await ctx.close();
   });
 
@@ -199,7 +199,7 @@ t.test('the operator console in a browser', { timeout: 240_000, skip: NO_BROWSER
     t.notOk((await page.content()).includes(key), 'nor when coming back (the page is not kept: no-store)');
     await page.goto(`${gw.url}/console/audit`);
     t.match(await page.locator('#audit').textContent(), /merchants\/create/);
-    t.notOk(JSON.stringify(auditRows()).includes(key), 'the key is not in the audit log');
+    t.notOk(JSON.stringify(await auditRows()).includes(key), 'the key is not in the audit log');
 
     // Screenshots: the dashboard on a desktop, an order on a phone.
     await page.goto(`${gw.url}/console`);

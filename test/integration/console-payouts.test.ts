@@ -97,12 +97,12 @@ t.test('a payout\'s query and close from its order page go the payout\'s way, as
   await c.login('support@shop.test', PASSWORD);
   await c.get(`/console/orders/${wx}`);
   t.equal((await c.post(`/console/orders/${wx}/query`)).status, 303);
-  const queried = auditRows(gw).find((a) => a.action === 'orders/query') as unknown as { outcome: string; detail: string };
+  const queried = (await auditRows(gw)).find((a) => a.action === 'orders/query') as unknown as { outcome: string; detail: string };
   t.equal(queried.outcome, 'ok');
   t.match((await gw.gateway.services.reads.order(wx))!.pay_status, /^p000[12]$/, 'still waiting for the payee');
   await c.get(`/console/orders/${wx}`);
   t.equal((await c.post(`/console/orders/${wx}/close`)).status, 303);
-  const closed = auditRows(gw).find((a) => a.action === 'orders/close') as unknown as { outcome: string };
+  const closed = (await auditRows(gw)).find((a) => a.action === 'orders/close') as unknown as { outcome: string };
   t.match(closed.outcome, /^(done|cancelling)$/, 'cancelled at the channel as /api/close cancels it');
   t.equal((await gw.gateway.services.reads.order(wx))!.cancel_reason, 'merchant', 'the cancel asked by the merchant side');
 
@@ -136,7 +136,7 @@ t.test('payout settings: admin turns payouts on with limits and off, audited; lo
   }
   t.same((await settings()), initial, 'nothing changed');
   t.notOk((await settings())?.enabled);
-  t.equal(auditRows(gw).filter((a) => a.action === 'merchants/payouts' && a.outcome === 'denied').length, 2, 'the refusals are audited');
+  t.equal((await auditRows(gw)).filter((a) => a.action === 'merchants/payouts' && a.outcome === 'denied').length, 2, 'the refusals are audited');
   t.notMatch((await support.get('/console/merchants')).text, /merchants\/M\d+\/payouts/, 'support sees no link to the settings');
 
   const form = await admin.get(path);
@@ -171,7 +171,7 @@ t.test('payout settings: admin turns payouts on with limits and off, audited; lo
   await admin.get(path);
   t.equal((await admin.post(path, { payouts: 'off' })).status, 303);
   t.same((await settings()), { enabled: false, dailyLimitFen: 500_000n, perPayoutLimitFen: 20_000n }, 'off keeps the limits, as the CLI does');
-  const rows = auditRows(gw).filter((a) => a.action === 'merchants/payouts' && a.operator === 'admin@shop.test');
+  const rows = (await auditRows(gw)).filter((a) => a.action === 'merchants/payouts' && a.operator === 'admin@shop.test');
   t.same(rows.map((a) => a.outcome), ['refused', 'refused', 'refused', 'refused', 'refused', 'on', 'off']);
   const onRow = rows.find((a) => a.outcome === 'on')! as unknown as { amount_fen: number; detail: string };
   t.equal(onRow.amount_fen, 500_000, 'the daily limit is the audited amount');
@@ -203,6 +203,6 @@ t.test('payout settings of a live merchant: the warnings of dtpay merchant payou
   t.equal(r.status, 303);
   const shown = await admin.get(path);
   t.match(shown.text, /class="flash bad"[^]*alipay payouts/, 'the warning after turning them on');
-  const row = auditRows(gw).find((a) => a.action === 'merchants/payouts' && a.outcome === 'on') as unknown as { detail: string };
+  const row = (await auditRows(gw)).find((a) => a.action === 'merchants/payouts' && a.outcome === 'on') as unknown as { detail: string };
   t.match(row.detail, /warnings: alipay payouts/);
 });

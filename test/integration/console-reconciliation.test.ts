@@ -103,9 +103,7 @@ t.test('days are paged newest first', async (t) => {
   // 31 stored days, as the writer stores a run, so that the page size is passed.
   for (let d = 0; d < 31; d++) {
     const date = new Date(Date.UTC(2025, 10, 1 + d)).toISOString().slice(0, 10);
-    gw.gateway.db
-      .prepare(`INSERT INTO reconciliation_runs (bill_date, merc_no, payway, status, started_at, finished_at) VALUES (?, ?, 'wxpay', 'ok', 1, 1)`)
-      .run(date, mercNo);
+    await gw.sql.run(`INSERT INTO reconciliation_runs (bill_date, merc_no, payway, status, started_at, finished_at) VALUES (?, ?, 'wxpay', 'ok', 1, 1)`, date, mercNo);
   }
   const c = await client('viewer@shop.test');
   const first = await c.get('/console/reconciliation');
@@ -121,17 +119,17 @@ t.test('a day run again by support through reconcileDay: confirmed first, audite
   const { gw, client } = await setup(t);
   const mercNo = gw.merchant.mercNo;
   await paid(gw, '2.00');
-  const runs = () => JSON.stringify(gw.gateway.db.prepare('SELECT * FROM reconciliation_runs ORDER BY id').all());
+  const runs = async () => JSON.stringify(await gw.sql.all('SELECT * FROM reconciliation_runs ORDER BY id'));
 
   const viewer = await client('viewer@shop.test');
-  const before = runs();
+  const before = await runs();
   for (const path of ['/console/reconciliation/rerun/confirm', '/console/reconciliation/rerun']) {
     await viewer.get('/console/reconciliation');
     const r = await viewer.post(path, { date: DAY });
     t.equal(r.status, 403, `viewer: ${path}`);
   }
-  t.equal(runs(), before, 'nothing changed');
-  t.equal(auditRows(gw).filter((a) => a.action.startsWith('reconciliation/') && a.outcome === 'denied').length, 2, 'each refusal audited');
+  t.equal(await runs(), before, 'nothing changed');
+  t.equal((await auditRows(gw)).filter((a) => a.action.startsWith('reconciliation/') && a.outcome === 'denied').length, 2, 'each refusal audited');
 
   const support = await client('support@shop.test');
   const page = await support.get('/console/reconciliation');
@@ -139,24 +137,24 @@ t.test('a day run again by support through reconcileDay: confirmed first, audite
   const confirm = await support.post('/console/reconciliation/rerun/confirm', { date: DAY, merc: mercNo, payway: 'wxpay' });
   t.equal(confirm.status, 200);
   t.match(confirm.text, /id="confirm-rerun"/);
-  t.equal(runs(), before, 'the confirmation step runs nothing');
+  t.equal(await runs(), before, 'the confirmation step runs nothing');
   for (const [body, field] of [[{ date: '2026-13-01' }, 'date'], [{ date: '2030-01-01' }, 'date'], [{ date: DAY, merc: 'M999' }, 'merc'], [{ date: DAY, payway: 'paypal' }, 'payway']] as const) {
     await support.get('/console/reconciliation');
     const r = await support.post('/console/reconciliation/rerun', body);
     t.equal(r.status, 400, JSON.stringify(body));
     t.match(r.text, new RegExp(`${field}: must`));
   }
-  t.equal(runs(), before, 'a refused re-run runs nothing');
+  t.equal(await runs(), before, 'a refused re-run runs nothing');
 
   await support.get('/console/reconciliation');
   const done = await support.post('/console/reconciliation/rerun', { date: DAY, merc: mercNo, payway: 'wxpay' });
   t.equal(done.status, 303);
   t.equal(done.location, `/console/reconciliation/${DAY}`);
-  const stored = gw.gateway.db.prepare('SELECT merc_no, payway, status, matched FROM reconciliation_runs').all();
+  const stored = await gw.sql.all('SELECT merc_no, payway, status, matched FROM reconciliation_runs');
   t.same(stored, [{ merc_no: mercNo, payway: 'wxpay', status: 'ok', matched: 1 }], 'one merchant and payway reconciled, as asked');
   const after = await support.get(`/console/reconciliation/${DAY}`);
   t.match(after.text, /已重新对账/);
-  const audited = auditRows(gw).filter((a) => a.action === 'reconciliation/rerun' && a.operator === 'support@shop.test');
+  const audited = (await auditRows(gw)).filter((a) => a.action === 'reconciliation/rerun' && a.operator === 'support@shop.test');
   t.same(audited.map((a) => a.outcome), ['refused', 'refused', 'refused', 'refused', 'ok']);
   t.equal(audited.at(-1)!.target, `${DAY} ${mercNo} wxpay`);
 
@@ -164,5 +162,5 @@ t.test('a day run again by support through reconcileDay: confirmed first, audite
   const admin = await client('admin@shop.test');
   await admin.get('/console/reconciliation');
   t.equal((await admin.post('/console/reconciliation/rerun', { date: DAY })).status, 303);
-  t.equal(gw.gateway.db.prepare('SELECT count(*) FROM reconciliation_runs').pluck().get(), 1);
+  t.equal(await gw.sql.value('SELECT count(*) FROM reconciliation_runs'), 1);
 });

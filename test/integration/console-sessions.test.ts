@@ -78,7 +78,7 @@ t.test('login, with and without TOTP; a wrong password or code is refused; logou
   for (const [k, v] of jar) replay.cookies.set(k, v);
   t.equal((await replay.get('/console')).status, 303, 'the old session cookie no longer opens anything');
 
-  const logins = auditRows(gw).filter((a) => a.action === 'login');
+  const logins = (await auditRows(gw)).filter((a) => a.action === 'login');
   t.same(
     logins.map((a) => [a.operator, a.outcome]),
     [
@@ -92,7 +92,7 @@ t.test('login, with and without TOTP; a wrong password or code is refused; logou
     'every login, good or bad, is in the audit log',
   );
   t.ok(logins.every((a) => a.address === '127.0.0.1'), 'with the client address');
-  t.ok(auditRows(gw).some((a) => a.action === 'logout' && a.outcome === 'ok'));
+  t.ok((await auditRows(gw)).some((a) => a.action === 'logout' && a.outcome === 'ok'));
 });
 
 t.test('login without a CSRF token is refused and changes nothing', async (t) => {
@@ -104,7 +104,7 @@ t.test('login without a CSRF token is refused and changes nothing', async (t) =>
   t.match(r.text, /CSRF/);
   const forged = await c.post('/console/login', { email: 'admin@shop.test', password: PASSWORD }, { csrf: 'forged-token' });
   t.equal(forged.status, 403);
-  t.equal(auditRows(gw).length, 0, 'not even a login attempt was recorded');
+  t.equal((await auditRows(gw)).length, 0, 'not even a login attempt was recorded');
   t.equal((await c.get('/console')).status, 303, 'not logged in');
 });
 

@@ -76,8 +76,8 @@ const badRefund = await refund(refunded, '0.94'); // the sandbox fails this refu
 clock.advance(5_000);
 for (const id of [goodRefund, badRefund]) await gw.post('/api/refund/query', { mercNo: M.mercNo, refundId: id });
 // What reconciliation stores from the channel's bill.
-gw.gateway.db.prepare('UPDATE orders SET fee_fen = 7 WHERE order_id = ?').run(paid);
-gw.gateway.db.prepare('UPDATE refunds SET fee_fen = -18 WHERE refund_id = ?').run(goodRefund);
+await gw.sql.run('UPDATE orders SET fee_fen = 7 WHERE order_id = ?', paid);
+await gw.sql.run('UPDATE refunds SET fee_fen = -18 WHERE refund_id = ?', goodRefund);
 
 t.test('a day with paid, failed, open and refunded orders', async (t) => {
   const a = await bill('20260102');

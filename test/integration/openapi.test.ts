@@ -420,7 +420,7 @@ t.test('refund interfaces: the schema and the route agree', async (t) => {
     { name: 'notifyUrl not http', set: { notifyUrl: 'ftp://x.example/' }, unsaid: /http:\/\/ or https:\/\// },
     { name: 'neither orderId nor mercOrderNo', drop: ['orderId'], unsaid: /orderId or mercOrderNo/ },
   ]);
-  const refundId = gw.gateway.db.prepare('select refund_id from refunds limit 1').pluck().get() as string;
+  const refundId = (await gw.sql.value<string>('select refund_id from refunds limit 1'))!;
   await checkRows(t, '/api/refund/query', () => ({ mercNo: M.mercNo }), [
     { name: 'by refundId', set: { refundId } },
     { name: 'an unknown refund', set: { refundId: '20990101000000000000001' } },

@@ -183,10 +183,10 @@ for (const [payway, scene] of UNSUPPORTED) {
 }
 
 t.test('the unsupported cells make no order rows', async (t) => {
-  const n = gw.gateway.db
-    .prepare(`SELECT count(*) FROM orders WHERE payway || '.' || scene IN (${UNSUPPORTED.map(() => '?').join(',')})`)
-    .pluck()
-    .get(...UNSUPPORTED.map(([p, s]) => `${p}.${s}`));
+  const n = await gw.sql.value(
+    `SELECT count(*) FROM orders WHERE payway || '.' || scene IN (${UNSUPPORTED.map(() => '?').join(',')})`,
+    ...UNSUPPORTED.map(([p, s]) => `${p}.${s}`),
+  );
   t.equal(n, 0);
 });
 
