@@ -11,6 +11,7 @@ import { pgCluster } from '../pg-cluster.js';
 import { freePort } from '../processes.js';
 import { tempDir } from '../helper.js';
 import { formatBeijing } from '../../src/domain/time.js';
+import { openPool } from '../../src/db/postgres/pool.js';
 
 // The bench's choice of database (`npm run bench -- --db postgres`): its options, the clear refusal
 // of a server it cannot use, and the history it loads, the same on both backends. No figure of the
@@ -164,4 +165,23 @@ t.test('the history is the same on SQLite and PostgreSQL, every order ended with
   const sampleSql = "SELECT order_id, created_at, ended_at, trade_end_time, response_json FROM orders WHERE merc_order_no = 'H00000000007'";
   t.same(times(db.prepare(sampleSql).get() as Record<string, unknown>), all, 'SQLite: the times in Beijing time, as the gateway writes them');
   t.same(times((await client.query(sampleSql)).rows[0]), all, 'PostgreSQL: the same');
+});
+
+t.test("the no-fsync gateway's PostgreSQL connections commit with synchronous_commit off; every other, on", async (t) => {
+  const cluster = await pgCluster(t);
+  if (!cluster) {
+    t.comment('no PostgreSQL on this machine');
+    return;
+  }
+  const setting = async (opts: { durable?: boolean }) => {
+    const pool = openPool(cluster.url, { max: 1, ...opts });
+    try {
+      return (await pool.query('SHOW synchronous_commit')).rows[0].synchronous_commit;
+    } finally {
+      await pool.end();
+    }
+  };
+  t.equal(await setting({}), 'on');
+  t.equal(await setting({ durable: true }), 'on');
+  t.equal(await setting({ durable: false }), 'off');
 });
