@@ -527,7 +527,7 @@ async function main(): Promise<number> {
     whenChildDies(undefined);
     await stopAll();
     await bdb?.close(opt.keep);
-    if (opt.keep) process.stdout.write(`kept ${dir}\n`);
+    if (opt.keep) process.stdout.write(`kept ${dir}${DB.kind === 'postgres' ? (DB.url ? '; the PostgreSQL databases are kept too' : '; the throwaway PostgreSQL cluster goes all the same (use --db-url to keep databases)') : ''}\n`);
   }
 }
 
