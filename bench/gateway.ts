@@ -5,8 +5,10 @@ import { buildGateway } from '../src/app.js';
 
 // The gateway as the benches run it: buildGateway with the configuration from the environment,
 // as src/server.ts starts it, and two things only a bench needs:
-//   --no-fsync          the writer thread commits without fsync, to measure what durability
-//                       costs; nothing in the product's configuration can ask for this
+//   --no-fsync          commits do not wait for the disk, to measure what durability costs: on
+//                       SQLite the writer thread commits without fsync, on PostgreSQL the
+//                       connections commit with synchronous_commit=off; nothing in the product's
+//                       configuration can ask for this
 //   GET /__bench/loop   the longest event-loop delay (ms) since the last call, and memory (MB)
 // Prints {"readyMs":N} (time since the process started) once it listens; exits on SIGTERM.
 

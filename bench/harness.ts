@@ -141,6 +141,13 @@ function killAll(): void {
   for (const c of children) if (!c.gone) c.proc.kill('SIGKILL');
 }
 
+const exitHooks: (() => void)[] = [];
+
+/** Runs `fn` (synchronous) when the process exits, however it ends: after the children are killed, before the temporary directory goes. */
+export function atExit(fn: () => void): void {
+  exitHooks.push(fn);
+}
+
 /** The bench's temporary directory, removed at exit unless `keep`. */
 export function makeTempDir(prefix: string, keep: boolean): string {
   tempDir = mkdtempSync(join(tmpdir(), prefix));
@@ -150,6 +157,13 @@ export function makeTempDir(prefix: string, keep: boolean): string {
 
 process.on('exit', () => {
   killAll();
+  for (const fn of exitHooks.splice(0).reverse()) {
+    try {
+      fn();
+    } catch (err) {
+      process.stderr.write(`${benchName}: while exiting: ${(err as Error).message}\n`);
+    }
+  }
   if (tempDir && !keepTemp) rmSync(tempDir, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -225,7 +239,8 @@ export function createSandboxMerchant(cwd: string, dbPath: string): Merchant {
 // CPU accounting from /proc: a process (every thread), its threads by name, the whole machine.
 
 let ticksPerSecond: number | undefined;
-function clkTck(): number {
+/** Clock ticks per second of /proc's CPU times. */
+export function clkTck(): number {
   ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim()) || 100;
   return ticksPerSecond;
 }

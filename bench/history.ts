@@ -7,7 +7,8 @@ import type { Merchant } from './harness.js';
 import { endedOrder, type EndedOrder } from './orders.js';
 
 // A long history for the bench to run on: `count` orders that ended between 400 and 2 days ago,
-// as the gateway leaves them — mostly paid, some expired, failed or closed; each with the event
+// as the gateway leaves them (ended_at set, as the merchant bill and reconciliation read it) —
+// mostly paid, some expired, failed or closed; each with the event
 // that ended it and, where the end was announced, a delivered notification and its attempt.
 // Made by SQL inside SQLite (INSERT … SELECT over a counter, the rows' text from templates of
 // rows bench/orders.ts makes as the gateway does), never through the API, without a journal and
@@ -16,22 +17,22 @@ import { endedOrder, type EndedOrder } from './orders.js';
 // before the gateway opens it, so that none of the build's writing is still going to disk while
 // the gateway is measured.
 
-const DAY = 86_400_000;
-const CHUNK = 200_000;
-const TABLES = ['orders', 'order_events', 'notifications', 'notification_attempts'];
-const NOTIFY_URL = 'https://shop.example.com/dtpay/notify';
+export const DAY = 86_400_000;
+export const CHUNK = 200_000;
+export const TABLES = ['orders', 'order_events', 'notifications', 'notification_attempts'];
+export const NOTIFY_URL = 'https://shop.example.com/dtpay/notify';
 
 // Markers in the templates, replaced row by row. Times are those of an order created at 0 and
 // ended at 0: formatBeijing of 30 minutes (its expiry) and of 0 (its end).
-const OID = '@@ORDERID@@';
-const MON = '@@MERCORDERNO@@';
-const EXPIRES = formatBeijing(30 * 60_000);
-const ENDED = formatBeijing(0);
+export const OID = '@@ORDERID@@';
+export const MON = '@@MERCORDERNO@@';
+export const EXPIRES = formatBeijing(30 * 60_000);
+export const ENDED = formatBeijing(0);
 
 // Out of every 50 orders: 40 paid, 5 expired, 3 failed, 2 closed.
-const STATUS_SQL = `CASE WHEN i % 50 < 40 THEN 'p0000' WHEN i % 50 < 45 THEN 'p0006' WHEN i % 50 < 48 THEN 'p0004' ELSE 'p0005' END`;
+export const STATUS_SQL = `CASE WHEN i % 50 < 40 THEN 'p0000' WHEN i % 50 < 45 THEN 'p0006' WHEN i % 50 < 48 THEN 'p0004' ELSE 'p0005' END`;
 // Paid within a minute; expired after orderPeriod's 30 minutes; failed or closed soon.
-const ENDED_SQL = `created + CASE status WHEN 'p0006' THEN 1800000 WHEN 'p0000' THEN 40000 ELSE 90000 END`;
+export const ENDED_SQL = `created + CASE status WHEN 'p0006' THEN 1800000 WHEN 'p0000' THEN 40000 ELSE 90000 END`;
 const beijing = (ms: string) => `strftime('%Y%m%d%H%M%S', ${ms} / 1000, 'unixepoch', '+8 hours')`;
 
 export interface History {
@@ -42,7 +43,7 @@ export interface History {
   mb: number;
 }
 
-function templates(m: Merchant) {
+export function templates(m: Merchant) {
   const sample = (status: EndedOrder['status']) => endedOrder(m, { orderId: OID, mercOrderNo: MON, notifyUrl: NOTIFY_URL, createdAt: 0, endedAt: 0, status });
   const paid = sample('p0000');
   const notice = (status: EndedOrder['status']) => JSON.stringify(notificationFields(sample(status) as OrderRow, 0).fields);
@@ -82,12 +83,12 @@ export function buildHistory(dbPath: string, merchant: Merchant, count: number, 
       o AS (SELECT *, ${ENDED_SQL} AS ended, ${beijing('created')} || printf('%03d00000', created % 1000) AS oid, printf('H%011d', i) AS mon FROM r)
       INSERT INTO orders (order_id, merc_no, merc_order_no, request_hash, payway, scene, trade_type, amount_fen, fee_type, trade_time,
         order_period, term_type, notify_url, return_url, request_json, pay_status, channel_state, channel_trade_no, channel_code,
-        channel_msg, response_json, created_at, expire_at, trade_end_time, bank_type, late_payment, updated_at)
+        channel_msg, response_json, created_at, expire_at, trade_end_time, bank_type, late_payment, updated_at, ended_at)
       SELECT oid, @mercNo, mon, printf('%064x', i), 'alipay', 'scan', '01', 1234, 'CNY', @tradeTime,
         30, 'pc', @notifyUrl, NULL, replace(@request, '${MON}', mon), status, 'accepted', 'SBX' || oid, NULL,
         NULL, replace(replace(replace(@response, '${OID}', oid), '${MON}', mon), '${EXPIRES}', ${beijing('(created + 1800000)')}),
         created, created + 1800000, CASE WHEN status = 'p0005' THEN NULL ELSE ${beijing('ended')} END,
-        CASE WHEN status = 'p0000' THEN 'ALIPAYACCOUNT' END, 0, ended
+        CASE WHEN status = 'p0000' THEN 'ALIPAYACCOUNT' END, 0, ended, ended
       FROM o`);
     // Each order's event, notification and attempt go in with the chunk of orders they belong
     // to, while its pages are still in the cache.

@@ -1,16 +1,18 @@
 import autocannon from 'autocannon';
-import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sign } from '../src/domain/sign.js';
 import { orderFields } from '../test/fixtures/orders.js';
 import {
-  SERVER_JS, benchNamed, benchOptions, checkTable, cpuOf, createSandboxMerchant, die, f0, f1, f2, f3, freePort, loadLine, machineBusy, machineLine,
+  SERVER_JS, benchNamed, benchOptions, checkTable, cpuOf, die, f0, f1, f2, f3, freePort, loadLine, machineBusy, machineLine,
   makeTempDir, percentile, portLine, positive, positiveInt, rssMb, sleep, spawnChild, stopAll, stopChild, threadCpuOf,
   threadCpuSince, verdictLines, waitForHealthz, whenChildDies, type Check, type Child, type Merchant,
 } from './harness.js';
+import { openBenchDb, DbSetupError, type BenchDb, type PhaseDb } from './database.js';
+import { DB_HELP, DB_OPTIONS, parseDbChoice } from './db-options.js';
 import { buildHistory, type History } from './history.js';
+import { buildPgHistory } from './history-pg.js';
 
 // `npm run bench`: POST /api/pay of a real gateway (its own process, a sandbox merchant,
 // MD5-signed orders with unique mercOrderNo built before each run, every order committed with
@@ -18,9 +20,12 @@ import { buildHistory, type History } from './history.js';
 // same bodies and answers a body of the same size; autocannon drives them from this process.
 // Three gateways, each in its own process on its own database, all started before the runs:
 //   empty     a fresh database
-//   no-fsync  the same on another fresh database, its writer committing without fsync (a
+//   no-fsync  the same on another fresh database, committing without waiting for the disk (a
 //             bench-only switch of bench/gateway.ts): what durability costs
 //   history   a database holding --history ended orders, built here with SQL beforehand
+// The databases are SQLite files, or with --db postgres PostgreSQL databases (bench/database.ts):
+// there the CPU per answer adds the server's processes to the gateway's, since on SQLite the
+// same work is done in the gateway's own writer thread.
 // After a warm-up of each, the runs go in --rounds rounds, each round one run of every kind:
 // for each connection count bare and pay on the empty database, then at the largest count pay on
 // no-fsync and on history. Each figure adds up its runs over the rounds, so that a ratio compares
@@ -46,6 +51,7 @@ const opt = benchOptions(
     phases: { type: 'string', default: 'empty,no-fsync,history' },
     // As the Dockerfile runs the gateway: a young generation of 2 × 8 MB instead of V8's 2 × 64 MB.
     'node-flags': { type: 'string', default: GATEWAY_NODE_FLAGS },
+    ...DB_OPTIONS,
   },
   [
     ['--duration S', 'seconds of each run (4)'],
@@ -58,6 +64,7 @@ const opt = benchOptions(
     ['--scrapes N', '/metrics scrapes while the event loop is watched (20)'],
     ['--phases LIST', 'which gateways run, of empty,no-fsync,history (all)'],
     ['--node-flags="..."', `node options for the gateways (${GATEWAY_NODE_FLAGS}, as the Dockerfile runs it; --node-flags= for none)`],
+    ...DB_HELP,
   ],
 );
 
@@ -73,6 +80,8 @@ const NODE_FLAGS = opt['node-flags'].split(/\s+/).filter(Boolean);
 const PHASES = new Set(opt.phases.split(','));
 for (const p of PHASES) if (!['empty', 'no-fsync', 'history'].includes(p)) die(`--phases: unknown phase ${p}`);
 if (!PHASES.has('empty')) die('--phases: the empty phase is the yardstick of the others and always runs');
+const dbChoice = parseDbChoice(opt);
+const DB = dbChoice instanceof Error ? die(dbChoice.message) : dbChoice;
 const TARGETS = { cpuRatio: 3, payBare: 0.3, durable: 0.8, history: 0.9, startupS: 3, stallMs: 20, rssMb: 250 };
 // Orders for a pay run are built before it starts, for 1.5 × the rate the bare route reached (or,
 // before it has run, a generous guess): pay cannot beat a route that does nothing. Should a run
@@ -81,7 +90,7 @@ const POOL_FACTOR = 1.5;
 const FIRST_GUESS_RPS = 20_000;
 const BARE_POOL = 20_000;
 const BARE_JS = fileURLToPath(new URL('./bare-server.js', import.meta.url));
-const THREADS = ['main', 'writer', 'checkpoint', 'v8', 'other'] as const;
+const THREADS = ['main', 'writer', 'checkpoint', 'v8', 'other', 'db'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Orders: valid unified orders (as test/helper.ts payFields), fixed-width mercOrderNo so every
@@ -133,7 +142,7 @@ interface Run {
   errors: number;
   timeouts: number;
   poolExhausted: boolean;
-  /** CPU seconds of the server process (every thread), by thread, of this process (autocannon), and of the rest of the machine */
+  /** CPU seconds of the server (every thread of its process, and its database server's processes), by thread (`db` for the database server), of this process (autocannon), and of the rest of the machine */
   serverCpuS: number;
   threadsS: Record<string, number>;
   loadgenCpuS: number;
@@ -143,8 +152,10 @@ interface Run {
 }
 
 let abortCurrent: ((why: string) => void) | undefined;
+/** the database server's memory (PSS) while the gateways were connected; NaN on SQLite */
+let dbMemoryMb = NaN;
 
-async function load(route: Route, gatewayName: string, url: string, connections: number, seconds: number, warmup: boolean, pool: Pool, cycle: boolean, serverPid: number | undefined): Promise<Run> {
+async function load(route: Route, gatewayName: string, url: string, connections: number, seconds: number, warmup: boolean, pool: Pool, cycle: boolean, serverPid: number | undefined, dbCpu: () => number): Promise<Run> {
   let next = 0;
   let exhausted = false;
   const latencies: number[] = [];
@@ -167,6 +178,7 @@ async function load(route: Route, gatewayName: string, url: string, connections:
 
   const serverCpu0 = cpuOf(serverPid);
   const threads0 = threadCpuOf(serverPid);
+  const dbCpu0 = dbCpu();
   const loadgenCpu0 = process.cpuUsage();
   const machine0 = machineBusy();
   const t0 = performance.now();
@@ -185,8 +197,9 @@ async function load(route: Route, gatewayName: string, url: string, connections:
     });
   });
   abortCurrent = undefined;
-  const serverCpuS = cpuOf(serverPid) - serverCpu0;
-  const threadsS = threadCpuSince(threads0, threadCpuOf(serverPid));
+  const dbCpuS = dbCpu() - dbCpu0;
+  const serverCpuS = cpuOf(serverPid) - serverCpu0 + dbCpuS;
+  const threadsS = { ...threadCpuSince(threads0, threadCpuOf(serverPid)), db: dbCpuS };
   const loadgenCpu = process.cpuUsage(loadgenCpu0);
   const elapsedS = (performance.now() - t0) / 1000;
   const loadgenCpuS = (loadgenCpu.user + loadgenCpu.system) / 1e6;
@@ -281,13 +294,13 @@ interface Gateway {
   name: string;
   child: Child;
   base: string;
-  dbPath: string;
+  db: PhaseDb;
   merchant: Merchant;
   /** from spawning the process to its first healthy answer */
   startupMs: number;
 }
 
-async function startGateway(name: string, dir: string, dbPath: string, merchant: Merchant, args: string[] = []): Promise<Gateway> {
+async function startGateway(name: string, dir: string, db: PhaseDb, merchant: Merchant, args: string[] = []): Promise<Gateway> {
   const port = await freePort();
   const node = [...NODE_FLAGS, ...(opt['server-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(opt['server-prof'], name)}`] : [])];
   const base = `http://127.0.0.1:${port}`;
@@ -296,12 +309,12 @@ async function startGateway(name: string, dir: string, dbPath: string, merchant:
     `gateway (${name})`,
     SERVER_JS,
     // One merchant at thousands of requests a second: the per-merchant rate limit is off.
-    { PORT: String(port), HOST: '127.0.0.1', DATABASE_PATH: dbPath, LOG_LEVEL: 'warn', PUBLIC_BASE_URL: base, RATE_LIMIT_API_PER_MINUTE: '0' },
+    { PORT: String(port), HOST: '127.0.0.1', ...db.env, LOG_LEVEL: 'warn', PUBLIC_BASE_URL: base, RATE_LIMIT_API_PER_MINUTE: '0' },
     dir,
     { node, script: args },
   );
   await waitForHealthz(base, child, 60_000);
-  return { name, child, base, dbPath, merchant, startupMs: performance.now() - started };
+  return { name, child, base, db, merchant, startupMs: performance.now() - started };
 }
 
 async function scrape(g: Gateway): Promise<string> {
@@ -381,7 +394,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   const kinds = 2 * CONNECTIONS.length + (PHASES.has('no-fsync') ? 1 : 0) + (PHASES.has('history') ? 1 : 0);
   const runsMs = (4 * WARMUP_S + ROUNDS * kinds * DURATION_S) * 1000 + (4 + ROUNDS * kinds) * PAUSE_MS;
-  const limitMs = runsMs + (PHASES.has('history') ? HISTORY / 5 : 0) + 300_000; // a generous 5k history orders/s
+  // A generous 5k history orders/s on SQLite, 1k/s on PostgreSQL.
+  const limitMs = runsMs + (PHASES.has('history') ? HISTORY / (DB.kind === 'sqlite' ? 5 : 1) : 0) + 300_000;
   const watchdog = setTimeout(() => die(`the bench took longer than ${Math.round(limitMs / 1000)} s; stopped`), limitMs);
   watchdog.unref();
 
@@ -390,15 +404,28 @@ async function main(): Promise<number> {
   const afters: After[] = [];
   const problems: string[] = [];
   let history: History | undefined;
+  let bdb: BenchDb | undefined;
   try {
-    // 1. Databases and their merchants (made by the CLI before a gateway opens the file), the
+    // 1. Databases and their merchants (made before a gateway opens the database), the
     //    history first: it takes a while, and nothing runs meanwhile.
-    const dbOf = (name: string) => join(dir, `${name}.sqlite`);
+    try {
+      bdb = await openBenchDb(DB, dir);
+    } catch (err) {
+      if (err instanceof DbSetupError) die(err.message);
+      throw err;
+    }
+    const dbs = new Map<string, PhaseDb>();
     const merchants = new Map<string, Merchant>();
-    for (const name of ['empty', 'no-fsync', 'history'].filter((p) => PHASES.has(p))) merchants.set(name, createSandboxMerchant(dir, dbOf(name)));
+    for (const name of ['empty', 'no-fsync', 'history'].filter((p) => PHASES.has(p))) {
+      const db = await bdb.phase(name);
+      dbs.set(name, db);
+      merchants.set(name, await db.makeMerchant());
+    }
     if (PHASES.has('history')) {
       process.stdout.write(`building the history database (${HISTORY} ended orders)\n`);
-      history = buildHistory(dbOf('history'), merchants.get('history')!, HISTORY, (line) => process.stdout.write(`${line}\n`));
+      const progress = (line: string) => process.stdout.write(`${line}\n`);
+      const env = dbs.get('history')!.env;
+      history = DB.kind === 'sqlite' ? buildHistory(env.DATABASE_PATH!, merchants.get('history')!, HISTORY, progress) : await buildPgHistory(env.DATABASE_URL!, merchants.get('history')!, HISTORY, progress);
     }
 
     // 2. The gateways, one at a time, so that each start-up is timed alone; then, before anything
@@ -406,7 +433,7 @@ async function main(): Promise<number> {
     const gateways: Gateway[] = [];
     const stalls = new Map<string, Stall>();
     for (const [name, m] of merchants) {
-      const g = await startGateway(name, dir, dbOf(name), m, name === 'no-fsync' ? ['--no-fsync'] : []);
+      const g = await startGateway(name, dir, dbs.get(name)!, m, name === 'no-fsync' ? ['--no-fsync'] : []);
       gateways.push(g);
       stalls.set(name, await metricsStall(g));
     }
@@ -429,6 +456,7 @@ async function main(): Promise<number> {
     if (bareProbe.status !== 200) die(`the bare server answered ${bareProbe.status}: ${bareText}`);
     const barePool = buildBodies(empty.merchant, 'BARE', BARE_POOL);
 
+    const dbCpu = () => bdb!.serverCpu();
     let bareRps = 0;
     let tagSeq = 0;
     // A pay run with orders built beforehand, while nothing runs, so that signing takes no CPU
@@ -436,13 +464,13 @@ async function main(): Promise<number> {
     const payRun = async (g: Gateway, c: number, seconds: number, warmup: boolean): Promise<void> => {
       const pool = buildBodies(g.merchant, `T${String(tagSeq++).padStart(3, '0')}`, Math.ceil((bareRps || FIRST_GUESS_RPS) * POOL_FACTOR * seconds) + 20 * c);
       const queries0 = await channelQueries(g);
-      const run = await load('pay', g.name, `${g.base}/api/pay`, c, seconds, warmup, pool, false, g.child.proc.pid);
+      const run = await load('pay', g.name, `${g.base}/api/pay`, c, seconds, warmup, pool, false, g.child.proc.pid, dbCpu);
       run.queries = (await channelQueries(g)) - queries0;
       runs.push(run);
       await sleep(PAUSE_MS);
     };
     const bareRun = async (c: number, seconds: number, warmup: boolean): Promise<void> => {
-      const run = await load('bare', 'bare', `${bareBase}/bare`, c, seconds, warmup, barePool, true, bare.proc.pid);
+      const run = await load('bare', 'bare', `${bareBase}/bare`, c, seconds, warmup, barePool, true, bare.proc.pid, () => 0);
       if (!warmup) bareRps = Math.max(bareRps, run.latencies.length / run.elapsedS);
       runs.push(run);
       await sleep(PAUSE_MS);
@@ -452,6 +480,10 @@ async function main(): Promise<number> {
       `dtpay bench: POST /api/pay vs a bare Fastify JSON route, side by side in one run`,
       machineLine(`, autocannon ${autocannonVersion()}`),
       `  gateway: sandbox merchant, MD5-signed alipay.scan orders, unique mercOrderNo, bodies built before each run`,
+      ...bdb.describe,
+      DB.kind === 'sqlite'
+        ? '  no-fsync: the writer thread commits with synchronous=OFF (a bench-only switch of bench/gateway.ts)'
+        : '  no-fsync: the gateway\'s connections commit with synchronous_commit=off (the commit does not wait for the WAL flush; a bench-only switch of bench/gateway.ts)',
       `  request body ${probeBody.length} B; pay answer ${Buffer.byteLength(probeText)} B; bare answer ${Buffer.byteLength(bareText)} B`,
       `  gateways: ${gateways.map((g) => g.name).join(', ')}${history ? ` (history: ${HISTORY} ended orders)` : ''}${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ', default node options'}`,
       `  load average at start: ${loadLine()} (other work on the machine skews every figure; the targets are ratios of one run)`,
@@ -474,14 +506,13 @@ async function main(): Promise<number> {
     }
 
     // 6. Memory, then stop and count what was stored.
+    dbMemoryMb = bdb.serverMemoryMb();
     for (const g of gateways) {
       const stall = stalls.get(g.name)!;
       const rss = rssMb(g.child.proc.pid);
       const { heapMb } = await loopFigures(g);
       await stopChild(g.child);
-      const db = new Database(g.dbPath, { readonly: true });
-      const stored = db.prepare("SELECT count(*) FROM orders WHERE merc_no = ? AND merc_order_no LIKE 'BENCH-T%'").pluck().get(g.merchant.mercNo) as number;
-      db.close();
+      const stored = await g.db.countOrders(g.merchant.mercNo, 'BENCH-T');
       const answered = runs.filter((r) => r.route === 'pay' && r.gateway === g.name).reduce((a, r) => a + r.ok200, 0);
       afters.push({ name: g.name, startupMs: g.startupMs, rssMb: rss, heapMb, stall, answered, stored });
     }
@@ -495,7 +526,8 @@ async function main(): Promise<number> {
     clearTimeout(watchdog);
     whenChildDies(undefined);
     await stopAll();
-    if (opt.keep) process.stdout.write(`kept ${dir}\n`);
+    await bdb?.close(opt.keep);
+    if (opt.keep) process.stdout.write(`kept ${dir}${DB.kind === 'postgres' ? (DB.url ? '; the PostgreSQL databases are kept too' : '; the throwaway PostgreSQL cluster goes all the same (use --db-url to keep databases)') : ''}\n`);
   }
 }
 
@@ -540,7 +572,13 @@ function report(header: string[], runs: Run[], afters: After[], history: History
     '  (* = warm-up, not scored. req/s: all answers over all runs\' time; per run: the slowest and fastest run. Latency',
     '   per response as autocannon times it. CPU: µs per answer of the server process, all threads, then by thread:',
     '   main = event loop, writer and checkpoint = the gateway\'s database threads, v8 = garbage collection and',
-    '   compilation. queries: channel queries per answer meanwhile (reconciliation of the open orders of earlier',
+    ...(DB.kind === 'sqlite'
+      ? ['   compilation, db = a database server\'s processes (none on SQLite: the database is the writer thread).']
+      : [
+          '   compilation, db = the PostgreSQL server\'s processes, included in CPU µs (on PostgreSQL there are no writer and',
+          '   checkpoint threads: each write is a transaction on a pooled connection, done by a server backend).',
+        ]),
+    '   queries: channel queries per answer meanwhile (reconciliation of the open orders of earlier',
     '   runs: their CPU is in the figure). loadgen = autocannon (this process); others = CPU used meanwhile by the',
     '   rest of the machine, % of one CPU: a high figure means the runs were disturbed)',
     '',
@@ -564,7 +602,7 @@ function report(header: string[], runs: Run[], afters: After[], history: History
     const cpu = p.cpuUs / b.cpuUs;
     const ratio = p.rps / b.rps;
     const not = scored ? '' : 'not scored; ';
-    checks.push({ what: `CPU per answer, pay/bare, ${c}c`, target: `<= ${TARGETS.cpuRatio}`, value: `${f2(cpu)}×`, ok: scored ? cpu <= TARGETS.cpuRatio : undefined, note: `${not}${f0(p.cpuUs)} vs ${f0(b.cpuUs)} µs` });
+    checks.push({ what: `CPU per answer, pay/bare, ${c}c`, target: `<= ${TARGETS.cpuRatio}`, value: `${f2(cpu)}×`, ok: scored ? cpu <= TARGETS.cpuRatio : undefined, note: `${not}${f0(p.cpuUs)}${DB.kind === 'postgres' ? ` (gateway ${f0(p.cpuUs - (p.threadsUs.db ?? 0))} + PostgreSQL ${f0(p.threadsUs.db ?? 0)})` : ''} vs ${f0(b.cpuUs)} µs` });
     checks.push({ what: `req/s, pay/bare, ${c}c`, target: `>= ${TARGETS.payBare}`, value: f3(ratio), ok: scored ? ratio >= TARGETS.payBare : undefined, note: `${not}${f0(p.rps)} vs ${f0(b.rps)}` });
   }
   const emptyMax = find('pay', 'empty', MAX_CONNS)!;
@@ -594,8 +632,17 @@ function report(header: string[], runs: Run[], afters: After[], history: History
   }
   const rssMax = Math.max(...afters.map((a) => a.rssMb));
   checks.push({ what: 'RSS after the run', target: `<= ${TARGETS.rssMb} MB`, value: `${f0(rssMax)} MB`, ok: rssMax <= TARGETS.rssMb, note: afters.map((a) => `${a.name} ${f0(a.rssMb)} (heap ${f0(a.heapMb)})`).join(', ') });
+  if (DB.kind === 'postgres') {
+    checks.push({
+      what: 'PostgreSQL server memory (PSS)',
+      target: '-',
+      value: `${f0(dbMemoryMb)} MB`,
+      ok: undefined,
+      note: 'not scored: the target is the gateway process\'s; the server\'s processes, all databases, shared_buffers counted once',
+    });
+  }
   lines.push(...checkTable(checks), '');
-  if (history) lines.push(`history database: ${history.orders} orders and ${history.notifications} notifications built in ${f1(history.ms / 1000)} s, ${f0(history.mb)} MB`);
+  if (history) lines.push(`history database: ${history.orders} orders and ${history.notifications} notifications built in ${f1(history.ms / 1000)} s, ${f0(history.mb)} MB${DB.kind === 'postgres' ? ' (pg_database_size)' : ''}`);
   lines.push(`orders stored: ${afters.map((a) => `${a.name} ${a.stored} for ${a.answered} answers 200`).join('; ')} (warm-ups included)`);
   const verdict = verdictLines(problems, checks, elapsedMs);
   lines.push(...verdict.lines);

@@ -37,12 +37,12 @@ export interface OpenedStorage {
 export interface OpenStorageOptions {
   /** the SQLite writer thread died: no order can be stored */
   onFatal: (err: Error) => void;
-  /** false: SQLite commits without fsync, for the bench only */
+  /** false: commits without fsync (SQLite) or without waiting for the WAL flush (PostgreSQL), for the bench only */
   durable?: boolean;
 }
 
 export function openStorage(config: Config, log: Logger, opts: OpenStorageOptions): Promise<OpenedStorage> {
-  return config.DATABASE_URL ? openPostgres(config.DATABASE_URL, config, log) : openSqlite(config, log, opts);
+  return config.DATABASE_URL ? openPostgres(config.DATABASE_URL, config, log, opts) : openSqlite(config, log, opts);
 }
 
 async function openSqlite(config: Config, log: Logger, opts: OpenStorageOptions): Promise<OpenedStorage> {
@@ -81,8 +81,8 @@ async function openSqlite(config: Config, log: Logger, opts: OpenStorageOptions)
   };
 }
 
-async function openPostgres(url: string, config: Config, log: Logger): Promise<OpenedStorage> {
-  const pool = openPool(url, { max: PG_POOL_SIZE });
+async function openPostgres(url: string, config: Config, log: Logger, opts: OpenStorageOptions): Promise<OpenedStorage> {
+  const pool = openPool(url, { max: PG_POOL_SIZE, durable: opts.durable ?? true });
   // A pooled connection the server drops while idle (a restart, a failover) is replaced at the next
   // query; unheard, its error would end the process.
   pool.on('error', (err) => log.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'an idle PostgreSQL connection failed'));

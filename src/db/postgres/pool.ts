@@ -16,14 +16,17 @@ const types = {
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-/** A pool on `url` with durable commits (synchronous_commit on, whatever the server's default). */
-export function openPool(url: string, opts: { max?: number; applicationName?: string } = {}): pg.Pool {
+/**
+ * A pool on `url` with durable commits (synchronous_commit on, whatever the server's default).
+ * `durable: false` (the bench's no-fsync gateway only) commits without waiting for the WAL flush.
+ */
+export function openPool(url: string, opts: { max?: number; applicationName?: string; durable?: boolean } = {}): pg.Pool {
   return new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
     types,
     application_name: opts.applicationName ?? 'dtpay',
-    options: '-c synchronous_commit=on -c TimeZone=UTC',
+    options: `-c synchronous_commit=${opts.durable === false ? 'off' : 'on'} -c TimeZone=UTC`,
   });
 }
 
