@@ -100,7 +100,8 @@ export async function startGateway(
 ): Promise<TestGateway> {
   const dir = opts.dir ?? tempDir(t);
   const port = opts.reachable ? await freePort() : 0;
-  const backend = opts.backend ?? testBackend();
+  // A test that names its own PostgreSQL database (DATABASE_URL) runs on it whatever the pass.
+  const backend = opts.backend ?? (env.DATABASE_URL ? 'postgres' : testBackend());
   const storageEnv =
     backend === 'postgres' ? await postgresEnv(dir, env) : { DATABASE_PATH: env.DATABASE_PATH ?? join(dir, 'dtpay.sqlite') };
   const config = parseConfig({
