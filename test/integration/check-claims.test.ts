@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import pg from 'pg';
-import { startGateway, tempDir, type TestGateway } from '../helper.js';
+import { payFields, startGateway, tempDir, type TestGateway } from '../helper.js';
 import { FakeClock } from '../fake-clock.js';
 import { pgCluster } from '../pg-cluster.js';
 import { orderRow, refundRow } from '../fixtures/orders.js';
@@ -189,3 +189,29 @@ if (!cluster) {
     t.same([...p.due, ...q.due], [ids[0]], 'once it is let go, one of them claims it');
   });
 }
+
+// On the suite's default backend: an overdue order is claimed for its expiry only once its next
+// check is due, so a payout waiting for its payee never has a check scheduled after its expiry.
+t.test('a payout waiting for its payee is cancelled as its orderPeriod runs out, whatever its check schedule', async (t) => {
+  const clock = new FakeClock();
+  const gw = await startGateway(t, {}, { clock });
+  await gw.gateway.writer.run('setPayoutSettings', { mercNo: gw.merchant.mercNo, enabled: true, dailyLimitFen: 100_000n, perPayoutLimitFen: null, at: clock.now() });
+  const fields = payFields(gw.merchant.mercNo, {
+    tradeType: '03', paywayCode: 'wxpay', sceneCode: 'transfer', tradeAmt: '1.00', orderPeriod: '1',
+    payeeAccountType: 'WX_OPENID', payeeAccount: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o', payeeName: '', signType: 'HMAC-SHA256',
+  });
+  const made = await gw.post('/api/pay', fields);
+  t.equal(made.body.payStatus, 'p0002', made.text);
+  const id = made.body.orderId!;
+  const status = () => gw.sql.value<string>('SELECT pay_status FROM orders WHERE order_id = ?', id);
+  // Checked at 5, 15 and 35 s; the next would be at 65 s, after the expiry at 60 s.
+  for (let s = 1; s < 60; s++) {
+    clock.advance(1_000);
+    await gw.gateway.watcher.runOnce();
+  }
+  t.equal(await status(), 'p0002', 'still waiting for its payee at 59 s');
+  t.equal(await gw.sql.value('SELECT next_check_at FROM orders WHERE order_id = ?', id), (await gw.sql.value<number>('SELECT expire_at FROM orders WHERE order_id = ?', id)), 'its next check is its expiry');
+  clock.advance(1_000);
+  await gw.gateway.watcher.runOnce();
+  t.equal(await status(), 'p0006', 'cancelled at 60 s, when its orderPeriod ran out');
+});
