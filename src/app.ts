@@ -117,7 +117,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
 
   // On PostgreSQL, this instance's slot among those sharing the database, carried by its order ids.
   const instance = newInstanceName();
-  const fatal = opts.onFatal ?? ((err: Error) => log.fatal({ err }, 'database writer failed'));
+  const fatal = opts.onFatal ?? ((err: Error) => log.fatal({ err }, 'lost the instance slot'));
   let slot: InstanceSlot | undefined;
   if (storage.dialect === 'postgres') {
     try {

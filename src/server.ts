@@ -18,8 +18,9 @@ export async function serve(config: Config): Promise<void> {
   try {
     gateway = await buildGateway(config, {
       logger: log,
+      // The database writer failed, or the instance slot was lost (services/instance-slot.ts).
       onFatal: (err) => {
-        log.fatal({ err }, 'database writer failed; exiting');
+        log.fatal({ err }, 'the gateway cannot go on; exiting');
         process.exit(1);
       },
     });

@@ -9,6 +9,7 @@ import { preparePruneOps } from './prune-ops.js';
 import { preparePayoutOps } from './payout-ops.js';
 import { prepareReconcileOps } from './reconcile-ops.js';
 import { prepareLeaseOps } from './lease-ops.js';
+import { prepareCheckClaimOps } from './check-claim-ops.js';
 import { prepareConsoleOps } from '../console/console-ops.js';
 import type { AttemptRecord, ClaimedNotification, QueuedNotification } from './rows.js';
 
@@ -168,6 +169,7 @@ const transitionOrder = (a: TransitionArgs): TransitionResult => {
   };
 
   const { pruneOrders } = preparePruneOps(db);
+  const { claimOrderChecks, claimRefundChecks } = prepareCheckClaimOps(db);
 
   return {
     ...prepareRefundOps(db),
@@ -177,6 +179,8 @@ const transitionOrder = (a: TransitionArgs): TransitionResult => {
     ...prepareConsoleOps(db),
     ...prepareLeaseOps(db),
     pruneOrders,
+    claimOrderChecks,
+    claimRefundChecks,
 
     /** Inserts a new order; `false` when (merc_no, merc_order_no) already exists. */
     insertOrder(row: OrderRow): boolean {

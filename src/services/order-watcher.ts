@@ -7,12 +7,14 @@ import { reconcileOrder } from './reconcile.js';
 import { reconcileRefund } from './refunds.js';
 import { nextRefundCheckAt } from '../domain/refund-states.js';
 import { expirePayout, isPayout, nextPayoutCheckAt, reconcilePayout } from './payouts.js';
+import { CHECK_LEASE_MS } from '../db/check-claim-ops.js';
 
 /**
  * Looks after open orders: expires those whose orderPeriod has run out (at start-up too, for
  * those that ran out while the gateway was down) and asks the channel about the others on the
  * schedule in domain/check-schedule.ts, so that a lost callback never leaves an order open.
- * The orders table is the truth; each round reads at most `batch` orders of each kind.
+ * The orders table is the truth; each round claims at most `batch` orders of each kind, so that
+ * with several instances on one database each look is taken by one of them (CONTRACT §7).
  */
 export class OrderWatcher {
   private timer: unknown;
@@ -44,16 +46,17 @@ export class OrderWatcher {
 
   private async roundNow(): Promise<void> {
     const now = this.clock.now();
-    const { reads } = this.s;
-    const [overdueIds, dueIds, refundIds] = await Promise.all([
-      reads.overdueOrders(now, this.opts.batch),
-      reads.ordersToCheck(now, this.opts.batch),
-      reads.refundsToCheck(now, this.opts.batch),
+    const claim = { now, until: now + CHECK_LEASE_MS, limit: this.opts.batch };
+    // Claimed in the database (db/check-claim-ops.ts): no other instance, and no overlapping round
+    // of this one, is given these rows until the claim runs out or the job's write ends it.
+    const [orders, refundIds] = await Promise.all([
+      this.s.writer.run('claimOrderChecks', claim),
+      this.s.writer.run('claimRefundChecks', claim),
     ]);
-    // Filtered and claimed in one stretch after the last read, not when each job starts: an
-    // overlapping round that read the same ids meanwhile finds them taken.
-    const overdue = overdueIds.filter((id) => !this.busy.has(id));
-    const due = dueIds.filter((id) => !this.busy.has(id) && !overdue.includes(id));
+    // A job of this process still running past its claim may have its row claimed again: it is
+    // not started a second time.
+    const overdue = orders.overdue.filter((id) => !this.busy.has(id));
+    const due = orders.due.filter((id) => !this.busy.has(id));
     const refunds = refundIds.filter((id) => !this.busy.has(id));
     const taken = [...overdue, ...due, ...refunds];
     for (const id of taken) this.busy.add(id);
@@ -62,9 +65,12 @@ export class OrderWatcher {
       ...due.map((id) => () => this.check(id)),
       ...refunds.map((id) => () => this.checkRefund(id)),
     ];
+    // A job is started only while a channel call still fits in its claim; the rest are left to
+    // run out and be claimed again, so that no other instance asks about them at the same time.
+    const startBy = claim.until - Math.min(this.s.config.CHANNEL_TIMEOUT_MS, CHECK_LEASE_MS / 2);
     let next = 0;
     const worker = async () => {
-      while (next < jobs.length && !this.stopping) await jobs[next++]!();
+      while (next < jobs.length && !this.stopping && this.clock.now() <= startBy) await jobs[next++]!();
     };
     try {
       await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, jobs.length) }, worker));
@@ -119,7 +125,11 @@ export class OrderWatcher {
       const after = payout ? await reconcilePayout(this.s, order, 'payout query') : await reconcileOrder(this.s, order, 'reconciliation query');
       if (!OPEN_STATES.includes(after.pay_status)) return;
       const now = this.clock.now();
-      const next = payout ? nextPayoutCheckAt(order.checks + 1, now) : (nextCheckAt(order.checks + 1, now, order.expire_at) ?? null);
+      // Never after the expiry (a payout waiting for its payee has one): an overdue order is
+      // claimed for its expiry only once its next check is due (db/check-claim-ops.ts).
+      const next = payout
+        ? Math.min(nextPayoutCheckAt(order.checks + 1, now), order.expire_at)
+        : (nextCheckAt(order.checks + 1, now, order.expire_at) ?? null);
       await this.s.writer.run('recordCheck', { orderId, next });
     });
   }

@@ -8,11 +8,17 @@ import { startServer, waitFor, type Served } from '../processes.js';
 import { startReceiver, type Behaviour } from '../receiver.js';
 import { pgCluster } from '../pg-cluster.js';
 import { openPool } from '../../src/db/postgres/pool.js';
+import { migratePostgres } from '../../src/db/postgres/migrate.js';
+import { PgWriter } from '../../src/db/postgres/writer.js';
+import { MerchantKeys } from '../../src/secrets/merchant-keys.js';
+import { createMerchant } from '../../src/services/merchants.js';
+import { orderRow } from '../fixtures/orders.js';
 
 // Two gateway processes on one PostgreSQL database (CONTRACT §7): an order taken on one is paid
 // and queried through the other; identical requests sent to both at once make one order; refunds
 // sent to both at once never pass the order's amount; one first-boot merchant for the database;
-// and when one instance is killed with notifications in hand, the other delivers every one.
+// and when one instance is killed with notifications in hand, the other delivers every one. Orders
+// that ran out while no gateway ran are expired by the two together, each once.
 
 type Fields = Record<string, string>;
 const MASTER_KEY = randomBytes(32).toString('base64');
@@ -137,4 +143,88 @@ t.test('two gateways on one PostgreSQL database', async (t) => {
     const q = await post(b, '/api/query', { mercNo: mercNo!, orderId: ids[0]!, signType: 'MD5' }, key!);
     t.equal(q.payStatus, 'p0000', 'and B still answers for A’s orders');
   });
+});
+
+/** The sum of a counter's samples on a gateway's /metrics whose labels include every one of `labels`. */
+async function counter(server: Served, name: string, labels: string[]): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) || !labels.every((l) => line.includes(l))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+t.test('orders that ran out while no gateway ran are expired by the two together: each closed once, notified once', async (t) => {
+  const cluster = await pgCluster(t);
+  if (!cluster) return void t.comment('no PostgreSQL on this machine');
+  const url = await cluster.createDatabase();
+  const pool = openPool(url, { max: 2 });
+  t.teardown(() => pool.end());
+  await migratePostgres(pool);
+  const writer = new PgWriter(pool);
+  t.teardown(() => writer.close());
+  const receiver = await startReceiver(t);
+  // More than one round takes (200 a round), so that both instances find work at start.
+  const N = 300;
+  const { mercNo } = await createMerchant({ writer, merchantKeys: new MerchantKeys(() => MASTER_KEY) }, 'Expiry shop', 'sandbox');
+  const made = Date.now() - 2 * 3_600_000;
+  const ids: string[] = [];
+  for (let i = 0; i < N; i += 50) {
+    const batch = Array.from({ length: Math.min(50, N - i) }, (_, j) => orderRow(mercNo, made + i + j, { notify_url: `${receiver.url}/expired` }));
+    await Promise.all(batch.map((o) => writer.run('insertOrder', o)));
+    ids.push(...batch.map((o) => o.order_id));
+  }
+  const one = async (sql: string, values: unknown[] = []) => (await pool.query(sql, values)).rows;
+
+  const env = { DATABASE_URL: url, MASTER_KEY, NOTIFY_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn' };
+  const dir = tempDir(t);
+  const [a, b] = await Promise.all([
+    startServer(t, dir, join(dir, 'unused.sqlite'), undefined, env),
+    startServer(t, dir, join(dir, 'unused.sqlite'), undefined, env),
+  ]);
+  await until(async () => (await one("SELECT count(*)::int AS n FROM orders WHERE order_id = ANY($1) AND pay_status = 'p0006'", [ids]))[0].n === N, `all ${N} expired`, 60_000);
+  await until(() => new Set(receiver.received.map((r) => r.json.orderId)).size === N, 'every expiry notified', 60_000);
+
+  const notices = await one('SELECT order_id, count(*)::int AS n FROM notifications WHERE order_id = ANY($1) GROUP BY order_id', [ids]);
+  t.equal(notices.length, N, 'a notification for every order');
+  t.ok(notices.every((r) => r.n === 1), 'one notification per order (never one from each instance)');
+  const events = await one("SELECT count(*)::int AS n FROM order_events WHERE order_id = ANY($1) AND to_status = 'p0006'", [ids]);
+  t.equal(events[0].n, N, 'each order expired once');
+  const delivered = new Map<string, number>();
+  for (const r of receiver.received) delivered.set(String(r.json.orderId), (delivered.get(String(r.json.orderId)) ?? 0) + 1);
+  t.ok([...delivered.values()].every((n) => n === 1), 'the merchant heard of each expiry once');
+  // Every expiry asks the channel to close the order first: N closes in all means one each.
+  const closes = await Promise.all([a, b].map((s) => counter(s, 'dtpay_channel_calls_total', ['operation="close"'])));
+  const queries = await Promise.all([a, b].map((s) => counter(s, 'dtpay_channel_calls_total', ['operation="query"'])));
+  t.equal(closes[0]! + closes[1]!, N, `the channel was asked to close ${N} times in all, once an order (A ${closes[0]}, B ${closes[1]})`);
+  t.equal(queries[0]! + queries[1]!, 0, 'and never asked about them otherwise');
+});
+
+t.test('an instance whose slot another instance has taken over stops, so that their order ids never meet', async (t) => {
+  const cluster = await pgCluster(t);
+  if (!cluster) return void t.comment('no PostgreSQL on this machine');
+  const url = await cluster.createDatabase();
+  const pool = openPool(url, { max: 2 });
+  t.teardown(() => pool.end());
+  const writer = new PgWriter(pool);
+  t.teardown(() => writer.close());
+  const dir = tempDir(t);
+  const a = await startServer(t, dir, join(dir, 'unused.sqlite'), undefined, { DATABASE_URL: url, MASTER_KEY, LOG_LEVEL: 'warn' });
+  const [held] = (await pool.query("SELECT holder FROM leases WHERE name = 'slot:00'")).rows as { holder: string }[];
+  t.ok(held, 'A holds slot 00');
+  // A hangs past its lease (its clock is the wall's, so the lease is made to have run out), and
+  // another instance takes the slot with the operation every instance claims slots with.
+  const now = Date.now();
+  await pool.query("UPDATE leases SET lease_until = $1 WHERE name = 'slot:00'", [now - 1]);
+  t.ok(await writer.run('takeLease', { name: 'slot:00', holder: 'other-host/1/beef', at: now, until: now + 60_000 }), 'the other instance took slot 00');
+  // A finds out at its next renewal (every 15 s): a bound, not a speed requirement.
+  const exit = await Promise.race([a.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 40_000).unref())]);
+  t.not(exit, 'running', 'A stopped');
+  t.same(exit, { code: 1, signal: null }, 'with exit code 1');
+  t.match(a.out() + a.err(), /instance slot 0 was taken over by another instance/, 'saying why');
+  const [after] = (await pool.query("SELECT holder FROM leases WHERE name = 'slot:00'")).rows as { holder: string }[];
+  t.equal(after?.holder, 'other-host/1/beef', 'and left the slot to the instance that took it');
+  await t.rejects(fetch(`${a.url}/healthz`, { signal: AbortSignal.timeout(2000) }), 'no longer serving');
 });

@@ -8,6 +8,8 @@ import { postgresMetricReads } from '../../src/db/postgres/metric-reads.js';
 import type { Queryable } from '../../src/db/postgres/statements.js';
 import { ORDER_FILTER_KEYS, type OrderFilter } from '../../src/console/console-reads.js';
 import { pgCluster } from '../pg-cluster.js';
+import { checkClaimOps } from '../../src/db/postgres/ops/check-claim-ops.js';
+import type { PoolClient } from '../../src/db/postgres/pool.js';
 
 // The reads the gateway makes on every request, on every dispatcher and watcher tick, and on every
 // console page, each stay one range of an index on PostgreSQL however long the history grows: a
@@ -116,12 +118,19 @@ function recording(pool: Pool) {
       return pool.query(cfg);
     }) as unknown as Queryable['query'],
   };
+  // The write operations' client: statements as text and values (the watcher's claims).
+  const client = {
+    query: (text: string, values: unknown[]) => {
+      seen.push({ text, values });
+      return pool.query(text, values);
+    },
+  } as unknown as PoolClient;
   const take = () => {
     const s = seen;
     seen = [];
     return s;
   };
-  return { q, take };
+  return { q, client, take };
 }
 
 /**
@@ -166,7 +175,7 @@ if (!found) {
     t.teardown(() => pool.end());
     await migratePostgres(pool);
     await history(pool);
-    const { q, take } = recording(pool);
+    const { q, client, take } = recording(pool);
     const reads = postgresReads(q);
     const consoleReads = postgresConsoleReads(q);
     const orderLists = postgresOrderReads(q);
@@ -182,7 +191,7 @@ if (!found) {
     // Each read with the index it must walk: the one SQLite is told to use (INDEXED BY), or the
     // primary key or unique index it looks a row up by. `bounded`: a page of a list, which must read
     // few rows (EXPLAIN ANALYZE) even for a rare value (a small merchant, an old status).
-    type Expect = [label: string, call: () => Promise<unknown>, index: RegExp, bounded?: boolean];
+    type Expect = [label: string, call: () => Promise<unknown>, index: RegExp | RegExp[], bounded?: boolean];
     const expect: Expect[] = [
       ['order', () => reads.order(o.order_id), /^orders_pkey$/],
       ['orderByMercNo', () => reads.orderByMercNo(o.merc_no, o.merc_order_no), /^orders_(merc_no_merc_order_no_key|merc_order_no)$/],
@@ -222,6 +231,10 @@ if (!found) {
       ['paywayDays', () => consoleReads.paywayDays('20261115', '20261116'), /^orders_(payway(_status)?|pkey)$/],
       ['reconciliationDays', () => consoleReads.reconciliationDays('9999-12-31', 30), /^reconciliation_runs_bill_date_merc_no_payway_key$/],
       ['runsOfDay', () => reads.runsOfDay('2026-10-01'), /^reconciliation_runs_bill_date_merc_no_payway_key$/],
+      // The watcher's claims (they move the rows they take on, so they come after the reads above):
+      // the overdue orders, then those due a check, each a range of its partial index.
+      ['claimOrderChecks', () => checkClaimOps.claimOrderChecks(client, { now: due, until: due + 30_000, limit: 100 }), [/^orders_open_expire$/, /^orders_open_check$/]],
+      ['claimRefundChecks', () => checkClaimOps.claimRefundChecks(client, { now: T0 + 31 * DAY, until: T0 + 31 * DAY + 30_000, limit: 100 }), /^refunds_open_check$/],
     ];
     // The console's order list, every combination of its filters, with a small merchant, an old
     // status and a rare trade type among the values.
@@ -243,12 +256,14 @@ if (!found) {
       await call();
       const ran = take();
       t.ok(ran.length > 0, `${label}: ran`);
-      for (const s of ran) {
+      if (Array.isArray(index)) t.equal(ran.length, index.length, `${label}: ${index.length} statements`);
+      for (const [i, s] of ran.entries()) {
+        const want = Array.isArray(index) ? index[i] ?? /^$/ : index;
         for (const { mode, plan } of await plansOf(pool, s, bounded)) {
           planned++;
           const what = `${label} (${mode} plan): ${describe(plan)}`;
           t.notOk(plan.some((n) => n['Node Type'] === 'Seq Scan' && HISTORY.test(n['Relation Name'] ?? '')), `${what}: no scan of a history table`);
-          t.ok(plan.some((n) => index.test(n['Index Name'] ?? '')), `${what}: walks ${index.source}`);
+          t.ok(plan.some((n) => want.test(n['Index Name'] ?? '')), `${what}: walks ${want.source}`);
           if (bounded && mode === 'custom') t.ok(rowsRead(plan) <= PAGE_BOUND, `${what}: read ${rowsRead(plan)} rows`);
         }
       }

@@ -12,7 +12,7 @@ import { prng } from '../prng.js';
 
 // A random sequence of write operations — orders created, replayed and moved by every event,
 // notifications resent, claimed, attempted and released, refunds and their ends, payouts against
-// the limits, alerts, checks, sandbox trades, history retention — chosen from what the SQLite
+// the limits, alerts, checks and the watcher's claims, sandbox trades, history retention — chosen from what the SQLite
 // database holds after each step, then the same sequence run on PostgreSQL: every answer, and the
 // rows at the end, must be the same.
 //
@@ -82,6 +82,7 @@ t.test('a random sequence of every kind of write answers alike on SQLite and Pos
     const kind = rng.weighted([
       ['create', 4], ['duplicate', 1], ['event', 8], ['resend', 1], ['claim', 3], ['attempt', 3], ['release', 1], ['check', 1],
       ['refund', 2], ['settleRefund', 2], ['refundResend', 1], ['payout', 2], ['cancel', 1], ['alert', 2], ['trade', 1], ['prune', 1],
+      ['claimChecks', 2],
     ] as const);
     switch (kind) {
       case 'create': {
@@ -153,6 +154,12 @@ t.test('a random sequence of every kind of write answers alike on SQLite and Pos
         return rng.chance(0.7)
           ? { op: 'sandboxSettle', args: { orderId, tradeNo: `S${orderId}`, amountFen: 1234n, status: rng.pick(['paid', 'failed'] as const), paidAt: formatBeijing(at), bankType: null, at } }
           : { op: 'sandboxClose', args: { orderId, tradeNo: `S${orderId}`, amountFen: 1234n, at } };
+      }
+      case 'claimChecks': {
+        // Now, or far enough on that the orders made so far have expired.
+        const now = at + rng.pick([0, 10_000, 40 * 60_000]);
+        const args = { now, until: now + 30_000, limit: 1 + rng.int(6) };
+        return rng.chance(0.7) ? { op: 'claimOrderChecks', args } : { op: 'claimRefundChecks', args };
       }
       case 'prune':
         return { op: 'pruneOrders', args: { after: '', below: '9'.repeat(22), endedBefore: at - rng.int(20_000), limit: 1 + rng.int(5), dryRun: rng.chance(0.3) } };

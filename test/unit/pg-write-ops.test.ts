@@ -309,6 +309,46 @@ t.test('refunds: the cap, a replay, one end, their notifications; the sandbox re
   ]);
 });
 
+t.test("the watcher's claims: overdue orders, then those due a check, then refunds; held until the claim runs out", async (t) => {
+  const log = await onBoth(t, async (r) => {
+    const order = orders();
+    const refund = refunds();
+    await r.run('insertMerchant', merchant(M1));
+    // The fixture's orders expire 30 minutes after they are made.
+    const overdue1 = order(M1, 1_000);
+    const overdue2 = order(M1, 2_000, { next_check_at: 1_500_000 });
+    const claimedElsewhere = order(M1, 3_000, { next_check_at: 5_000_000 });
+    const due1 = order(M1, 4_000, { expire_at: 99_000_000, next_check_at: 1_000_000 });
+    const due2 = order(M1, 5_000, { expire_at: 99_000_000, next_check_at: 1_000_000 });
+    const later = order(M1, 6_000, { expire_at: 99_000_000, next_check_at: 3_000_000 });
+    const paid = order(M1, 7_000, { pay_status: 'p0000', amount_fen: 1000n, trade_end_time: '20260101120000', next_check_at: 1_000_000 });
+    for (const o of [overdue1, overdue2, claimedElsewhere, due1, due2, later, paid]) await r.run('insertOrder', o);
+    const r1 = refund(paid, 100n, 8_000, { next_check_at: 1_000_000 });
+    const r2 = refund(paid, 100n, 8_000, { next_check_at: 1_000_000 });
+    const r3 = refund(paid, 100n, 8_000, { next_check_at: 9_000_000 });
+    for (const x of [r1, r2, r3]) await r.run('insertRefund', x);
+
+    const claim = (now: number, limit = 10) => r.run('claimOrderChecks', { now, until: now + 30_000, limit });
+    await claim(2_000_000);
+    await claim(2_000_000);
+    await claim(2_029_999);
+    await claim(2_030_000, 1);
+    await r.run('recordCheck', { orderId: due1.order_id, next: 2_040_000 });
+    await claim(5_000_000);
+    await claim(5_000_000, 0);
+    await r.run('claimRefundChecks', { now: 2_000_000, until: 2_030_000, limit: 10 });
+    await r.run('claimRefundChecks', { now: 2_000_000, until: 2_030_000, limit: 10 });
+    await r.run('recordRefundCheck', { refundId: r1.refund_id, next: 2_010_000 });
+    await r.run('claimRefundChecks', { now: 2_010_000, until: 2_040_000, limit: 1 });
+    await r.rows('orders', 'SELECT order_id, pay_status, expire_at, next_check_at, checks FROM orders ORDER BY order_id');
+    await r.rows('refunds', 'SELECT refund_id, refund_status, next_check_at, checks FROM refunds ORDER BY refund_id');
+  });
+  const ids = (x: unknown) => x as { overdue: string[]; due: string[] };
+  const claims = log!.filter(([o]) => o === 'claimOrderChecks').map(([, v]) => ids(v));
+  t.same(claims.map((c) => [c.overdue.length, c.due.length]), [[2, 2], [0, 0], [0, 0], [1, 1], [3, 3], [0, 0]], 'what each claim took');
+  t.same(log!.filter(([o]) => o === 'claimRefundChecks').map(([, v]) => (v as string[]).length), [2, 0, 1]);
+});
+
 t.test('payouts: the switch, both limits, a replay, the answer, the cancel reason; the sandbox transfers', async (t) => {
   const DAY = 86_400_000;
   const day = { dayStart: 0, dayEnd: DAY };

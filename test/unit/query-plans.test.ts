@@ -174,3 +174,23 @@ t.test('console: search, dashboard, refunds, notifications, alerts, audit, sessi
     t.ok(bounded(p), `${name}: bounded (${p.join('; ')})`);
   }
 });
+
+t.test("the order watcher's claims: one range of the open rows' partial index each, moved on by primary key", async (t) => {
+  const db = await setup(t);
+  const { prepareCheckClaimOps } = await import('../../src/db/check-claim-ops.js');
+  const st = prepareCheckClaimOps(db).checkClaimStatements;
+  const expected: Record<keyof typeof st, RegExp[]> = {
+    overdue: [/^SEARCH orders USING INDEX orders_open_expire \(expire_at<\?\)$/],
+    due: [/^SEARCH orders USING INDEX orders_open_check \(next_check_at<\?\)$/],
+    refunds: [/^SEARCH refunds USING INDEX refunds_open_check \(next_check_at<\?\)$/],
+    leaseOrders: [/^SEARCH orders USING (COVERING )?INDEX sqlite_autoindex_orders_1 \(order_id=\?\)$/, /^LIST SUBQUERY \d+$/, /^SCAN json_each VIRTUAL TABLE INDEX \d+:$/],
+    leaseRefunds: [/^SEARCH refunds USING (COVERING )?INDEX sqlite_autoindex_refunds_1 \(refund_id=\?\)$/, /^LIST SUBQUERY \d+$/, /^SCAN json_each VIRTUAL TABLE INDEX \d+:$/],
+  };
+  for (const [name, res] of Object.entries(expected)) {
+    const p = plan(db, st[name as keyof typeof st]);
+    t.equal(p.length, res.length, `${name}: ${res.length} step(s) (${p.join('; ')})`);
+    res.forEach((re, i) => t.match(p[i], re, `${name}: ${p.join('; ')}`));
+    // The list of ids claimed is the one thing read whole.
+    t.ok(bounded(p.filter((l) => !/^SCAN json_each /.test(l))), `${name}: no sort, no scan of a table`);
+  }
+});

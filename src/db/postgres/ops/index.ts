@@ -7,6 +7,7 @@ import { reconcileOps } from './reconcile-ops.js';
 import { pruneOps } from './prune-ops.js';
 import { consoleOps } from './console-ops.js';
 import { leaseOps } from './lease-ops.js';
+import { checkClaimOps } from './check-claim-ops.js';
 
 // Every named write operation on PostgreSQL, checked against the SQLite table (write-ops.ts): the
 // same names, each taking the same arguments and answering the same result, over a client already
@@ -17,4 +18,4 @@ export type PgOpName = { [N in OpName]: WriteOps[N] extends (...a: never[]) => u
 
 export type PgOps = { [N in PgOpName]: (c: PoolClient, args: OpArgs<N>) => Promise<OpResult<N>> };
 
-export const PG_OPS: PgOps = { ...writeOps, ...refundOps, ...payoutOps, ...reconcileOps, ...pruneOps, ...consoleOps, ...leaseOps };
+export const PG_OPS: PgOps = { ...writeOps, ...refundOps, ...payoutOps, ...reconcileOps, ...pruneOps, ...consoleOps, ...leaseOps, ...checkClaimOps };
