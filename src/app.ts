@@ -121,7 +121,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
   let slot: InstanceSlot | undefined;
   if (storage.dialect === 'postgres') {
     try {
-      slot = await InstanceSlot.claim({ holder: instance, writer, now, log, onLost: fatal });
+      slot = await InstanceSlot.claim({ holder: instance, writer, clock, now, log, onLost: fatal });
     } catch (err) {
       await slot?.release();
       await opened.close();

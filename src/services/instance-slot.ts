@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Writer } from '../db/writer.js';
 import { slotLeaseName } from '../db/lease-ops.js';
+import type { Clock } from '../notify/clock.js';
 
 // Several instances on one PostgreSQL database (CONTRACT §7) each hold an instance slot, whose two
 // digits their order ids carry (domain/ids.ts), so that no two instances ever make the same id.
@@ -18,7 +19,7 @@ const RENEW_EVERY_MS = SLOT_LEASE_MS / 4;
 export const newInstanceName = () => `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
 
 export class InstanceSlot {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private heldUntil: number;
   private stopped = false;
 
@@ -26,6 +27,7 @@ export class InstanceSlot {
     readonly slot: number,
     private readonly holder: string,
     private readonly writer: Writer,
+    private readonly clock: Clock,
     private readonly now: () => number,
     private readonly log: Logger,
     private readonly onLost: (err: Error) => void,
@@ -35,15 +37,30 @@ export class InstanceSlot {
   }
 
   /** Takes the lowest free slot; throws when all 100 are held. */
-  static async claim(o: { holder: string; writer: Writer; now: () => number; log: Logger; onLost: (err: Error) => void }): Promise<InstanceSlot> {
+  static async claim(o: {
+    holder: string;
+    writer: Writer;
+    /** renewals are timed by it (the gateway's clock: tests move it by hand) */
+    clock: Clock;
+    now: () => number;
+    log: Logger;
+    onLost: (err: Error) => void;
+  }): Promise<InstanceSlot> {
     const at = o.now();
     const until = at + SLOT_LEASE_MS;
     const slot = await o.writer.run('claimInstanceSlot', { holder: o.holder, at, until });
     if (slot === null) throw new Error('all 100 instance slots are held: no more gateway instances can share this database');
-    const s = new InstanceSlot(slot, o.holder, o.writer, o.now, o.log, o.onLost, until);
-    s.timer = setInterval(() => void s.renew(), RENEW_EVERY_MS);
-    s.timer.unref();
+    const s = new InstanceSlot(slot, o.holder, o.writer, o.clock, o.now, o.log, o.onLost, until);
+    s.schedule();
     return s;
+  }
+
+  private schedule(): void {
+    this.timer = this.clock.setTimeout(() => {
+      void this.renew().finally(() => {
+        if (!this.stopped) this.schedule();
+      });
+    }, RENEW_EVERY_MS);
   }
 
   private async renew(): Promise<void> {
@@ -70,7 +87,7 @@ export class InstanceSlot {
 
   private stop(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
   }
 
   /** Gives the slot up, for the next instance to take at once. */

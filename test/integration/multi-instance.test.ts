@@ -201,30 +201,3 @@ t.test('orders that ran out while no gateway ran are expired by the two together
   t.equal(closes[0]! + closes[1]!, N, `the channel was asked to close ${N} times in all, once an order (A ${closes[0]}, B ${closes[1]})`);
   t.equal(queries[0]! + queries[1]!, 0, 'and never asked about them otherwise');
 });
-
-t.test('an instance whose slot another instance has taken over stops, so that their order ids never meet', async (t) => {
-  const cluster = await pgCluster(t);
-  if (!cluster) return void t.comment('no PostgreSQL on this machine');
-  const url = await cluster.createDatabase();
-  const pool = openPool(url, { max: 2 });
-  t.teardown(() => pool.end());
-  const writer = new PgWriter(pool);
-  t.teardown(() => writer.close());
-  const dir = tempDir(t);
-  const a = await startServer(t, dir, join(dir, 'unused.sqlite'), undefined, { DATABASE_URL: url, MASTER_KEY, LOG_LEVEL: 'warn' });
-  const [held] = (await pool.query("SELECT holder FROM leases WHERE name = 'slot:00'")).rows as { holder: string }[];
-  t.ok(held, 'A holds slot 00');
-  // A hangs past its lease (its clock is the wall's, so the lease is made to have run out), and
-  // another instance takes the slot with the operation every instance claims slots with.
-  const now = Date.now();
-  await pool.query("UPDATE leases SET lease_until = $1 WHERE name = 'slot:00'", [now - 1]);
-  t.ok(await writer.run('takeLease', { name: 'slot:00', holder: 'other-host/1/beef', at: now, until: now + 60_000 }), 'the other instance took slot 00');
-  // A finds out at its next renewal (every 15 s): a bound, not a speed requirement.
-  const exit = await Promise.race([a.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 40_000).unref())]);
-  t.not(exit, 'running', 'A stopped');
-  t.same(exit, { code: 1, signal: null }, 'with exit code 1');
-  t.match(a.out() + a.err(), /instance slot 0 was taken over by another instance/, 'saying why');
-  const [after] = (await pool.query("SELECT holder FROM leases WHERE name = 'slot:00'")).rows as { holder: string }[];
-  t.equal(after?.holder, 'other-host/1/beef', 'and left the slot to the instance that took it');
-  await t.rejects(fetch(`${a.url}/healthz`, { signal: AbortSignal.timeout(2000) }), 'no longer serving');
-});
