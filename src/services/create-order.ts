@@ -54,10 +54,6 @@ function withTimeout(p: Promise<CreateResult>, ms: number, controller: AbortCont
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-interface Inflight {
-  request: Fields;
-  answer: Promise<PayAnswer>;
-}
 
 type Fields = Record<string, string | undefined>;
 
@@ -70,7 +66,7 @@ const storedRequest = (row: OrderRow): Fields => JSON.parse(row.request_json) as
  * The order is committed durably before the answer is returned.
  */
 export class OrderCreator {
-  private readonly inflight = new Map<string, Inflight>();
+  private readonly once = new OncePerKey();
 
   constructor(private readonly s: Services) {}
 
@@ -85,31 +81,14 @@ export class OrderCreator {
         `${req.paywayCode}.${req.sceneCode} is not supported for this ${merchant.mode} merchant; supported: ${list}`,
       );
     }
-    const key = `${merchant.merc_no}\u0000${req.mercOrderNo}`;
-
-    const running = this.inflight.get(key);
-    if (running) return this.replay(running.request, req, await running.answer);
-
-    const stored = await this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
-    if (stored) return this.replay(storedRequest(stored), req, storedAnswer(stored));
-    // The read let other requests run: an identical one may have started this order meanwhile,
-    // and it is joined rather than sent to the channel a second time.
-    const started = this.inflight.get(key);
-    if (started) return this.replay(started.request, req, await started.answer);
-    refuseUncontactableNotifyUrl(this.s, merchant, req.notifyUrl);
-
-    const answer = this.createNew(merchant, req, route.driver);
-    this.inflight.set(key, { request: req, answer });
-    try {
-      return await answer;
-    } finally {
-      this.inflight.delete(key);
-    }
+    return this.once.run(`${merchant.merc_no}\u0000${req.mercOrderNo}`, req, async () => {
+      const stored = await this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
+      if (stored) return { replayOf: storedRequest(stored), answer: storedAnswer(stored) };
+      refuseUncontactableNotifyUrl(this.s, merchant, req.notifyUrl);
+      return { answer: await this.createNew(merchant, req, route.driver) };
+    });
   }
 
-  private replay(first: Fields, again: PayRequest, answer: PayAnswer): PayAnswer {
-    return replayAnswer(first, again, answer);
-  }
 
   private async createNew(
     merchant: MerchantRow,
@@ -219,9 +198,9 @@ export class OrderCreator {
     };
     const inserted = await this.s.writer.run('insertOrder', row);
     if (!inserted) {
-      // Another process (a second gateway on the same file) stored this mercOrderNo first.
+      // Another instance on the same database stored this mercOrderNo first.
       const stored = (await this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo))!;
-      return this.replay(storedRequest(stored), req, storedAnswer(stored));
+      return replayAnswer(storedRequest(stored), req, storedAnswer(stored));
     }
     return answer;
   }
@@ -261,6 +240,40 @@ export function storedAnswer(row: OrderRow): PayAnswer {
 }
 
 /** The first request's answer to the same request again (payment or payout); 100004 naming what differs to another. */
+/** What the first of identical requests came to: its own answer, or a replay of a stored one. */
+export interface FirstOutcome {
+  /** the stored request this answer replays; absent when the answer is a creation of this request's own */
+  replayOf?: Fields;
+  answer: PayAnswer;
+}
+
+/**
+ * Identical requests in this process share one creation (CONTRACT §2.3): the first to arrive claims
+ * its key before it awaits anything, even the look for a stored order, and every request arriving
+ * before the first one ends is answered from what it came to. Claiming after the look would leave a
+ * gap: a look answered late (a database over the network) could miss an order committed meanwhile,
+ * and the channel would be asked a second time.
+ */
+export class OncePerKey {
+  private readonly running = new Map<string, { request: Fields & { mercOrderNo: string }; outcome: Promise<FirstOutcome> }>();
+
+  async run(key: string, req: Fields & { mercOrderNo: string }, first: () => Promise<FirstOutcome>): Promise<PayAnswer> {
+    const running = this.running.get(key);
+    if (running) {
+      const o = await running.outcome;
+      return replayAnswer(o.replayOf ?? running.request, req, o.answer);
+    }
+    const outcome = first();
+    this.running.set(key, { request: req, outcome });
+    try {
+      const o = await outcome;
+      return o.replayOf ? replayAnswer(o.replayOf, req, o.answer) : o.answer;
+    } finally {
+      this.running.delete(key);
+    }
+  }
+}
+
 export function replayAnswer(first: Fields, again: Fields & { mercOrderNo: string }, answer: PayAnswer): PayAnswer {
   const differ = differingFields(first, again);
   if (differ.length) {

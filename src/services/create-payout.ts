@@ -12,7 +12,7 @@ import type { PayoutRequest } from '../api/payout-schema.js';
 import type { TransitionArgs } from '../db/write-ops.js';
 import type { Services } from './context.js';
 import type { PayAnswer } from './create-order.js';
-import { answerHead, callbackUrl, replayAnswer, storedAnswer } from './create-order.js';
+import { OncePerKey, answerHead, callbackUrl, replayAnswer, storedAnswer } from './create-order.js';
 import { channelCallMetric } from '../metrics.js';
 import { refuseUncontactableNotifyUrl } from './notify-target.js';
 import { differingFields, requestDigest } from './same-request.js';
@@ -28,7 +28,7 @@ type Fields = Record<string, string | undefined>;
  * channel leaves unknown is settled by querying the same orderId, never by sending again.
  */
 export class PayoutCreator {
-  private readonly inflight = new Map<string, { request: Fields; answer: Promise<PayAnswer> }>();
+  private readonly once = new OncePerKey();
 
   constructor(private readonly s: Services) {}
 
@@ -44,23 +44,12 @@ export class PayoutCreator {
     if (signType !== 'HMAC-SHA256') {
       throw new ApiError(RESP.BAD_SIGNATURE, 'signType: a payout must be signed with HMAC-SHA256; MD5 is not accepted for creating one');
     }
-    const key = `${merchant.merc_no}\u0000${req.mercOrderNo}`;
-    const running = this.inflight.get(key);
-    if (running) return this.replay(running.request, req, await running.answer);
-    const stored = await this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
-    if (stored) return this.replay(this.firstRequest(stored), req, storedAnswer(stored));
-    // The read let other requests run: an identical one may have started this payout meanwhile.
-    const started = this.inflight.get(key);
-    if (started) return this.replay(started.request, req, await started.answer);
-    refuseUncontactableNotifyUrl(this.s, merchant, req.notifyUrl);
-
-    const answer = this.createNew(merchant, req, driver);
-    this.inflight.set(key, { request: req, answer });
-    try {
-      return await answer;
-    } finally {
-      this.inflight.delete(key);
-    }
+    return this.once.run(`${merchant.merc_no}\u0000${req.mercOrderNo}`, req, async () => {
+      const stored = await this.s.reads.orderByMercNo(merchant.merc_no, req.mercOrderNo);
+      if (stored) return { replayOf: this.firstRequest(stored), answer: storedAnswer(stored) };
+      refuseUncontactableNotifyUrl(this.s, merchant, req.notifyUrl);
+      return { answer: await this.createNew(merchant, req, driver) };
+    });
   }
 
   /** The driver paying out on this payway for this merchant, or 100006 saying what is supported. */

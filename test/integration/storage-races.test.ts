@@ -53,6 +53,39 @@ t.test('identical orders started in the same moment are one creation: the channe
   t.equal(stored?.order_id, answers[0]!.fields.orderId, 'the stored order is the one answered');
 });
 
+t.test('a look for the stored order that answers late still joins the creation under way', async (t) => {
+  // The second request's look finds nothing (the first has not stored its order yet) but answers
+  // only after the first has finished, as a look over the network may: the second must not go to
+  // the channel on the strength of what it saw.
+  const gw = await startGateway(t);
+  const { s: counting, calls } = counted(gw.gateway.services);
+  let looks = 0;
+  let answerLate!: () => void;
+  const late = new Promise<void>((resolve) => (answerLate = resolve));
+  const look = counting.reads.orderByMercNo;
+  const s: Services = {
+    ...counting,
+    reads: {
+      ...counting.reads,
+      orderByMercNo: async (mercNo: string, mercOrderNo: string) => {
+        const n = ++looks;
+        const found = await look(mercNo, mercOrderNo);
+        if (n === 2) await late;
+        return found;
+      },
+    },
+  };
+  const merchant = (await s.reads.merchant(gw.merchant.mercNo))!;
+  const req = payRequestSchema.parse({ ...payFields(gw.merchant.mercNo), signature: 'checked before this' });
+  const creator = new OrderCreator(s);
+  const first = creator.create(merchant, req);
+  const second = creator.create(merchant, req);
+  void first.finally(answerLate);
+  const answers = await Promise.all([first, second]);
+  t.equal(calls.create, 1, 'one payment created at the channel');
+  t.equal(answers[1]!.fields.orderId, answers[0]!.fields.orderId, 'the second answer is the first one');
+});
+
 t.test('identical payouts started in the same moment are one creation: the channel is asked once', async (t) => {
   const gw = await startGateway(t);
   const { s, calls } = counted(gw.gateway.services);
