@@ -8,7 +8,9 @@ import { migrate } from '../src/db/migrate.js';
 import { InlineWriter } from '../src/db/writer.js';
 import { openPool } from '../src/db/postgres/pool.js';
 import { PgWriter } from '../src/db/postgres/writer.js';
+import pg from 'pg';
 import { gatewayDatabase, postgresSql, sqliteSql, testBackend, type TestBackend, type TestSql } from './backend.js';
+import { pgCluster } from './pg-cluster.js';
 
 // A database on the suite's backend (DTPAY_TEST_BACKEND) for tests that run the CLI without a
 // gateway: the environment that names it to a child process, the write operations to fill it with,
@@ -35,10 +37,15 @@ interface Teardown {
  * A database on the test backend, closed in teardown. `masterKey` is the MASTER_KEY the CLI gets on
  * PostgreSQL (on SQLite the test gives its own, or the CLI generates one beside the file, as ever).
  */
-export async function testBackendDatabase(t: Teardown, path: string, opts: { masterKey?: string; backend?: TestBackend } = {}): Promise<BackendDatabase> {
+export async function testBackendDatabase(
+  t: Teardown,
+  path: string,
+  /** `empty`: on PostgreSQL a database without tables (on SQLite there is no file until something makes it) */
+  opts: { masterKey?: string; backend?: TestBackend; empty?: boolean } = {},
+): Promise<BackendDatabase> {
   const backend = opts.backend ?? testBackend();
   if (backend === 'postgres') {
-    const url = await gatewayDatabase();
+    const url = opts.empty ? await emptyDatabase(t) : await gatewayDatabase();
     const sql = postgresSql(url);
     let pool: ReturnType<typeof openPool> | undefined;
     let writer: PgWriter | undefined;
@@ -85,4 +92,21 @@ export async function testBackendDatabase(t: Teardown, path: string, opts: { mas
   };
   t.teardown(() => d.close());
   return d;
+}
+
+/** A PostgreSQL database with no tables, dropped in teardown. */
+async function emptyDatabase(t: Teardown): Promise<string> {
+  const cluster = await pgCluster();
+  if (!cluster) throw new Error('DTPAY_TEST_BACKEND=postgres, but there is no PostgreSQL: set DTPAY_TEST_PG_URL or install the server programs');
+  const url = await cluster.createDatabase();
+  t.teardown(async () => {
+    const client = new pg.Client({ connectionString: cluster.url });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  });
+  return url;
 }
