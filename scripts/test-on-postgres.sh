@@ -13,7 +13,7 @@ if [ -z "${DTPAY_TEST_PG_URL:-}" ]; then exec scripts/with-test-postgres.sh --or
 if [ "$#" -gt 0 ]; then
   files=("$@")
 else
-  mapfile -t files < <(grep -lE 'startGateway|console-client' dist/test/integration/*.test.js \
+  mapfile -t files < <(grep -lE 'startGateway|console-client|testBackend' dist/test/integration/*.test.js \
     | xargs grep -L '^// Not repeated on PostgreSQL:')
 fi
 echo "the PostgreSQL pass: ${#files[@]} test files, each gateway on PostgreSQL"

@@ -7,7 +7,7 @@ import type { Db } from './db/open.js';
 import type { Writer } from './db/writer.js';
 import { openStorage } from './db/open-storage.js';
 import { InstanceSlot, newInstanceName } from './services/instance-slot.js';
-import { underLease } from './services/leases.js';
+import { reconcileLeaseName, underLease } from './services/leases.js';
 import { OrderIdGenerator } from './domain/ids.js';
 import { CashierLinks } from './domain/cashier-links.js';
 import { AlertRecorder } from './services/alert-recorder.js';
@@ -241,8 +241,7 @@ export async function buildGateway(config: Config, opts: GatewayOptions = {}): P
     // On PostgreSQL each day (and scope) is reconciled by the one instance that takes its lease.
     run: async (scope, signal) => {
       if (storage.dialect === 'sqlite') return reconcileDay(services, scope, { signal });
-      const name = `reconcile:${scope.date}:${scope.mercNo ?? '*'}:${scope.payway ?? '*'}`;
-      const r = await underLease({ writer, now, holder: instance }, name, () => reconcileDay(services, scope, { signal }));
+      const r = await underLease({ writer, now, holder: instance }, reconcileLeaseName(scope), () => reconcileDay(services, scope, { signal }));
       return r.ran ? r.value : [];
     },
   });

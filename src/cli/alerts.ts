@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { InlineWriter } from '../db/writer.js';
-import { sqliteStorage } from '../db/sqlite-storage.js';
 import { formatBeijing } from '../domain/time.js';
 import { handleAlert, listAlerts } from '../services/alerts.js';
-import { emptyDatabaseNote, notFound, openExisting } from './database.js';
+import { emptyDatabaseNote, notFound, withDatabase } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { subcommandsOf, usageOf } from './usage.js';
 
@@ -26,13 +24,12 @@ export async function runAlerts(config: Config, args: string[], io: Io): Promise
   const limit = Number((values as { limit?: string }).limit ?? '100');
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new CliError('alerts list: --limit must be a whole number from 1 to 100000');
 
-  const db = openExisting(config, `alerts ${sub}`);
-  try {
-    const { reads, writer } = sqliteStorage({ db, writer: new InlineWriter(db), closeDb: false });
+  return withDatabase(config, `alerts ${sub}`, async (d) => {
+    const { reads, writer } = d.storage;
     if (sub === 'handle') {
       const id = Number(positionals[0]);
       const r = await handleAlert({ writer, reads, now: Date.now }, id, 'cli');
-      if (r.result === 'none') throw notFound(db, config, `alerts handle: no alert ${id}`);
+      if (r.result === 'none') throw await notFound(d, config, `alerts handle: no alert ${id}`);
       if (values.json) printJson(io, r.alert);
       else io.out(r.result === 'handled' ? `alert ${id} marked handled\n` : `alert ${id} was already handled (${r.alert.handledAt})\n`);
       return 0;
@@ -40,7 +37,7 @@ export async function runAlerts(config: Config, args: string[], io: Io): Promise
     const open = (values as { open?: boolean }).open === true;
     const list = await listAlerts(reads, { open, limit });
     if (list.length === 0) {
-      const note = emptyDatabaseNote(db, config);
+      const note = await emptyDatabaseNote(d, config);
       if (note) io.err(`dtpay: ${note}\n`);
     }
     if (values.json) printJson(io, list);
@@ -51,7 +48,5 @@ export async function runAlerts(config: Config, args: string[], io: Io): Promise
         io.out(`${a.id}  ${a.status.padEnd(7)} ${a.kind}  ${a.channel}  ${a.mercNo ?? '-'}  ${times}  ${a.detail}\n`);
       }
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }

@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { request as httpRequest } from 'undici';
 import type { Config } from '../config.js';
-import type { Db } from '../db/open.js';
-import { InlineWriter } from '../db/writer.js';
-import { sqliteStorage } from '../db/sqlite-storage.js';
+import type { CliDatabase } from './database.js';
 import { OrderIdGenerator } from '../domain/ids.js';
 import { CashierLinks } from '../domain/cashier-links.js';
 import { ChannelRegistry } from '../channels/registry.js';
@@ -26,17 +24,23 @@ import { PayeeData } from '../secrets/payee-data.js';
 
 // What a CLI command needs to reach the channels as the gateway does (`dtpay reconcile`): the same
 // drivers, the merchants' credentials opened with MASTER_KEY, and the sandbox channel answered in
-// this process from the same database, as the gateway answers it in its own. Writes go inline; a
-// notification queued here is sent by the running gateway at its next look at the outbox.
+// this process from the same database, as the gateway answers it in its own. Writes go through the
+// command's own connection (on PostgreSQL, each a transaction as any instance's); a notification
+// queued here is sent by a running gateway at its next look at the outbox.
 
 const LIVE_DRIVERS: Record<Payway, ChannelDriver<any>> = { alipay: alipayDriver, wxpay: wxpayDriver, unionpay: unionpayDriver };
 
-export async function cliServices(db: Db, config: Config, io: Io, what: string): Promise<Services> {
-  const { masterKey, merchantKeys } = cliSecrets(db, config, io, what);
-  const writer = new InlineWriter(db);
+class NoOrderIds extends OrderIdGenerator {
+  override next(): string {
+    throw new Error('the command line makes no order ids on PostgreSQL: it holds no instance slot');
+  }
+}
+
+export async function cliServices(d: CliDatabase, config: Config, io: Io, what: string): Promise<Services> {
+  const { masterKey, merchantKeys } = await cliSecrets(d, config, io, what);
   // The command closes the database itself when it is done.
-  const storage = sqliteStorage({ db, writer, merchantKeys, closeDb: false });
-  const { reads } = storage;
+  const storage = d.withKeys(merchantKeys);
+  const { reads, writer } = storage;
   const sandboxSecret = await writer.run('ensureSetting', { name: 'sandbox_secret', value: randomBytes(32).toString('hex') });
   const cashierSecret = await writer.run('ensureSetting', { name: 'cashier_secret', value: randomBytes(32).toString('hex') });
   const registry = new ChannelRegistry([
@@ -44,7 +48,9 @@ export async function cliServices(db: Db, config: Config, io: Io, what: string):
     ...supportedCells().map((cell) => ({ mode: 'live' as const, cell, driver: LIVE_DRIVERS[cell.split('.')[0] as Payway] })),
   ]);
   const now = () => Date.now();
-  const ids = new OrderIdGenerator(now);
+  // On PostgreSQL an id made here would carry no instance slot and could be one a gateway makes
+  // too; nothing a command runs makes one (reconciliation creates no order, refund or payout).
+  const ids = d.dialect === 'postgres' ? new NoOrderIds(now) : new OrderIdGenerator(now);
   ids.seedAfter(await reads.maxOrderId());
   // Logs go to stderr (stdout carries the command's one document), errors only unless asked for more:
   // what a run found is in its report.

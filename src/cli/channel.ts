@@ -1,10 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Config } from '../config.js';
-import type { Db } from '../db/open.js';
-import { prepareReads } from '../db/reads.js';
-import { prepareCredentialReads, type ChannelCredentialRow } from '../db/credential-reads.js';
-import { InlineWriter } from '../db/writer.js';
+import type { ChannelCredentialRow } from '../db/credential-reads.js';
 import { LIVE_PAYWAYS, channelCallbackUrl, isLivePayway, type CredentialsByPayway, type LivePayway, type WxTransferScene } from '../channels/credentials.js';
 import { CredentialInputError } from '../channels/credential-input.js';
 import { buildAlipayCredentials } from '../channels/alipay/credential-input.js';
@@ -15,7 +12,7 @@ import { CredentialDecryptError, openCredentials } from '../secrets/channel-cred
 import { storeLiveCredentials } from '../services/live-credentials.js';
 import { masterKeyId } from '../secrets/sealing.js';
 import { formatBeijing } from '../domain/time.js';
-import { notFound, openExisting } from './database.js';
+import { notFound, withDatabase } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { cliSecrets } from './secrets.js';
 import { subcommandsOf, usageOf } from './usage.js';
@@ -68,9 +65,9 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
       }
       const missing = requiredFlags(payway, flags).filter((f) => flags[f] === undefined);
       if (missing.length > 0) throw new CliError(`channel set ${payway}: ${missing.map((f) => `--${f}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required\n${USAGE_SET}`);
-      return withDb(config, 'channel set', async (db) => {
-        const merchant = prepareReads(db).merchant(mercNo);
-        if (!merchant) throw notFound(db, config, `no merchant ${mercNo}`);
+      return withDatabase(config, 'channel set', async (d) => {
+        const merchant = await d.storage.reads.merchant(mercNo);
+        if (!merchant) throw await notFound(d, config, `no merchant ${mercNo}`);
         if (merchant.mode !== 'live') {
           throw new CliError(
             `channel set: ${mercNo} is a sandbox merchant; channel credentials are for live merchants only ` +
@@ -78,11 +75,11 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
             1,
           );
         }
-        const { masterKey } = cliSecrets(db, config, io, 'channel set');
-        const creds = prepareCredentialReads(db);
+        const { masterKey } = await cliSecrets(d, config, io, 'channel set');
+        const creds = d.storage.credentials;
         // One MASTER_KEY for all rows: the server refuses to start when any row does not decrypt.
         const keyId = masterKeyId(masterKey);
-        const other = creds.allChannelCredentials().find((r) => r.key_id !== keyId && !(r.merc_no === mercNo && r.payway === payway));
+        const other = (await creds.allChannelCredentials()).find((r) => r.key_id !== keyId && !(r.merc_no === mercNo && r.payway === payway));
         if (other) {
           throw new CliError(
             `channel set: MASTER_KEY does not decrypt the stored credentials (${other.merc_no}/${other.payway} were stored ` +
@@ -91,8 +88,8 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
           );
         }
         const credentials = buildCredentials(payway, flags);
-        const status = await storeLiveCredentials(new InlineWriter(db), masterKey, mercNo, payway, credentials);
-        const row = creds.channelCredentials(mercNo, payway)!;
+        const status = await storeLiveCredentials(d.storage.writer, masterKey, mercNo, payway, credentials);
+        const row = (await creds.channelCredentials(mercNo, payway))!;
         const entry = describeRow(config, row, credentials);
         for (const w of expiryWarnings(entry)) io.err(`dtpay: warning: ${w}\n`);
         if (json) printJson(io, { mercNo, status, ...entry });
@@ -110,11 +107,11 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
         throw new CliError(usageOf('channel show'));
       }
       const mercNo = positionals[0]!;
-      return withDb(config, 'channel show', async (db) => {
-        const merchant = prepareReads(db).merchant(mercNo);
-        if (!merchant) throw notFound(db, config, `no merchant ${mercNo}`);
-        const rows = prepareCredentialReads(db).channelCredentialsOf(mercNo);
-        const masterKey = rows.length > 0 ? cliSecrets(db, config, io, 'channel show').masterKey : undefined;
+      return withDatabase(config, 'channel show', async (d) => {
+        const merchant = await d.storage.reads.merchant(mercNo);
+        if (!merchant) throw await notFound(d, config, `no merchant ${mercNo}`);
+        const rows = await d.storage.credentials.channelCredentialsOf(mercNo);
+        const masterKey = rows.length > 0 ? (await cliSecrets(d, config, io, 'channel show')).masterKey : undefined;
         const channels = rows.map((row) => {
           try {
             return describeRow(config, row, openCredentials(masterKey!, row.merc_no, row.payway, sealedOf(row)));
@@ -142,9 +139,9 @@ export async function runChannel(config: Config, args: string[], io: Io): Promis
       }
       const [mercNo, payway] = positionals as [string, string];
       if (!isLivePayway(payway)) throw new CliError(`channel remove: the payway must be one of ${LIVE_PAYWAYS.join(', ')}`);
-      return withDb(config, 'channel remove', async (db) => {
-        if (!prepareReads(db).merchant(mercNo)) throw notFound(db, config, `no merchant ${mercNo}`);
-        const removed = await new InlineWriter(db).run('removeChannelCredentials', { mercNo, payway });
+      return withDatabase(config, 'channel remove', async (d) => {
+        if (!(await d.storage.reads.merchant(mercNo))) throw await notFound(d, config, `no merchant ${mercNo}`);
+        const removed = await d.storage.writer.run('removeChannelCredentials', { mercNo, payway });
         if (!removed) throw new CliError(`${mercNo} has no ${payway} credentials`, 1);
         if (json) printJson(io, { mercNo, payway, removed: true });
         else io.out(`removed the ${payway} credentials of ${mercNo}; its ${payway} orders can no longer be created\n`);
@@ -169,15 +166,6 @@ function requiredFlags(payway: LivePayway, flags: Record<string, unknown>): read
     );
   }
   return ['app-id', 'private-key-file', ...certMode];
-}
-
-async function withDb(config: Config, command: string, fn: (db: Db) => Promise<number>): Promise<number> {
-  const db = openExisting(config, command);
-  try {
-    return await fn(db);
-  } finally {
-    db.close();
-  }
 }
 
 const sealedOf = (row: ChannelCredentialRow) => ({ keyId: row.key_id, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext });

@@ -23,16 +23,16 @@ function config(): Config {
 }
 
 /**
- * The configuration of a command that works on the SQLite file. With DATABASE_URL set it would
- * quietly work on another database than the gateways' (or make a new SQLite file), so it refuses.
+ * `dtpay backup` copies the SQLite file. A PostgreSQL database is no file the gateway holds: it is
+ * backed up with PostgreSQL's own tools, which read one consistent snapshot while gateways serve.
  */
-function sqliteConfig(command: string): Config {
+function backupConfig(): Config {
   const c = config();
   if (c.DATABASE_URL) {
     throw new CliError(
-      `${command}: this command works on the SQLite database (DATABASE_PATH) only, and DATABASE_URL is set. ` +
-        'On PostgreSQL, set merchants, channels and operators up on SQLite first and move them with `dtpay db copy` ' +
-        '(docs/several-instances.md); `migrate`, `db copy`, `sign` and `help` work with DATABASE_URL set.',
+      'backup: this command copies the SQLite database (DATABASE_PATH), and DATABASE_URL is set. ' +
+        'Back a PostgreSQL database up with pg_dump, e.g. `pg_dump --format=custom --file=dtpay-$(date +%F).dump "$DATABASE_URL"` ' +
+        '(docs/several-instances.md, "Backup and restore").',
     );
   }
   return c;
@@ -68,26 +68,26 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case 'migrate':
         return await runMigrate(config(), rest, io);
       case 'merchant':
-        return await runMerchant(sqliteConfig('merchant'), rest, io);
+        return await runMerchant(config(), rest, io);
       case 'backup':
-        return await runBackup(sqliteConfig('backup'), rest, io);
+        return await runBackup(backupConfig(), rest, io);
       case 'db':
         if (rest[0] !== 'copy') throw new CliError(`unknown command db ${rest[0] ?? ''}\n\n${topUsage()}`);
         return await (await import('./db-copy.js')).runDbCopy(config(), rest.slice(1), io);
       case 'prune':
-        return await (await import('./prune.js')).runPrune(sqliteConfig('prune'), rest, io);
+        return await (await import('./prune.js')).runPrune(config(), rest, io);
       case 'notify':
-        return await runNotify(sqliteConfig('notify'), rest, io);
+        return await runNotify(config(), rest, io);
       case 'order':
-        return await runOrder(sqliteConfig('order'), rest, io);
+        return await runOrder(config(), rest, io);
       case 'channel':
-        return await runChannel(sqliteConfig('channel'), rest, io);
+        return await runChannel(config(), rest, io);
       case 'reconcile':
-        return await (await import('./reconcile.js')).runReconcile(sqliteConfig('reconcile'), rest, io);
+        return await (await import('./reconcile.js')).runReconcile(config(), rest, io);
       case 'alerts':
-        return await (await import('./alerts.js')).runAlerts(sqliteConfig('alerts'), rest, io);
+        return await (await import('./alerts.js')).runAlerts(config(), rest, io);
       case 'operator':
-        return await runOperator(sqliteConfig('operator'), rest, io);
+        return await runOperator(config(), rest, io);
       case 'sign':
         return await runSign(rest, io);
       case undefined:

@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import type { Db } from '../db/open.js';
-import type { StoragePort } from '../db/port.js';
 import { PayoutSettingsError, payoutLimit, payoutWarnings, payoutsShown, setMerchantPayouts } from '../services/payout-settings.js';
-import { notFound } from './database.js';
+import { notFound, type CliDatabase } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { cliSecrets } from './secrets.js';
 import { usageOf } from './usage.js';
@@ -17,7 +15,8 @@ export { payoutsShown };
 
 const cliError = (err: unknown) => (err instanceof PayoutSettingsError ? new CliError(`merchant payouts: ${err.message}`) : err);
 
-export async function runMerchantPayouts(config: Config, db: Db, storage: StoragePort, args: string[], io: Io): Promise<number> {
+export async function runMerchantPayouts(config: Config, d: CliDatabase, args: string[], io: Io): Promise<number> {
+  const { storage } = d;
   const { reads, writer } = storage;
   const { values, positionals } = parseArgs({
     args,
@@ -33,7 +32,7 @@ export async function runMerchantPayouts(config: Config, db: Db, storage: Storag
   if (positionals.length !== 1) throw new CliError(usageOf('merchant payouts'));
   const mercNo = positionals[0]!;
   const merchant = await reads.merchant(mercNo);
-  if (!merchant) throw notFound(db, config, `no merchant ${mercNo}`);
+  if (!merchant) throw await notFound(d, config, `no merchant ${mercNo}`);
   if (values.enable && values.disable) throw new CliError('merchant payouts: --enable and --disable exclude each other');
   let shown: ReturnType<typeof payoutsShown>;
   try {
@@ -44,7 +43,7 @@ export async function runMerchantPayouts(config: Config, db: Db, storage: Storag
   } catch (err) {
     throw cliError(err);
   }
-  if (values.enable && merchant.mode === 'live') for (const w of await payoutWarnings(storage.credentials, () => cliSecrets(db, config, io, 'merchant payouts').masterKey, mercNo)) io.err(`dtpay: warning: ${w}\n`);
+  if (values.enable && merchant.mode === 'live') for (const w of await payoutWarnings(storage.credentials, async () => (await cliSecrets(d, config, io, 'merchant payouts')).masterKey, mercNo)) io.err(`dtpay: warning: ${w}\n`);
   if (values.json) printJson(io, { mercNo, payouts: shown });
   else {
     const limits = [shown.dailyLimit && `daily limit ${shown.dailyLimit}`, shown.perPayoutLimit && `per payout ${shown.perPayoutLimit}`].filter(Boolean).join(', ');

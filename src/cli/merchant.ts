@@ -1,14 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { openDb } from '../db/open.js';
-import { migrate } from '../db/migrate.js';
-import { prepareReads } from '../db/reads.js';
-import { prepareCredentialReads } from '../db/credential-reads.js';
-import { InlineWriter } from '../db/writer.js';
-import { sqliteStorage } from '../db/sqlite-storage.js';
 import { formatBeijing } from '../domain/time.js';
 import { createMerchant, rotateMerchantKey, setMerchantStatus } from '../services/merchants.js';
-import { databaseFile, emptyDatabaseNote, notFound, openExisting } from './database.js';
+import { emptyDatabaseNote, notFound, withDatabase } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { cliSecrets } from './secrets.js';
 import { subcommandsOf, usageOf } from './usage.js';
@@ -19,12 +13,7 @@ const SUBCOMMANDS = ['create', 'list', 'show', 'rotate-key', 'disable', 'enable'
 export async function runMerchant(config: Config, args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'payouts') {
-    const db = openExisting(config, 'merchant payouts');
-    try {
-      return await runMerchantPayouts(config, db, sqliteStorage({ db, writer: new InlineWriter(db), closeDb: false }), rest, io);
-    } finally {
-      db.close();
-    }
+    return withDatabase(config, 'merchant payouts', (d) => runMerchantPayouts(config, d, rest, io));
   }
   const { values, positionals } = parseArgs({
     args: rest,
@@ -33,23 +22,20 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
   });
   if (sub === undefined || !SUBCOMMANDS.includes(sub)) throw new CliError(`merchant: expected ${subcommandsOf('merchant')}`);
   // Only `create` may make the database: every other command needs a merchant that is already there.
-  const db = sub === 'create' ? openDb(databaseFile(config)) : openExisting(config, `merchant ${sub}`);
-  try {
-    if (sub === 'create') migrate(db);
-    const writer = new InlineWriter(db);
-    const reads = prepareReads(db);
+  return withDatabase(config, `merchant ${sub}`, async (d) => {
+    const { reads, writer } = d.storage;
     switch (sub) {
       case 'create': {
         if (!values.name) throw new CliError('merchant create: --name NAME is required');
         if (values.mode !== 'sandbox' && values.mode !== 'live') throw new CliError('merchant create: --mode must be sandbox or live');
-        const { merchantKeys } = cliSecrets(db, config, io, 'merchant create');
+        const { merchantKeys } = await cliSecrets(d, config, io, 'merchant create');
         const m = await createMerchant({ writer, merchantKeys }, values.name, values.mode);
         if (values.json) printJson(io, { mercNo: m.mercNo, key: m.key, mode: m.mode });
         else io.out(`created ${m.mode} merchant ${m.mercNo} (${m.name})\nkey: ${m.key}\nKeep the key secret; it is shown only now.\n`);
         return 0;
       }
       case 'list': {
-        const rows = reads.merchants().map((m) => ({
+        const rows = (await reads.merchants()).map((m) => ({
           mercNo: m.merc_no,
           name: m.name,
           mode: m.mode,
@@ -59,14 +45,14 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
         if (values.json) printJson(io, rows);
         else if (rows.length === 0) io.out('no merchants\n');
         else for (const r of rows) io.out(`${r.mercNo}  ${r.mode.padEnd(7)}  ${r.status.padEnd(8)}  ${r.name}\n`);
-        const note = emptyDatabaseNote(db, config);
+        const note = await emptyDatabaseNote(d, config);
         if (note) io.err(`dtpay: ${note}\n`);
         return 0;
       }
       case 'show': {
         const mercNo = one(positionals, 'merchant show');
-        const m = reads.merchant(mercNo);
-        if (!m) throw notFound(db, config, `no merchant ${mercNo}`);
+        const m = await reads.merchant(mercNo);
+        if (!m) throw await notFound(d, config, `no merchant ${mercNo}`);
         const shown = {
           mercNo: m.merc_no,
           name: m.name,
@@ -74,8 +60,8 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
           status: m.status,
           createdAt: new Date(m.created_at).toISOString(),
           updatedAt: new Date(m.updated_at).toISOString(),
-          channels: prepareCredentialReads(db).channelCredentialsOf(mercNo).map((c) => c.payway),
-          payouts: payoutsShown(reads.payoutSettings(mercNo)),
+          channels: (await d.storage.credentials.channelCredentialsOf(mercNo)).map((c) => c.payway),
+          payouts: payoutsShown(await reads.payoutSettings(mercNo)),
         };
         if (values.json) printJson(io, shown);
         else {
@@ -97,10 +83,10 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
       }
       case 'rotate-key': {
         const mercNo = one(positionals, 'merchant rotate-key');
-        if (!reads.merchant(mercNo)) throw notFound(db, config, `no merchant ${mercNo}`);
-        const { merchantKeys } = cliSecrets(db, config, io, 'merchant rotate-key');
+        if (!(await reads.merchant(mercNo))) throw await notFound(d, config, `no merchant ${mercNo}`);
+        const { merchantKeys } = await cliSecrets(d, config, io, 'merchant rotate-key');
         const key = await rotateMerchantKey({ writer, merchantKeys }, mercNo);
-        if (!key) throw notFound(db, config, `no merchant ${mercNo}`);
+        if (!key) throw await notFound(d, config, `no merchant ${mercNo}`);
         if (values.json) printJson(io, { mercNo, key });
         else io.out(`new key for ${mercNo}: ${key}\nThe old key no longer verifies.\n`);
         return 0;
@@ -108,15 +94,13 @@ export async function runMerchant(config: Config, args: string[], io: Io): Promi
       default: {
         const mercNo = one(positionals, `merchant ${sub}`);
         const status = sub === 'disable' ? 'disabled' : 'active';
-        if (!(await setMerchantStatus(writer, mercNo, status))) throw notFound(db, config, `no merchant ${mercNo}`);
+        if (!(await setMerchantStatus(writer, mercNo, status))) throw await notFound(d, config, `no merchant ${mercNo}`);
         if (values.json) printJson(io, { mercNo, status });
         else io.out(`${mercNo} is ${status}\n`);
         return 0;
       }
     }
-  } finally {
-    db.close();
-  }
+  }, { create: sub === 'create' });
 }
 
 function payoutsLine(p: ReturnType<typeof payoutsShown>): string {

@@ -4,7 +4,7 @@ import { migrate } from '../db/migrate.js';
 import { printJson, type Io } from './io.js';
 import { openPool } from '../db/postgres/pool.js';
 import { migratePostgres } from '../db/postgres/migrate.js';
-import { cliSecrets, plaintextKeysPending } from './secrets.js';
+import { plaintextKeysPending, sqliteCliSecrets } from './secrets.js';
 
 export async function runMigrate(config: Config, args: string[], io: Io): Promise<number> {
   const json = args.includes('--json');
@@ -13,7 +13,7 @@ export async function runMigrate(config: Config, args: string[], io: Io): Promis
   try {
     const r = migrate(db);
     // An upgrade moves plaintext merchant keys aside for sealing (migrations/0008): seal them now.
-    if (plaintextKeysPending(db)) cliSecrets(db, config, io, 'migrate');
+    if (plaintextKeysPending(db)) sqliteCliSecrets(db, config, io, 'migrate');
     if (json) printJson(io, { applied: r.applied, current: r.current ?? null });
     else io.out(r.applied.length ? `applied ${r.applied.join(', ')}\n` : `up to date (version ${r.current})\n`);
     return 0;

@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { prepareReads } from '../db/reads.js';
 import type { NotifyStatus } from '../db/rows.js';
-import { InlineWriter } from '../db/writer.js';
 import { isOrderId } from '../domain/ids.js';
 import { formatBeijing } from '../domain/time.js';
-import { emptyDatabaseNote, notFound, openExisting } from './database.js';
+import { emptyDatabaseNote, notFound, withDatabase } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { subcommandsOf, usageOf } from './usage.js';
 
@@ -20,18 +18,18 @@ export async function runNotify(config: Config, args: string[], io: Io): Promise
   });
   if (sub !== 'list' && sub !== 'resend') throw new CliError(`notify: expected ${subcommandsOf('notify')}`);
   if (sub === 'resend' && positionals.length !== 1) throw new CliError(usageOf('notify resend'));
-  const db = openExisting(config, `notify ${sub}`);
-  try {
-    const reads = prepareReads(db);
+  return withDatabase(config, `notify ${sub}`, async (d) => {
+    const { reads, writer } = d.storage;
     switch (sub) {
       case 'list': {
         const status = values.status as NotifyStatus | undefined;
         if (status !== undefined && !STATUSES.includes(status)) throw new CliError(`notify list: --status must be one of ${STATUSES.join(', ')}`);
         const limit = Number(values.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new CliError('notify list: --limit must be a whole number from 1 to 100000');
-        const rows = reads.notifications({ status, limit }).map((n) => {
-          const last = reads.attempts(n.id).at(-1);
-          return {
+        const rows = [];
+        for (const n of await reads.notifications({ status, limit })) {
+          const last = (await reads.attempts(n.id)).at(-1);
+          rows.push({
             id: n.id,
             webhookId: n.webhook_id,
             orderId: n.order_id,
@@ -46,10 +44,10 @@ export async function runNotify(config: Config, args: string[], io: Io): Promise
             lastAttempt: last
               ? { at: new Date(last.at).toISOString(), httpStatus: last.http_status, latencyMs: last.latency_ms, error: last.error, answer: last.answer }
               : null,
-          };
-        });
+          });
+        }
         if (rows.length === 0) {
-          const note = emptyDatabaseNote(db, config);
+          const note = await emptyDatabaseNote(d, config);
           if (note) io.err(`dtpay: ${note}\n`);
         }
         if (values.json) printJson(io, rows);
@@ -64,16 +62,14 @@ export async function runNotify(config: Config, args: string[], io: Io): Promise
       }
       default: {
         const orderId = positionals[0]!;
-        if (!isOrderId(orderId) || !reads.order(orderId)) throw notFound(db, config, `no order ${orderId}`);
+        if (!isOrderId(orderId) || !(await reads.order(orderId))) throw await notFound(d, config, `no order ${orderId}`);
         // The running gateway picks the row up at its next periodic look at the outbox (every second).
-        const q = await new InlineWriter(db).run('queueNotification', { orderId, at: Date.now(), reason: 'resend requested by the operator' });
-        if (!q) throw notFound(db, config, `no order ${orderId}`);
+        const q = await writer.run('queueNotification', { orderId, at: Date.now(), reason: 'resend requested by the operator' });
+        if (!q) throw await notFound(d, config, `no order ${orderId}`);
         if (values.json) printJson(io, { orderId, notificationId: q.id, webhookId: q.webhookId, payStatus: q.payStatus, status: 'pending' });
         else io.out(`queued notification ${q.id} (${q.webhookId}) of order ${orderId} in state ${q.payStatus} to ${q.url}\n`);
         return 0;
       }
     }
-  } finally {
-    db.close();
-  }
+  });
 }

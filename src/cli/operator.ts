@@ -1,12 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { openDb } from '../db/open.js';
-import { migrate } from '../db/migrate.js';
-import { InlineWriter } from '../db/writer.js';
 import { formatBeijing } from '../domain/time.js';
-import { prepareConsoleReads } from '../console/console-reads.js';
 import { OperatorError, createOperator, enableOperatorTotp, normalEmail, resetOperatorPassword, setOperatorStatus } from '../console/operators.js';
-import { databaseFile, notFound, openExisting } from './database.js';
+import { notFound, openCliDatabase } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { cliSecrets } from './secrets.js';
 import { subcommandsOf, usageOf } from './usage.js';
@@ -36,11 +32,10 @@ export async function runOperator(config: Config, args: string[], io: Io): Promi
   });
   if (sub === undefined || !SUBCOMMANDS.includes(sub)) throw new CliError(`operator: expected ${subcommandsOf('operator')}`);
   const command = `operator ${sub}`;
-  const db = sub === 'create' ? openDb(databaseFile(config)) : openExisting(config, command);
+  const d = await openCliDatabase(config, command, { create: sub === 'create' });
   try {
-    migrate(db);
-    const writer = new InlineWriter(db);
-    const reads = prepareConsoleReads(db);
+    const { writer } = d.storage;
+    const reads = d.storage.console;
     const at = Date.now();
     const target = (): string => {
       if (positionals.length !== 1) throw new CliError(usageOf(command));
@@ -55,7 +50,7 @@ export async function runOperator(config: Config, args: string[], io: Io): Promi
         return 0;
       }
       case 'list': {
-        const operators = reads.operators();
+        const operators = await reads.operators();
         const rows = operators.map((o) => ({
           email: o.email,
           role: o.role,
@@ -75,7 +70,7 @@ export async function runOperator(config: Config, args: string[], io: Io): Promi
       }
       case 'disable': {
         const email = target();
-        if (!reads.operatorByEmail(email)) throw notFound(db, config, `no operator ${email}`);
+        if (!(await reads.operatorByEmail(email))) throw await notFound(d, config, `no operator ${email}`);
         await setOperatorStatus(writer, { email, status: 'disabled', at });
         if (values.json) printJson(io, { email, status: 'disabled' });
         else io.out(`${email} is disabled; their sessions are over\n`);
@@ -84,7 +79,7 @@ export async function runOperator(config: Config, args: string[], io: Io): Promi
       case 'reset-password': {
         const email = target();
         if (!values['password-stdin']) throw new CliError(usageOf(command));
-        if (!reads.operatorByEmail(email)) throw notFound(db, config, `no operator ${email}`);
+        if (!(await reads.operatorByEmail(email))) throw await notFound(d, config, `no operator ${email}`);
         await resetOperatorPassword(writer, { email, password: await passwordFrom(io, command), at });
         if (values.json) printJson(io, { email, passwordReset: true });
         else io.out(`new password set for ${email}; their sessions are over\n`);
@@ -92,10 +87,10 @@ export async function runOperator(config: Config, args: string[], io: Io): Promi
       }
       default: {
         const email = target();
-        if (!reads.operatorByEmail(email)) throw notFound(db, config, `no operator ${email}`);
-        const { masterKey } = cliSecrets(db, config, io, command);
+        if (!(await reads.operatorByEmail(email))) throw await notFound(d, config, `no operator ${email}`);
+        const { masterKey } = await cliSecrets(d, config, io, command);
         const r = await enableOperatorTotp(writer, masterKey, { email, at });
-        if (!r) throw notFound(db, config, `no operator ${email}`);
+        if (!r) throw await notFound(d, config, `no operator ${email}`);
         if (values.json) printJson(io, { email, otpauthUri: r.uri });
         else
           io.out(
@@ -109,6 +104,6 @@ export async function runOperator(config: Config, args: string[], io: Io): Promi
     if (err instanceof OperatorError) throw new CliError(`${command}: ${err.message}`);
     throw err;
   } finally {
-    db.close();
+    await d.close();
   }
 }

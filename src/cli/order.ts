@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { prepareReads, type Reads } from '../db/reads.js';
-import { prepareOrderReads, type OrderReads, type OrderRefundRow, type OrderSummaryRow } from '../db/order-reads.js';
+import type { OrderRefundRow, OrderSummaryRow } from '../db/order-reads.js';
+import type { StoragePort } from '../db/port.js';
 import type { NotificationRow } from '../db/rows.js';
 import { PAY_STATUSES, STATUS_NAMES, type PayStatus } from '../domain/order-states.js';
 import { fenToYuan } from '../domain/money.js';
 import { isOrderId } from '../domain/ids.js';
 import { formatBeijing } from '../domain/time.js';
-import { emptyDatabaseNote, notFound, openExisting } from './database.js';
+import { emptyDatabaseNote, notFound, withDatabase } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { subcommandsOf, usageOf } from './usage.js';
 
@@ -42,7 +42,7 @@ function summary(o: OrderSummaryRow) {
   };
 }
 
-function notification(n: NotificationRow, reads: Reads) {
+async function notification(n: NotificationRow, reads: StoragePort['reads']) {
   const fields = JSON.parse(n.fields_json) as { payStatus?: string; refundStatus?: string };
   return {
     id: n.id,
@@ -55,7 +55,7 @@ function notification(n: NotificationRow, reads: Reads) {
     createdAt: iso(n.created_at),
     reason: n.reason,
     url: n.url,
-    attemptLog: reads.attempts(n.id).map((a) => ({
+    attemptLog: (await reads.attempts(n.id)).map((a) => ({
       attempt: a.attempt,
       dueAt: iso(a.due_at),
       at: iso(a.at),
@@ -68,12 +68,20 @@ function notification(n: NotificationRow, reads: Reads) {
   };
 }
 
-function details(o: OrderSummaryRow, orders: OrderReads, reads: Reads) {
-  const all = reads.notificationsOfOrder(o.order_id);
-  const ofRefund = (refundId: string | null) => all.filter((n) => n.refund_id === refundId).map((n) => notification(n, reads));
+async function details(o: OrderSummaryRow, storage: StoragePort) {
+  const { reads, orderLists: orders } = storage;
+  const all = await reads.notificationsOfOrder(o.order_id);
+  // One after another: the CLI holds few connections.
+  const ofRefund = async (refundId: string | null) => {
+    const out = [];
+    for (const n of all.filter((n) => n.refund_id === refundId)) out.push(await notification(n, reads));
+    return out;
+  };
+  const refunds = [];
+  for (const r of await orders.refunds(o.order_id)) refunds.push({ r, notifications: await ofRefund(r.refund_id) });
   return {
     ...summary(o),
-    events: orders.events(o.order_id).map((e) => ({
+    events: (await orders.events(o.order_id)).map((e) => ({
       id: e.id,
       from: e.from_status,
       to: e.to_status,
@@ -81,8 +89,8 @@ function details(o: OrderSummaryRow, orders: OrderReads, reads: Reads) {
       detail: e.detail,
       at: iso(e.at),
     })),
-    notifications: ofRefund(null),
-    refunds: orders.refunds(o.order_id).map((r) => ({
+    notifications: await ofRefund(null),
+    refunds: refunds.map(({ r, notifications }) => ({
       refundId: r.refund_id,
       mercRefundNo: r.merc_refund_no,
       refundAmt: fenToYuan(r.amount_fen),
@@ -95,14 +103,14 @@ function details(o: OrderSummaryRow, orders: OrderReads, reads: Reads) {
       refundEndTime: r.refund_end_time,
       notifyUrl: r.notify_url,
       createdAt: iso(r.created_at),
-      notifications: ofRefund(r.refund_id),
+      notifications,
     })),
   };
 }
 
 const status = (s: PayStatus, late: boolean) => `${s} (${STATUS_NAMES[s] ?? 'unknown'}${late ? ', late payment' : ''})`;
 
-type Shown = ReturnType<typeof details>;
+type Shown = Awaited<ReturnType<typeof details>>;
 
 function printNotifications(io: Io, list: Shown['notifications'], indent: string): void {
   for (const n of list) {
@@ -165,24 +173,22 @@ export async function runOrder(config: Config, args: string[], io: Io): Promise<
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new CliError('order list: --limit must be a whole number from 1 to 100000');
   }
 
-  const db = openExisting(config, `order ${sub}`);
-  try {
-    const reads = prepareReads(db);
-    const orders = prepareOrderReads(db);
+  return withDatabase(config, `order ${sub}`, async (d) => {
+    const { reads, orderLists: orders } = d.storage;
     if (sub === 'show') {
       const orderId = positionals[0]!;
-      const o = isOrderId(orderId) ? orders.order(orderId) : undefined;
-      if (!o) throw notFound(db, config, `no order ${orderId}`);
-      const d = details(o, orders, reads);
-      if (values.json) printJson(io, d);
-      else printDetails(io, d);
+      const o = isOrderId(orderId) ? await orders.order(orderId) : undefined;
+      if (!o) throw await notFound(d, config, `no order ${orderId}`);
+      const shown = await details(o, d.storage);
+      if (values.json) printJson(io, shown);
+      else printDetails(io, shown);
       return 0;
     }
     const mercNo = values.merchant;
-    if (mercNo !== undefined && !reads.merchant(mercNo)) throw notFound(db, config, `no merchant ${mercNo}`);
-    const rows = orders.orders({ status: payStatus, mercNo, limit }).map(summary);
+    if (mercNo !== undefined && !(await reads.merchant(mercNo))) throw await notFound(d, config, `no merchant ${mercNo}`);
+    const rows = (await orders.orders({ status: payStatus, mercNo, limit })).map(summary);
     if (rows.length === 0) {
-      const note = emptyDatabaseNote(db, config);
+      const note = await emptyDatabaseNote(d, config);
       if (note) io.err(`dtpay: ${note}\n`);
     }
     if (values.json) printJson(io, rows);
@@ -194,7 +200,5 @@ export async function runOrder(config: Config, args: string[], io: Io): Promise<
             `${`${r.payway}.${r.scene}`.padEnd(16)}  ${beijing(r.createdAt)}  ${r.mercOrderNo}\n`,
         );
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { openExisting } from './database.js';
-import { InlineWriter } from '../db/writer.js';
+import { openCliDatabase } from './database.js';
 import { REFUND_WINDOW_DAYS } from '../domain/retention.js';
 import { PruneRefused, pruneHistory } from '../services/prune.js';
 import { CliError, printJson, type Io } from './io.js';
@@ -22,9 +21,9 @@ export async function runPrune(config: Config, args: string[], io: Io, now = Dat
     options: { before: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
   });
   if (positionals.length || values.before === undefined) throw new CliError(USAGE);
-  const db = openExisting(config, 'prune');
+  const d = await openCliDatabase(config, 'prune');
   try {
-    const totals = await pruneHistory(new InlineWriter(db), { before: values.before, now, dryRun: values['dry-run'], pauseMs: 20 });
+    const totals = await pruneHistory(d.storage.writer, { before: values.before, now, dryRun: values['dry-run'], pauseMs: 20 });
     if (values.json) printJson(io, { before: values.before, refundWindowDays: REFUND_WINDOW_DAYS, ...totals });
     else {
       const verb = totals.dryRun ? 'would remove' : 'removed';
@@ -39,6 +38,6 @@ export async function runPrune(config: Config, args: string[], io: Io, now = Dat
     if (err instanceof PruneRefused) throw new CliError(`prune: ${err.message}`);
     throw err;
   } finally {
-    db.close();
+    await d.close();
   }
 }

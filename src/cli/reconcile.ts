@@ -1,15 +1,15 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { PAYWAYS, type Payway } from '../channels/types.js';
-import { prepareReads } from '../db/reads.js';
-import { InlineWriter } from '../db/writer.js';
-import { sqliteStorage } from '../db/sqlite-storage.js';
 import { formatBeijing } from '../domain/time.js';
 import { beijingDay } from '../reconcile/bill.js';
-import { reconcileDay } from '../services/reconciliation.js';
+import { reconcileDay, type ReconcileScope, type RunResult } from '../services/reconciliation.js';
+import { reconcileLeaseName, underLease } from '../services/leases.js';
+import { newInstanceName } from '../services/instance-slot.js';
+import type { Services } from '../services/context.js';
 import { dayReport, reportExitCode, type DayReport } from '../services/reconciliation-report.js';
 import { cliServices } from './channel-services.js';
-import { notFound, openExisting } from './database.js';
+import { notFound, openCliDatabase, type CliDatabase } from './database.js';
 import { CliError, printJson, type Io } from './io.js';
 import { usageOf } from './usage.js';
 
@@ -51,16 +51,17 @@ export async function runReconcile(config: Config, args: string[], io: Io): Prom
   if (payway !== undefined && !(PAYWAYS as readonly string[]).includes(payway)) throw new CliError(`${command}: --payway must be one of ${PAYWAYS.join(', ')}`);
   const mercNo = values.merchant as string | undefined;
 
-  const db = openExisting(config, command);
+  const d = await openCliDatabase(config, command);
   try {
     let report: DayReport;
     if (show) {
-      if (mercNo !== undefined && !prepareReads(db).merchant(mercNo)) throw notFound(db, config, `${command}: no merchant ${mercNo}`);
-      report = await dayReport(sqliteStorage({ db, writer: new InlineWriter(db), closeDb: false }).reads, date, { mercNo });
+      if (mercNo !== undefined && !(await d.storage.reads.merchant(mercNo))) throw await notFound(d, config, `${command}: no merchant ${mercNo}`);
+      report = await dayReport(d.storage.reads, date, { mercNo });
     } else {
-      const s = await cliServices(db, config, io, command);
-      if (mercNo !== undefined && !(await s.reads.merchant(mercNo))) throw notFound(db, config, `${command}: no merchant ${mercNo}`);
-      const results = await reconcileDay(s, { date, mercNo, payway: payway as Payway | undefined });
+      const s = await cliServices(d, config, io, command);
+      if (mercNo !== undefined && !(await s.reads.merchant(mercNo))) throw await notFound(d, config, `${command}: no merchant ${mercNo}`);
+      const scope = { date, mercNo, payway: payway as Payway | undefined };
+      const results = await reconcileBesideGateways(d, s, scope, command);
       const covered = new Set(results.filter((r) => r.stored).map((r) => `${r.mercNo}|${r.payway}`));
       report = await dayReport(s.reads, date, { mercNo, keep: (r) => covered.has(`${r.merc_no}|${r.payway}`) });
     }
@@ -68,8 +69,27 @@ export async function runReconcile(config: Config, args: string[], io: Io): Prom
     else printReport(io, report, show);
     return reportExitCode(report);
   } finally {
-    db.close();
+    await d.close();
   }
+}
+
+/**
+ * On PostgreSQL a day's reconciliation is claimed by one instance at a time (CONTRACT §7): the
+ * command takes the lease a gateway would take for the same day and scope, and says so when a
+ * gateway holds it now. On SQLite the database belongs to one gateway, whose own run and this
+ * one take turns on the file; the later one's run replaces the earlier, as it does here.
+ */
+async function reconcileBesideGateways(d: CliDatabase, s: Services, scope: ReconcileScope, command: string): Promise<RunResult[]> {
+  if (d.dialect === 'sqlite') return reconcileDay(s, scope);
+  const r = await underLease({ writer: s.writer, now: s.now, holder: `cli/${newInstanceName()}` }, reconcileLeaseName(scope), () => reconcileDay(s, scope));
+  if (!r.ran) {
+    throw new CliError(
+      `${command}: a gateway instance is reconciling ${scope.date}${scope.mercNo ? ` of ${scope.mercNo}` : ''}${scope.payway ? ` (${scope.payway})` : ''} ` +
+        `right now; run this again once it is done, or see what it found with \`dtpay reconcile show --date ${scope.date}\``,
+      1,
+    );
+  }
+  return r.value;
 }
 
 function printReport(io: Io, report: DayReport, show: boolean): void {

@@ -1,20 +1,34 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/open.js';
+import type { StoredSecrets } from '../db/secret-rows.js';
 import { UnsealError } from '../secrets/sealing.js';
 import { MasterKeyFileError, MasterKeyMissingError } from '../secrets/master-key.js';
 import { openSecrets, type OpenedSecrets } from '../services/secrets-at-start.js';
 import { sqliteStoredSecrets } from '../db/secret-rows.js';
+import type { CliDatabase } from './database.js';
 import { CliError, type Io } from './io.js';
 
 /**
  * MASTER_KEY for a command that seals or opens secrets, found as the server finds it (the variable,
- * else MASTER_KEY_FILE), with the same checks; what that step did is said on stderr.
+ * else MASTER_KEY_FILE), with the same checks; what that step did is said on stderr. On PostgreSQL
+ * none is generated, as no gateway generates one there: every instance must be given the same key,
+ * so a missing one is a configuration error (exit 2).
  */
-export function cliSecrets(db: Db, config: Config, io: Io, what: string): OpenedSecrets {
+export async function cliSecrets(d: CliDatabase, config: Config, io: Io, what: string): Promise<OpenedSecrets> {
+  return checkedSecrets(await d.storedSecrets(), config, io, what, d.dialect === 'postgres');
+}
+
+/** The same on a SQLite connection already open (`dtpay migrate`). */
+export function sqliteCliSecrets(db: Db, config: Config, io: Io, what: string): OpenedSecrets {
+  return checkedSecrets(sqliteStoredSecrets(db), config, io, what, false);
+}
+
+function checkedSecrets(stored: StoredSecrets, config: Config, io: Io, what: string, shared: boolean): OpenedSecrets {
   let secrets: OpenedSecrets;
   try {
-    secrets = openSecrets(sqliteStoredSecrets(db), config);
+    secrets = openSecrets(stored, config, shared ? { mayGenerate: false } : {});
   } catch (err) {
+    if (err instanceof MasterKeyMissingError && shared) throw new CliError(`${what}: ${err.message}`, 2);
     if (err instanceof MasterKeyMissingError || err instanceof MasterKeyFileError || err instanceof UnsealError) {
       throw new CliError(`${what}: ${err.message}`, 1);
     }

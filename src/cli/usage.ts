@@ -166,7 +166,9 @@ export const COMMANDS: readonly CommandHelp[] = [
     name: 'backup',
     usage: ['backup FILE [--force] [--json]'],
     summary: 'a consistent copy of the database, while the gateway serves',
-    details: 'The copy is checked (integrity_check) before it is reported. An existing FILE is overwritten only with --force.',
+    details:
+      'The copy is checked (integrity_check) before it is reported. An existing FILE is overwritten only with --force. ' +
+      'SQLite only: with DATABASE_URL set it refuses (exit 2); back PostgreSQL up with pg_dump (docs/several-instances.md).',
   },
   {
     name: 'db copy',

@@ -28,3 +28,7 @@ export async function underLease<T>(
     await o.writer.run('releaseLease', { name, holder: o.holder }).catch(() => false);
   }
 }
+
+/** The lease a day's reconciliation (of one scope) runs under, the same on every instance and on the command line. */
+export const reconcileLeaseName = (scope: { date: string; mercNo?: string; payway?: string }) =>
+  `reconcile:${scope.date}:${scope.mercNo ?? '*'}:${scope.payway ?? '*'}`;

@@ -80,7 +80,7 @@ export async function setMerchantPayouts(reads: StoragePort['reads'], writer: Wr
  * What keeps a live merchant's configured channels from paying out (Alipay in key mode, …).
  * `masterKey` is asked for only when a driver needs the credentials opened.
  */
-export async function payoutWarnings(credentials: StoragePort['credentials'], masterKey: () => string, mercNo: string): Promise<string[]> {
+export async function payoutWarnings(credentials: StoragePort['credentials'], masterKey: () => string | Promise<string>, mercNo: string): Promise<string[]> {
   const rows = await credentials.channelCredentialsOf(mercNo);
   if (rows.length === 0) return ['no live channel is configured for this merchant (dtpay channel set)'];
   const out: string[] = [];
@@ -93,7 +93,7 @@ export async function payoutWarnings(credentials: StoragePort['credentials'], ma
       continue;
     }
     if (!driver.payoutUnavailable) continue;
-    key ??= masterKey();
+    key ??= await masterKey();
     const loaded = await loadLiveCredentials(credentials, key, mercNo, payway);
     for (const tradeType of ['02', '03'] as const) {
       const why = loaded && driver.payoutUnavailable(loaded, tradeType);

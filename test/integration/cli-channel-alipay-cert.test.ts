@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { tempDir } from '../helper.js';
 import { CLI, runNode, type CliResult } from '../cli-runner.js';
 import { makeAlipayPki } from '../simulators/alipay-pki.js';
+import { testBackendDatabase } from '../backend-database.js';
 
 // `dtpay channel set MERCNO alipay` in 公钥证书 mode through the compiled CLI (CONTRACT §3, §4):
 // the three certificate files instead of the Alipay public key, exactly one mode, and what
@@ -22,7 +23,8 @@ const iso = (pem: string) => new Date(new X509Certificate(pem).validTo).toISOStr
 
 t.test('certificate mode: set, show, and the usage errors', async (t) => {
   const cwd = tempDir(t);
-  const env = { DATABASE_PATH: join(cwd, 'data', 'dtpay.sqlite'), MASTER_KEY, PUBLIC_BASE_URL };
+  const d = await testBackendDatabase(t, join(cwd, 'data', 'dtpay.sqlite'), { masterKey: MASTER_KEY });
+  const env = { ...d.env, MASTER_KEY, PUBLIC_BASE_URL };
   const cli = (args: string[]) => runNode(CLI, args, cwd, env);
   const file = (name: string, content: string) => {
     const p = join(cwd, name);

@@ -4,12 +4,18 @@ import { join } from 'node:path';
 import { tempDir } from '../helper.js';
 import { CLI, runNode, type CliResult } from '../cli-runner.js';
 import { certificatePem, channelFixtures, rsaKeyPair } from '../fixtures/channel-credentials.js';
+import { testBackendDatabase } from '../backend-database.js';
 
 // `dtpay channel set|show` with the payout settings (CONTRACT §3/§4): WeChat's transfer scenes and
 // UnionPay's encryption certificate, through the compiled CLI as a child process.
 
 const MASTER_KEY = 'cli-test-master-key-0123456789abcdefABCDEF=';
-const env = (cwd: string) => ({ DATABASE_PATH: join(cwd, 'data', 'dtpay.sqlite'), MASTER_KEY, PUBLIC_BASE_URL: 'https://pay.example.com' });
+/** The environment naming a database of its own on the test backend. */
+const env = async (t: { teardown(fn: () => unknown): void }, cwd: string) => ({
+  ...(await testBackendDatabase(t, join(cwd, 'data', 'dtpay.sqlite'), { masterKey: MASTER_KEY })).env,
+  MASTER_KEY,
+  PUBLIC_BASE_URL: 'https://pay.example.com',
+});
 
 function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
   try {
@@ -22,7 +28,8 @@ function oneJson(t: { fail(msg: string): void }, r: CliResult): any {
 
 t.test('transfer scenes and the encryption certificate: set, validated, shown', async (t) => {
   const cwd = tempDir(t);
-  const cli = (args: string[]) => runNode(CLI, args, cwd, env(cwd));
+  const cliEnv = await env(t, cwd);
+  const cli = (args: string[]) => runNode(CLI, args, cwd, cliEnv);
   const fx = channelFixtures();
   const file = (name: string, content: string | Buffer) => {
     const p = join(cwd, name);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { tempDir } from '../helper.js';
 import { CLI, runNode, type CliResult } from '../cli-runner.js';
 import { channelFixtures, pemBody } from '../fixtures/channel-credentials.js';
+import { testBackendDatabase } from '../backend-database.js';
 
 // `dtpay channel set|show|remove` through the compiled CLI as a child process (CONTRACT §3).
 
@@ -36,7 +37,10 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 t.test('channel set, show and remove for every payway', async (t) => {
   const cwd = tempDir(t);
   const db = join(cwd, 'data', 'dtpay.sqlite');
-  const env = { DATABASE_PATH: db, MASTER_KEY, PUBLIC_BASE_URL };
+  // The SQLite file is made by `merchant create`; on PostgreSQL the database is there, empty.
+  const d = await testBackendDatabase(t, db, { masterKey: MASTER_KEY });
+  const onPostgres = d.backend === 'postgres';
+  const env = { ...d.env, MASTER_KEY, PUBLIC_BASE_URL };
   const cli = (args: string[], extra: Record<string, string> = {}) => runCli(cwd, args, { ...env, ...extra });
 
   const fx = channelFixtures();
@@ -158,10 +162,16 @@ t.test('channel set, show and remove for every payway', async (t) => {
     const sb = await cli(['channel', 'show', sandbox!, '--json']);
     t.equal(sb.code, 0);
     t.same(oneJson(t, sb), { mercNo: sandbox, mode: 'sandbox', status: 'active', channels: [] });
-    // Showing a merchant without credentials needs no MASTER_KEY.
+    // Showing a merchant without credentials needs no MASTER_KEY on SQLite. On PostgreSQL every
+    // process on the database is given it (CONTRACT §7): without it, a command is a configuration error.
     const sbNoKey = await cli(['channel', 'show', sandbox!], { MASTER_KEY: '' });
-    t.equal(sbNoKey.code, 0, sbNoKey.stderr);
-    t.match(sbNoKey.stdout, 'sandbox');
+    if (onPostgres) {
+      t.equal(sbNoKey.code, 2, sbNoKey.stderr);
+      t.match(sbNoKey.stderr, /DATABASE_URL is set, so MASTER_KEY \(or MASTER_KEY_FILE\) must be given/);
+    } else {
+      t.equal(sbNoKey.code, 0, sbNoKey.stderr);
+      t.match(sbNoKey.stdout, 'sandbox');
+    }
   });
 
   await t.test('errors', async (t) => {
@@ -186,11 +196,19 @@ t.test('channel set, show and remove for every payway', async (t) => {
     t.equal(sb.code, 1, 'a sandbox merchant is refused');
     t.match(sb.stderr, 'live merchants only');
 
-    t.equal(noKey.code, 1, 'no MASTER_KEY');
-    t.match(noKey.stderr, 'MASTER_KEY is not set');
-    t.match(noKey.stderr, 'openssl rand -base64 32');
-    t.equal(showNoKey.code, 1);
-    t.match(showNoKey.stderr, 'openssl rand -base64 32');
+    if (onPostgres) {
+      for (const r of [noKey, showNoKey]) {
+        t.equal(r.code, 2, 'no MASTER_KEY on PostgreSQL: a configuration error');
+        t.match(r.stderr, 'MASTER_KEY (or MASTER_KEY_FILE) must be given');
+        t.match(r.stderr, 'openssl rand -base64 32');
+      }
+    } else {
+      t.equal(noKey.code, 1, 'no MASTER_KEY');
+      t.match(noKey.stderr, 'MASTER_KEY is not set');
+      t.match(noKey.stderr, 'openssl rand -base64 32');
+      t.equal(showNoKey.code, 1);
+      t.match(showNoKey.stderr, 'openssl rand -base64 32');
+    }
 
     t.equal(wrongShow.code, 1, 'a wrong MASTER_KEY');
     t.match(wrongShow.stderr, 'MASTER_KEY does not decrypt the stored credentials');
@@ -241,6 +259,17 @@ t.test('channel set, show and remove for every payway', async (t) => {
     t.same(s.channels.map((c: { payway: string }) => c.payway), ['alipay', 'unionpay']);
   });
 
+  /** Every value of every row of the tables that hold merchants and credentials, as bytes. */
+  const storedOnPostgres = async () => {
+    const out: Buffer[] = [];
+    for (const table of ['channel_credentials', 'merchants', 'settings']) {
+      for (const row of await d.sql.all(`SELECT * FROM ${table}`)) {
+        for (const v of Object.values(row)) out.push(Buffer.isBuffer(v) ? v : Buffer.from(String(v)));
+      }
+    }
+    return out;
+  };
+
   await t.test('no secret is printed or stored in plain text', async (t) => {
     const privateKeys = [fx.alipay.appKey.privateKeyPem, fx.wxpay.merchantKey.privateKeyPem, fx.unionpay.signKey.privateKeyPem];
     const needles: [string, Buffer][] = [
@@ -260,7 +289,9 @@ t.test('channel set, show and remove for every payway', async (t) => {
     const out = Buffer.from(printed.join('\n'));
     t.ok(out.length > 1000, `searched ${out.length} bytes of CLI output`);
     t.notOk(out.includes('PRIVATE KEY'), 'no PEM armour of a private key in any output');
-    const files = [db, `${db}-wal`, `${db}-shm`].filter((p) => existsSync(p)).map((p) => readFileSync(p));
+    const files = onPostgres
+      ? await storedOnPostgres()
+      : [db, `${db}-wal`, `${db}-shm`].filter((p) => existsSync(p)).map((p) => readFileSync(p));
     const stored = Buffer.concat(files);
     t.ok(stored.length > 0, `searched ${stored.length} bytes of database files`);
     t.notOk(stored.includes('PRIVATE KEY'), 'no PEM armour in the database');

@@ -6,6 +6,9 @@ import { payFields, tempDir } from '../helper.js';
 import { startServer } from '../processes.js';
 import { CLI, cli, oneJson, pooled, runNode } from '../cli-runner.js';
 
+// Not repeated on PostgreSQL: it is about finding the SQLite file (DATABASE_PATH, .env, the folder);
+// pg-gateway.test.ts checks what the CLI says of an empty PostgreSQL database named by DATABASE_URL.
+
 // Which database a CLI command works on: DATABASE_PATH from the environment or .env in the current
 // folder, as the gateway takes it; and what it says when that is not the gateway's database.
 

@@ -5,6 +5,8 @@ import { freePort } from '../processes.js';
 import { CLI, pooled, runNode } from '../cli-runner.js';
 import { tempDir } from '../helper.js';
 
+// Not repeated on PostgreSQL: --help opens no database, on either backend.
+
 // `dtpay <command> --help` for every command, through the compiled CLI in a child process.
 
 /** Every command and subcommand, as an operator types it, with the arguments its usage names. */

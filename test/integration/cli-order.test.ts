@@ -1,14 +1,12 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { openDb } from '../../src/db/open.js';
-import { migrate } from '../../src/db/migrate.js';
-import { InlineWriter } from '../../src/db/writer.js';
 import { createMerchant } from '../../src/services/merchants.js';
 import { formatBeijing } from '../../src/domain/time.js';
 import { orderRow } from '../fixtures/orders.js';
-import { cli, oneJson, pooled, type CliResult } from '../cli-runner.js';
+import { CLI, oneJson, pooled, runNode, type CliResult } from '../cli-runner.js';
 import { tempDir } from '../helper.js';
 import { merchantWriting } from '../fixtures/merchant-keys.js';
+import { testBackendDatabase, type BackendDatabase } from '../backend-database.js';
 
 // `dtpay order show|list`, run as the compiled CLI in a child process over a database built
 // here through the real write operations.
@@ -17,18 +15,21 @@ import { merchantWriting } from '../fixtures/merchant-keys.js';
 const T0 = Date.UTC(2026, 0, 1, 4, 0, 0); // 2026-01-01 12:00 in Beijing
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Every row the order commands read, as text. */
-function dump(db: ReturnType<typeof openDb>): string {
-  const tables = ['orders', 'order_events', 'notifications', 'notification_attempts', 'merchants', 'refunds'];
-  const rows = tables.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).safeIntegers(true).all());
+/** Every row the order commands read, as text (each table in its key's order: there is no rowid on PostgreSQL). */
+async function dump(d: BackendDatabase): Promise<string> {
+  const tables = { orders: 'order_id', order_events: 'id', notifications: 'id', notification_attempts: 'id', merchants: 'merc_no', refunds: 'refund_id' };
+  const rows = [];
+  for (const [table, key] of Object.entries(tables)) rows.push(await d.sql.all(`SELECT * FROM ${table} ORDER BY ${key}`));
   return JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-/** Two merchants and five orders in different states, built through the write operations. */
-async function buildDb(dbPath: string) {
-  const db = openDb(dbPath);
-  migrate(db);
-  const w = new InlineWriter(db);
+/** The CLI in `cwd` on `d`. */
+const cliOn = (cwd: string, d: BackendDatabase) => (args: string[]) => runNode(CLI, args, cwd, d.env);
+
+/** Two merchants and five orders in different states, built through the write operations, on the test backend. */
+async function buildDb(t: { teardown(fn: () => unknown): void }, dbPath: string) {
+  const d = await testBackendDatabase(t, dbPath);
+  const w = d.writer();
   const a = await createMerchant(merchantWriting(w), 'Shop A', 'sandbox', T0);
   const b = await createMerchant(merchantWriting(w), 'Shop B', 'sandbox', T0);
   const move = (orderId: string, event: 'payer_opened' | 'channel_paid' | 'channel_failed' | 'merchant_closed' | 'expired', at: number, extra = {}) =>
@@ -97,34 +98,28 @@ async function buildDb(dbPath: string) {
   await w.run('insertOrder', ontime);
   await move(ontime.order_id, 'channel_paid', T0 + 241_000, { bankType: 'ICBC' });
 
-  const before = dump(db);
-  db.close();
+  const before = await dump(d);
+  await d.close();
   /** True when the database holds exactly what it held when it was built. */
-  const unchanged = () => {
-    const again = openDb(dbPath);
-    try {
-      return dump(again) === before;
-    } finally {
-      again.close();
-    }
-  };
-  return { a, b, late, big, closed, expired, ontime, r1, r2, unchanged };
+  const unchanged = async () => (await dump(d)) === before;
+  return { d, a, b, late, big, closed, expired, ontime, r1, r2, unchanged };
 }
 
 t.test('order show', async (t) => {
   const cwd = tempDir(t);
   const dbPath = join(cwd, 'data', 'dtpay.sqlite');
-  const { a, late, big, closed, r1, r2, unchanged } = await buildDb(dbPath);
+  const { d: db, a, late, big, closed, r1, r2, unchanged } = await buildDb(t, dbPath);
+  const cli = cliOn(cwd, db);
 
   const [json, text, bigJson, closedJson, unknown, malformed, noId, twoIds] = await Promise.all([
-    cli(cwd, dbPath, ['order', 'show', late.order_id, '--json']),
-    cli(cwd, dbPath, ['order', 'show', late.order_id]),
-    cli(cwd, dbPath, ['order', 'show', big.order_id, '--json']),
-    cli(cwd, dbPath, ['order', 'show', closed.order_id, '--json']),
-    cli(cwd, dbPath, ['order', 'show', '2099010100000000000001', '--json']),
-    cli(cwd, dbPath, ['order', 'show', 'not-an-order']),
-    cli(cwd, dbPath, ['order', 'show']),
-    cli(cwd, dbPath, ['order', 'show', late.order_id, big.order_id]),
+    cli(['order', 'show', late.order_id, '--json']),
+    cli(['order', 'show', late.order_id]),
+    cli(['order', 'show', big.order_id, '--json']),
+    cli(['order', 'show', closed.order_id, '--json']),
+    cli(['order', 'show', '2099010100000000000001', '--json']),
+    cli(['order', 'show', 'not-an-order']),
+    cli(['order', 'show']),
+    cli(['order', 'show', late.order_id, big.order_id]),
   ]);
 
   t.equal(json.code, 0, `show --json exits 0 ${json.stderr}`);
@@ -245,13 +240,14 @@ t.test('order show', async (t) => {
   t.equal(noId.code, 2, 'no id: usage error');
   t.match(noId.stderr, /usage: dtpay order show ORDERID/);
   t.equal(twoIds.code, 2);
-  t.ok(unchanged(), 'show writes nothing');
+  t.ok(await unchanged(), 'show writes nothing');
 });
 
 t.test('order list', async (t) => {
   const cwd = tempDir(t);
   const dbPath = join(cwd, 'data', 'dtpay.sqlite');
-  const { a, b, late, big, closed, expired, ontime, unchanged } = await buildDb(dbPath);
+  const { d: db, a, b, late, big, closed, expired, ontime, unchanged } = await buildDb(t, dbPath);
+  const cli = cliOn(cwd, db);
   const newestFirst = [ontime, expired, closed, big, late].map((o) => o.order_id);
 
   const runs = {
@@ -273,7 +269,7 @@ t.test('order list', async (t) => {
   };
   const names = Object.keys(runs) as (keyof typeof runs)[];
   // A few at a time: fifteen node processes at once outlast the runner's bound on a busy two-core machine.
-  const results = await pooled(names.map((n) => () => cli(cwd, dbPath, runs[n])), 4);
+  const results = await pooled(names.map((n) => () => cli(runs[n])), 4);
   const r = Object.fromEntries(names.map((n, i) => [n, results[i]!])) as Record<keyof typeof runs, CliResult>;
 
   t.equal(r.all.code, 0, `list --json exits 0 ${r.all.stderr}`);
@@ -320,15 +316,15 @@ t.test('order list', async (t) => {
   t.match(r.noSub.stderr, /order: expected show or list/);
   t.equal(r.badSub.code, 2);
   for (const n of ['badStatus', 'badLimit', 'noMerchant', 'noSub'] as const) t.equal(r[n].stdout, '', `${n}: nothing on stdout`);
-  t.ok(unchanged(), 'list writes nothing');
+  t.ok(await unchanged(), 'list writes nothing');
 });
 
 t.test('the default limit is 50', async (t) => {
   const cwd = tempDir(t);
   const dbPath = join(cwd, 'data', 'dtpay.sqlite');
-  const db = openDb(dbPath);
-  migrate(db);
-  const w = new InlineWriter(db);
+  const db = await testBackendDatabase(t, dbPath);
+  const cli = cliOn(cwd, db);
+  const w = db.writer();
   const m = await createMerchant(merchantWriting(w), 'Busy shop', 'sandbox', T0);
   const ids: string[] = [];
   for (let i = 0; i < 60; i++) {
@@ -336,10 +332,10 @@ t.test('the default limit is 50', async (t) => {
     ids.push(o.order_id);
     await w.run('insertOrder', o);
   }
-  db.close();
+  await db.close();
   const [dflt, more] = await Promise.all([
-    cli(cwd, dbPath, ['order', 'list', '--json']),
-    cli(cwd, dbPath, ['order', 'list', '--limit', '100', '--json']),
+    cli(['order', 'list', '--json']),
+    cli(['order', 'list', '--limit', '100', '--json']),
   ]);
   t.same(oneJson(t, dflt).map((o: any) => o.orderId), ids.slice(10).reverse(), 'the 50 newest');
   t.equal(oneJson(t, more).length, 60);

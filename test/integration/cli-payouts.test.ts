@@ -1,5 +1,5 @@
 import t from 'tap';
-import { cli, oneJson } from '../cli-runner.js';
+import { CLI, oneJson, runNode } from '../cli-runner.js';
 import { payFields, startGateway } from '../helper.js';
 
 // `dtpay merchant payouts` and `merchant show` (CONTRACT §4), run as the compiled CLI beside a
@@ -10,9 +10,8 @@ const NAME = '张小明';
 
 t.test('payouts are turned on with limits, shown, used, and turned off', async (t) => {
   const gw = await startGateway(t);
-  const db = gw.config.DATABASE_PATH;
   const { mercNo } = gw.merchant;
-  const run = (args: string[]) => cli(gw.dir, db, args);
+  const run = (args: string[]) => runNode(CLI, args, gw.dir, gw.storageEnv);
 
   const shown = oneJson(t, await run(['merchant', 'show', mercNo, '--json']));
   t.same(shown.payouts, { enabled: false }, 'off for every merchant at first');

@@ -1,9 +1,8 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { openDb } from '../../src/db/open.js';
-import { migrate } from '../../src/db/migrate.js';
 import { formatBeijing } from '../../src/domain/time.js';
-import { cli } from '../cli-runner.js';
+import { CLI, runNode } from '../cli-runner.js';
+import { testBackendDatabase } from '../backend-database.js';
 import { tempDir } from '../helper.js';
 import { buildHistory } from '../fixtures/history.js';
 
@@ -18,19 +17,20 @@ const day = (ms: number) => {
 t.test('dtpay prune --before DATE removes what ended before DATE and says what it kept', async (t) => {
   const cwd = tempDir(t);
   const dbPath = join(cwd, 'data', 'dtpay.sqlite');
-  const db = openDb(dbPath);
-  migrate(db);
+  // On SQLite the file, on PostgreSQL a database of its own (DTPAY_TEST_BACKEND).
+  const d = await testBackendDatabase(t, dbPath);
   const now = Date.now();
-  const h = await buildHistory(db, now);
-  db.close();
+  const h = await buildHistory({ writer: d.writer(), run: (sql, ...p) => d.sql.run(sql, ...p) }, now);
+  await d.close();
+  const cli = (args: string[]) => runNode(CLI, args, cwd, d.env);
   const before = day(now - 548 * DAY);
 
   const [help, dry, refused, bad, missing] = await Promise.all([
-    cli(cwd, dbPath, ['help']),
-    cli(cwd, dbPath, ['prune', '--before', before, '--dry-run', '--json']),
-    cli(cwd, dbPath, ['prune', '--before', day(now - 30 * DAY)]),
-    cli(cwd, dbPath, ['prune', '--before', '2025/01/01']),
-    cli(cwd, dbPath, ['prune']),
+    cli(['help']),
+    cli(['prune', '--before', before, '--dry-run', '--json']),
+    cli(['prune', '--before', day(now - 30 * DAY)]),
+    cli(['prune', '--before', '2025/01/01']),
+    cli(['prune']),
   ]);
   t.match(help.stdout, /^ {2}prune --before YYYY-MM-DD \[--dry-run\] \[--json\]/m, 'listed in the usage');
   t.equal(dry.code, 0, dry.stderr);
@@ -42,12 +42,11 @@ t.test('dtpay prune --before DATE removes what ended before DATE and says what i
   t.equal(missing.code, 2);
   t.match(missing.stderr, /usage: dtpay prune --before YYYY-MM-DD/);
 
-  const text = await cli(cwd, dbPath, ['prune', '--before', before]);
+  const text = await cli(['prune', '--before', before]);
   t.equal(text.code, 0, text.stderr);
   t.match(text.stdout, new RegExp(`^removed 5 orders that ended before ${before} \\(Beijing time\\), with \\d+ events, 5 notifications, 5 notification attempts and 1 refunds\\nkept 6 orders`));
-  const after = openDb(dbPath);
-  t.teardown(() => after.close());
-  const has = (id: string) => after.prepare('SELECT 1 FROM orders WHERE order_id = ?').get(id) !== undefined;
+  const left = new Set(await d.sql.values<string>('SELECT order_id FROM orders'));
+  const has = (id: string) => left.has(id);
   t.notOk(Object.values(h.gone).some(has), 'the ended orders are gone');
   t.ok(Object.values(h.kept).every(has) && has(h.recent), 'the others are there');
 });

@@ -17,7 +17,6 @@ const SERVER = fileURLToPath(new URL('../../src/server.js', import.meta.url));
 
 t.test('reconcile, reconcile show, alerts list and handle', async (t) => {
   const dir = tempDir(t);
-  const db = join(dir, 'dtpay.sqlite');
   const clock = new FakeClock();
   const gw = await startGateway(t, { MASTER_KEY }, { clock, dir });
   const sandboxNo = gw.merchant.mercNo;
@@ -38,7 +37,7 @@ t.test('reconcile, reconcile show, alerts list and handle', async (t) => {
     gatewayUrl: 'http://127.0.0.1:9/gateway.do',
   });
   await gw.close();
-  const run = (...args: string[]) => runNode(CLI, args, dir, { DATABASE_PATH: db, MASTER_KEY, CHANNEL_TIMEOUT_MS: '2000' });
+  const run = (...args: string[]) => runNode(CLI, args, dir, { ...gw.storageEnv, MASTER_KEY, CHANNEL_TIMEOUT_MS: '2000' });
 
   const usage = await pooled([
     () => run('reconcile', '--json'),

@@ -9,7 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sign } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { baseEnv, startServer, waitFor, type Served } from '../processes.js';
-import { CLI, cli, oneJson, runNode } from '../cli-runner.js';
+import { CLI, oneJson, runNode } from '../cli-runner.js';
+import { testBackendDatabase, type BackendDatabase } from '../backend-database.js';
+import { redactedUrl } from '../../src/db/database-url.js';
 import { VECTOR_BODY, VECTOR_KEY } from '../fixtures/contract-vector.js';
 import { startReceiver } from '../receiver.js';
 
@@ -17,25 +19,31 @@ const SERVER = fileURLToPath(new URL('../../src/server.js', import.meta.url));
 
 type Teardown = Parameters<typeof tempDir>[0];
 
+/** The CLI in `cwd` on the database `d` names (the SQLite file, or its PostgreSQL database). */
+const cliOn = (cwd: string, d: BackendDatabase) => (args: string[], stdin = '') => runNode(CLI, args, cwd, d.env, stdin);
+
 
 
 t.test('merchant commands', async (t) => {
   const cwd = tempDir(t);
-  const db = join(cwd, 'data', 'dtpay.sqlite');
+  // On PostgreSQL a database with no tables yet, for migrate to make them.
+  const d = await testBackendDatabase(t, join(cwd, 'data', 'dtpay.sqlite'), { empty: true });
+  const cli = cliOn(cwd, d);
 
-  const mig = await cli(cwd, db, ['migrate', '--json']);
+  const mig = await cli(['migrate', '--json']);
   t.equal(mig.code, 0, `migrate exits 0 ${mig.stderr}`);
   const m1 = oneJson(t, mig);
-  t.ok(Array.isArray(m1.applied) && m1.applied.includes('0001_create_core_tables.sql'), 'migrate --json lists 0001 as applied');
+  const firstMigration = d.backend === 'postgres' ? '0015_create_schema.sql' : '0001_create_core_tables.sql';
+  t.ok(Array.isArray(m1.applied) && m1.applied.includes(firstMigration), `migrate --json lists ${firstMigration} as applied`);
   t.equal(typeof m1.current, 'string');
-  const mig2 = await cli(cwd, db, ['migrate', '--json']);
+  const mig2 = await cli(['migrate', '--json']);
   t.equal(mig2.code, 0);
   t.same(oneJson(t, mig2), { applied: [], current: m1.current }, 'second migrate applies nothing');
 
   // Steps that do not depend on each other run side by side, to keep the file quick.
   const [created, live] = await Promise.all([
-    cli(cwd, db, ['merchant', 'create', '--name', 'Shop', '--mode', 'sandbox', '--json']),
-    cli(cwd, db, ['merchant', 'create', '--name', 'Live shop', '--mode', 'live', '--json']),
+    cli(['merchant', 'create', '--name', 'Shop', '--mode', 'sandbox', '--json']),
+    cli(['merchant', 'create', '--name', 'Live shop', '--mode', 'live', '--json']),
   ]);
   t.equal(created.code, 0, `create exits 0 ${created.stderr}`);
   const m = oneJson(t, created);
@@ -52,8 +60,8 @@ t.test('merchant commands', async (t) => {
   t.not(l.mercNo, m.mercNo);
 
   const [list, rotated] = await Promise.all([
-    cli(cwd, db, ['merchant', 'list', '--json']),
-    cli(cwd, db, ['merchant', 'rotate-key', m.mercNo, '--json']),
+    cli(['merchant', 'list', '--json']),
+    cli(['merchant', 'rotate-key', m.mercNo, '--json']),
   ]);
   t.equal(list.code, 0);
   const rows = oneJson(t, list) as { mercNo: string; name: string; mode: string; status: string }[];
@@ -64,9 +72,9 @@ t.test('merchant commands', async (t) => {
   t.notOk(list.stdout.includes(m.key), 'list never shows a key');
 
   const [shown, shownText, shownLive] = await Promise.all([
-    cli(cwd, db, ['merchant', 'show', m.mercNo, '--json']),
-    cli(cwd, db, ['merchant', 'show', m.mercNo]),
-    cli(cwd, db, ['merchant', 'show', l.mercNo]),
+    cli(['merchant', 'show', m.mercNo, '--json']),
+    cli(['merchant', 'show', m.mercNo]),
+    cli(['merchant', 'show', l.mercNo]),
   ]);
   t.equal(shown.code, 0, `merchant show exits 0 ${shown.stderr}`);
   const sj = oneJson(t, shown);
@@ -86,7 +94,7 @@ t.test('merchant commands', async (t) => {
   t.ok(r.key.length >= 32);
   t.not(r.key, m.key, 'a different key');
 
-  const disabled = await cli(cwd, db, ['merchant', 'disable', m.mercNo]);
+  const disabled = await cli(['merchant', 'disable', m.mercNo]);
   t.equal(disabled.code, 0, `disable exits 0 ${disabled.stderr}`);
   // The failures do not depend on each other: run them side by side.
   const notFound = [
@@ -96,12 +104,12 @@ t.test('merchant commands', async (t) => {
     ['merchant', 'enable', 'M999999999999999'],
   ];
   const [listDisabled, bogus, noName, unknownFlag, unknownCmd, ...missing] = await Promise.all([
-    cli(cwd, db, ['merchant', 'list', '--json']),
-    cli(cwd, db, ['merchant', 'create', '--name', 'X', '--mode', 'bogus', '--json']),
-    cli(cwd, db, ['merchant', 'create', '--mode', 'sandbox']),
-    cli(cwd, db, ['merchant', 'list', '--frobnicate']),
-    cli(cwd, db, ['frobnicate']),
-    ...notFound.map((args) => cli(cwd, db, args)),
+    cli(['merchant', 'list', '--json']),
+    cli(['merchant', 'create', '--name', 'X', '--mode', 'bogus', '--json']),
+    cli(['merchant', 'create', '--mode', 'sandbox']),
+    cli(['merchant', 'list', '--frobnicate']),
+    cli(['frobnicate']),
+    ...notFound.map((args) => cli(args)),
   ]);
   const after = oneJson(t, listDisabled!) as typeof rows;
   t.equal(after.find((x) => x.mercNo === m.mercNo)?.status, 'disabled', 'list shows it disabled');
@@ -127,11 +135,11 @@ t.test('merchant commands', async (t) => {
   t.not(unknownCmd!.code, 0, 'unknown command: non-zero exit');
   t.match(unknownCmd!.stderr, /frobnicate/);
 
-  const enabled = await cli(cwd, db, ['merchant', 'enable', m.mercNo, '--json']);
+  const enabled = await cli(['merchant', 'enable', m.mercNo, '--json']);
   t.equal(enabled.code, 0);
   t.same(oneJson(t, enabled), { mercNo: m.mercNo, status: 'active' });
 
-  const still = oneJson(t, await cli(cwd, db, ['merchant', 'list', '--json'])) as typeof rows;
+  const still = oneJson(t, await cli(['merchant', 'list', '--json'])) as typeof rows;
   t.equal(still.length, 2, 'failed commands created nothing');
   t.equal(still.find((x) => x.mercNo === m.mercNo)?.status, 'active', 'enable makes it active again');
 });
@@ -139,6 +147,8 @@ t.test('merchant commands', async (t) => {
 t.test('sign', async (t) => {
   const cwd = tempDir(t);
   const db = join(cwd, 'unused.sqlite');
+  // sign touches no database: it runs on SQLite's settings on both passes.
+  const cli = (args: string[], stdin = '') => runNode(CLI, args, cwd, { DATABASE_PATH: db }, stdin);
 
   const noType = { ...VECTOR_BODY };
   delete noType.signType;
@@ -152,13 +162,13 @@ t.test('sign', async (t) => {
   ] as const;
   // Independent invocations: run them side by side.
   const [md5, hmac, explicitMd5, resigned, dflt, noKey, ...failed] = await Promise.all([
-    cli(cwd, db, ['sign', '--key', VECTOR_KEY], JSON.stringify(VECTOR_BODY)),
-    cli(cwd, db, ['sign', '--key', VECTOR_KEY, '--sign-type', 'HMAC-SHA256'], JSON.stringify(VECTOR_BODY)),
-    cli(cwd, db, ['sign', '--key', VECTOR_KEY, '--sign-type', 'MD5'], JSON.stringify({ ...VECTOR_BODY, signType: 'HMAC-SHA256' })),
-    cli(cwd, db, ['sign', '--key', VECTOR_KEY], JSON.stringify({ ...VECTOR_BODY, signature: 'stale' })),
-    cli(cwd, db, ['sign', '--key', VECTOR_KEY], JSON.stringify(noType)),
-    cli(cwd, db, ['sign'], JSON.stringify(VECTOR_BODY)),
-    ...failures.map(([, stdin, args]) => cli(cwd, db, ['sign', '--key', VECTOR_KEY, ...args], stdin)),
+    cli(['sign', '--key', VECTOR_KEY], JSON.stringify(VECTOR_BODY)),
+    cli(['sign', '--key', VECTOR_KEY, '--sign-type', 'HMAC-SHA256'], JSON.stringify(VECTOR_BODY)),
+    cli(['sign', '--key', VECTOR_KEY, '--sign-type', 'MD5'], JSON.stringify({ ...VECTOR_BODY, signType: 'HMAC-SHA256' })),
+    cli(['sign', '--key', VECTOR_KEY], JSON.stringify({ ...VECTOR_BODY, signature: 'stale' })),
+    cli(['sign', '--key', VECTOR_KEY], JSON.stringify(noType)),
+    cli(['sign'], JSON.stringify(VECTOR_BODY)),
+    ...failures.map(([, stdin, args]) => cli(['sign', '--key', VECTOR_KEY, ...args], stdin)),
   ]);
 
   t.equal(md5!.code, 0, `sign exits 0 ${md5!.stderr}`);
@@ -222,9 +232,11 @@ async function post(url: string, fields: Record<string, string>, key: string): P
 t.test('npm start: first boot, orders, CLI beside a running server, clean shutdown, restart', async (t) => {
   const cwd = tempDir(t);
   const db = join(cwd, 'data', 'dtpay.sqlite');
+  const d = await testBackendDatabase(t, db);
+  const cli = cliOn(cwd, d);
 
   // First boot on an empty database.
-  const s1 = await startServer(t, cwd, db);
+  const s1 = await startServer(t, cwd, db, undefined, d.env);
   const [, mercNo] = await waitFor(s1, /mercNo:\s+(M\d{15})/);
   const [, key] = await waitFor(s1, /key:\s+(\S+)/);
   t.ok(mercNo, `first boot printed mercNo ${mercNo}`);
@@ -242,12 +254,13 @@ t.test('npm start: first boot, orders, CLI beside a running server, clean shutdo
   t.equal(lines[top - 1], '', 'a blank line before it');
   t.equal(lines[bottom + 1], '', 'a blank line after it');
   t.ok(lines.slice(top + 1, bottom).every((l) => !l.startsWith('{')), 'no log line inside the block');
-  t.match(lines.slice(top, bottom).join('\n'), `database: ${db}`, 'it names the database the CLI must use too');
+  const named = d.env.DATABASE_URL ? redactedUrl(d.env.DATABASE_URL) : db;
+  t.match(lines.slice(top, bottom).join('\n'), `database: ${named}`, 'it names the database the CLI must use too');
   const outside = [...lines.slice(0, top - 1), ...lines.slice(bottom + 2)].filter((l) => l !== '');
   t.ok(outside.length > 0, 'there are log lines around it');
   for (const l of outside) t.doesNotThrow(() => JSON.parse(l), `outside the block, a JSON log line: ${l.slice(0, 60)}`);
 
-  const listed = oneJson(t, await cli(cwd, db, ['merchant', 'list', '--json'])) as { mercNo: string; mode: string }[];
+  const listed = oneJson(t, await cli(['merchant', 'list', '--json'])) as { mercNo: string; mode: string }[];
   t.equal(listed.length, 1, 'exactly one merchant after first boot');
   t.match(listed[0], { mercNo, mode: 'sandbox', status: 'active' }, 'the first-boot merchant is a sandbox merchant');
 
@@ -261,12 +274,12 @@ t.test('npm start: first boot, orders, CLI beside a running server, clean shutdo
   const orderId = paid.body.orderId as string;
 
   // A merchant made by the CLI while the server runs is served at once; disabled, it is refused at once.
-  const made = await cli(cwd, db, ['merchant', 'create', '--name', 'Second', '--mode', 'sandbox', '--json']);
+  const made = await cli(['merchant', 'create', '--name', 'Second', '--mode', 'sandbox', '--json']);
   t.equal(made.code, 0, `merchant create beside the running server ${made.stderr}`);
   const second = oneJson(t, made);
   const ok2 = await post(s1.url, payFields(second.mercNo), second.key);
   t.equal(ok2.body.respCode, '000000', 'the new merchant can order');
-  const dis = await cli(cwd, db, ['merchant', 'disable', second.mercNo]);
+  const dis = await cli(['merchant', 'disable', second.mercNo]);
   t.equal(dis.code, 0, `merchant disable beside the running server ${dis.stderr}`);
   const refused = await post(s1.url, payFields(second.mercNo), second.key);
   t.equal(refused.status, 403, 'a disabled merchant gets HTTP 403');
@@ -274,8 +287,8 @@ t.test('npm start: first boot, orders, CLI beside a running server, clean shutdo
 
   // A rotated key takes effect at once too: the old one no longer verifies.
   const [reenabled, rotatedKey] = await Promise.all([
-    cli(cwd, db, ['merchant', 'enable', second.mercNo, '--json']),
-    cli(cwd, db, ['merchant', 'rotate-key', second.mercNo, '--json']),
+    cli(['merchant', 'enable', second.mercNo, '--json']),
+    cli(['merchant', 'rotate-key', second.mercNo, '--json']),
   ]);
   t.equal(oneJson(t, reenabled!).status, 'active');
   const newKey = oneJson(t, rotatedKey!).key as string;
@@ -290,7 +303,7 @@ t.test('npm start: first boot, orders, CLI beside a running server, clean shutdo
   t.equal(s1.out().match(/First start/g)?.length, 1, 'the first-boot message was printed once');
 
   // Restart on the same database: no new merchant, the order is still there.
-  const s2 = await startServer(t, cwd, db);
+  const s2 = await startServer(t, cwd, db, undefined, d.env);
   const replay = await post(s2.url, order, key!);
   t.equal(replay.status, 200, 'replaying the same order after a restart');
   t.equal(replay.body.respCode, '000000');
@@ -305,13 +318,14 @@ t.test('npm start: first boot, orders, CLI beside a running server, clean shutdo
   t.equal(stopped2.code, 0, `second server exits 0 on SIGTERM; stderr: ${s2.err()}`);
   t.notMatch(s2.out(), /First start/, 'no first-boot merchant on restart');
   t.notOk(s2.out().includes(key!), 'the key is not printed again');
-  const finalList = oneJson(t, await cli(cwd, db, ['merchant', 'list', '--json'])) as unknown[];
+  const finalList = oneJson(t, await cli(['merchant', 'list', '--json'])) as unknown[];
   t.equal(finalList.length, 2, 'still only the first-boot merchant and the CLI one');
 });
 
 t.test('first boot whose listen fails still shows the sandbox key on the next start', async (t) => {
   const cwd = tempDir(t);
   const db = join(cwd, 'data', 'dtpay.sqlite');
+  const d = await testBackendDatabase(t, db);
   // Something else already holds the port (a common first-run mistake: 8080 is busy).
   const blocker = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -323,7 +337,7 @@ t.test('first boot whose listen fails still shows the sandbox key on the next st
 
   const failed = spawn(process.execPath, [SERVER], {
     cwd,
-    env: baseEnv({ PORT: String(busyPort), HOST: '127.0.0.1', DATABASE_PATH: db, LOG_LEVEL: 'warn' }),
+    env: baseEnv({ PORT: String(busyPort), HOST: '127.0.0.1', DATABASE_PATH: db, LOG_LEVEL: 'warn', ...d.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 15_000,
     killSignal: 'SIGKILL',
@@ -336,7 +350,7 @@ t.test('first boot whose listen fails still shows the sandbox key on the next st
   t.not(code, 0, 'a start whose port is taken fails');
   t.match(failedErr, /EADDRINUSE|in use/, 'and says why');
 
-  const s = await startServer(t, cwd, db);
+  const s = await startServer(t, cwd, db, undefined, d.env);
   // Either the failed start or the next one may show it, but the operator must see a working key.
   // The merchant is made only once the gateway listens, so a failed first start loses no key.
   const re = /mercNo:\s+(M\d{15})\s+key:\s+(\S+)/;
@@ -393,8 +407,10 @@ t.test('the entry points run when reached through a symlink or a path with a spa
 t.test('notify list and notify resend beside a running server', async (t) => {
   const cwd = tempDir(t);
   const db = join(cwd, 'data', 'dtpay.sqlite');
+  const d = await testBackendDatabase(t, db);
+  const cli = cliOn(cwd, d);
   const rcv = await startReceiver(t);
-  const s = await startServer(t, cwd, db);
+  const s = await startServer(t, cwd, db, undefined, d.env);
   const [, mercNo] = await waitFor(s, /mercNo:\s+(M\d{15})/);
   const [, key] = await waitFor(s, /key:\s+(\S+)/);
   const made = await post(s.url, payFields(mercNo!, { notifyUrl: `${rcv.url}/notify` }), key!);
@@ -409,17 +425,17 @@ t.test('notify list and notify resend beside a running server', async (t) => {
 
   let listed: any[] = [];
   for (let i = 0; i < 100 && listed[0]?.status !== 'delivered'; i++) {
-    listed = oneJson(t, await cli(cwd, db, ['notify', 'list', '--json']));
+    listed = oneJson(t, await cli(['notify', 'list', '--json']));
     if (listed[0]?.status !== 'delivered') await sleep(50);
   }
   t.equal(listed.length, 1);
   t.match(listed[0], { orderId, payStatus: 'p0000', status: 'delivered', attempts: 1, url: `${rcv.url}/notify`, nextAttemptAt: null });
   t.match(listed[0].lastAttempt, { httpStatus: 200, error: null, answer: 'success' });
-  t.same(oneJson(t, await cli(cwd, db, ['notify', 'list', '--status', 'failed', '--json'])), []);
-  const text = await cli(cwd, db, ['notify', 'list']);
+  t.same(oneJson(t, await cli(['notify', 'list', '--status', 'failed', '--json'])), []);
+  const text = await cli(['notify', 'list']);
   t.match(text.stdout, new RegExp(`${orderId}\\s+p0000\\s+delivered`));
 
-  const resent = await cli(cwd, db, ['notify', 'resend', orderId, '--json']);
+  const resent = await cli(['notify', 'resend', orderId, '--json']);
   t.equal(resent.code, 0, resent.stderr);
   const r = oneJson(t, resent);
   t.match(r, { orderId, payStatus: 'p0000', status: 'pending' });
@@ -427,10 +443,10 @@ t.test('notify list and notify resend beside a running server', async (t) => {
   await rcv.waitFor((x) => x.length === 2);
   t.equal(rcv.received[1]!.headers['webhook-id'], r.webhookId, 'the queued notification went out from the server');
 
-  const unknown = await cli(cwd, db, ['notify', 'resend', '2099010100000000000001']);
+  const unknown = await cli(['notify', 'resend', '2099010100000000000001']);
   t.equal(unknown.code, 1);
   t.match(unknown.stderr, /no order/);
-  const bad = await cli(cwd, db, ['notify', 'list', '--status', 'lost']);
+  const bad = await cli(['notify', 'list', '--status', 'lost']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /--status must be one of pending, delivered, failed, superseded/);
   const stopped = await stop(s);
