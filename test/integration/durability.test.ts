@@ -2,7 +2,7 @@ import t from 'tap';
 import { sign } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { startServer, waitFor } from '../processes.js';
-import { childDatabase } from '../child-database.js';
+import { ownDatabase } from '../own-database.js';
 
 // An order is committed before it is acknowledged: kill -9 the gateway in the middle of a burst,
 // and every order that was answered 000000 is in the database afterwards (the SQLite file, or the
@@ -10,7 +10,7 @@ import { childDatabase } from '../child-database.js';
 
 t.test('every acknowledged order survives SIGKILL', async (t) => {
   const dir = tempDir(t);
-  const db = await childDatabase(t, dir);
+  const db = await ownDatabase(t, dir);
   const server = await startServer(t, dir, db.path, undefined, db.env);
   const [, mercNo, key] = await waitFor(server, /mercNo:\s+(M\d{15})\s+key:\s+(\S+)/);
 

@@ -4,7 +4,7 @@ import { sign, type SignType } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { startServer, waitFor, type Served } from '../processes.js';
 import { startReceiver, type Received } from '../receiver.js';
-import { childDatabase } from '../child-database.js';
+import { ownDatabase } from '../own-database.js';
 import type { TestSql } from '../backend.js';
 
 // The notification outbox against the real server process, on the backend of the pass (SQLite, or
@@ -110,7 +110,7 @@ function countBy<T>(items: readonly T[], key: (x: T) => string): Record<string, 
 
 t.test('SIGKILL during a burst of deliveries: after the restart every paid order is announced and recorded delivered', async (t) => {
   const dir = tempDir(t);
-  const db = await childDatabase(t, dir);
+  const db = await ownDatabase(t, dir);
   // A slowish merchant, so that some attempts are in flight when the gateway dies.
   const receiver = await startReceiver(t, () => ({ status: 200, body: 'success', delayMs: 20 + Math.floor(Math.random() * 31) }));
   const notifyUrl = `${receiver.url}/notify`;
@@ -222,7 +222,7 @@ t.test('SIGKILL during a burst of deliveries: after the restart every paid order
 
 t.test('SIGTERM with attempts in flight: they finish and are recorded, no new one starts, the rest go on the next start', async (t) => {
   const dir = tempDir(t);
-  const db = await childDatabase(t, dir);
+  const db = await ownDatabase(t, dir);
   const delayMs = 1000;
   const receiver = await startReceiver(t, () => ({ status: 200, body: 'success', delayMs }));
   const notifyUrl = `${receiver.url}/notify`;

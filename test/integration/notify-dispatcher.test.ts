@@ -178,9 +178,18 @@ t.test('a million rows due next week are not loaded', async (t) => {
   const soon = await r.paid('sandbox', `${rcv.url}/soon`);
   const order = (await r.row(soon.id)).order_id;
   const nextWeek = Date.now() + 7 * 24 * 3600 * 1000;
+  // On PostgreSQL the status counters' row trigger would update one row a million times in one
+  // statement, which takes hours (no gateway ever writes so); as `dtpay db copy` does, the bulk
+  // load goes around the table's triggers and then counts its rows itself.
+  const pg = r.sql.backend === 'postgres';
+  if (pg) await r.sql.run('ALTER TABLE notifications DISABLE TRIGGER USER');
   await r.sql.run(`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1000000)
     INSERT INTO notifications (webhook_id, order_id, merc_no, url, fields_json, sign_type, reason, status, attempts, due_at, created_at, updated_at)
     SELECT 'msg_bulk_' || x, '${order}', 'M0', 'http://127.0.0.1:9/', '{}', 'MD5', 'bulk', 'pending', 0, ${nextWeek} + x, 0, 0 FROM n`);
+  if (pg) {
+    await r.sql.run('ALTER TABLE notifications ENABLE TRIGGER USER');
+    await r.sql.run("UPDATE status_counts SET n = n + 1000000 WHERE entity = 'notifications' AND status = 'pending'");
+  }
   t.equal(await r.sql.value("SELECT count(*) FROM notifications WHERE status = 'pending'"), 1_000_001);
   const heapBefore = process.memoryUsage().heapUsed;
   const d = r.start({ capacity: 1000 });

@@ -3,19 +3,19 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { gatewayDatabase, postgresSql, testBackend, type TestBackend, type TestSql } from './backend.js';
 
-// The database of a gateway run as a child process (test/processes.ts startServer), on the backend
-// DTPAY_TEST_BACKEND names, as startGateway picks one for an in-process gateway: a SQLite file in
-// the test's folder, or a PostgreSQL database of its own. `env` goes to the child (DATABASE_URL
-// wins over the DATABASE_PATH startServer sets); `sql` reads the rows from the test, the same way
-// on both (test/backend.ts).
+// The database of a gateway a test starts its own way (a child process through test/processes.ts
+// startServer, or buildGateway with a logger of the test's) on the backend DTPAY_TEST_BACKEND names,
+// as startGateway picks one: a SQLite file in the test's folder, or a PostgreSQL database of its
+// own. `env` goes into the gateway's configuration (DATABASE_URL wins over the DATABASE_PATH
+// startServer sets); `sql` reads the rows from the test, the same way on both (test/backend.ts).
 
 interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-export interface ChildDatabase {
+export interface OwnDatabase {
   backend: TestBackend;
-  /** the variables naming this database, for the child (and for a CLI on the same data) */
+  /** the variables naming this database, for the gateway's configuration */
   env: Record<string, string>;
   /** the SQLite file startServer is given; on PostgreSQL no file is made there */
   path: string;
@@ -51,8 +51,8 @@ export function sqliteFileSql(path: string): TestSql {
   };
 }
 
-/** A new database for a child gateway in `dir`; on PostgreSQL with `masterKey` (or a random one). */
-export async function childDatabase(t: Teardown, dir: string, opts: { masterKey?: string; backend?: TestBackend } = {}): Promise<ChildDatabase> {
+/** A new database for a gateway in `dir`; on PostgreSQL with `masterKey` (or a random one). */
+export async function ownDatabase(t: Teardown, dir: string, opts: { masterKey?: string; backend?: TestBackend } = {}): Promise<OwnDatabase> {
   const backend = opts.backend ?? testBackend();
   const path = join(dir, 'dtpay.sqlite');
   if (backend === 'sqlite') return { backend, env: { DATABASE_PATH: path }, path, sql: sqliteFileSql(path) };
