@@ -7,11 +7,11 @@ import { startReceiver, type Received } from '../receiver.js';
 import { ownDatabase } from '../own-database.js';
 import type { TestSql } from '../backend.js';
 
-// The notification outbox against the real server process, on the backend of the pass (SQLite, or
-// PostgreSQL, whose connections the killed process leaves behind): a SIGKILL in the middle of deliveries
-// loses nothing (every paid order is announced after the restart, at least once), and a SIGTERM
-// lets the attempts in flight finish and be recorded, starts no new one, and hands the rest to the
-// next start.
+// The notification outbox against the real server process, on the pass's backend (a SQLite file,
+// or a PostgreSQL database, where a killed process leaves its connections for the server to end):
+// a SIGKILL in the middle of deliveries loses nothing (every paid order is announced after the
+// restart, at least once), and a SIGTERM lets the attempts in flight finish and be recorded, starts
+// no new one, and hands the rest to the next start.
 
 type Fields = Record<string, string>;
 
