@@ -66,7 +66,7 @@ export function numberedPlaceholders(sql: string): string {
   return out;
 }
 
-export function sqliteSql(gateway: Gateway): TestSql {
+export function sqliteSql(gateway: Pick<Gateway, 'db'>): TestSql {
   const db = () => gateway.db;
   return {
     backend: 'sqlite',

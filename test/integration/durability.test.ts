@@ -1,17 +1,17 @@
 import t from 'tap';
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { sign } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { startServer, waitFor } from '../processes.js';
+import { ownDatabase } from '../own-database.js';
 
 // An order is committed before it is acknowledged: kill -9 the gateway in the middle of a burst,
-// and every order that was answered 000000 is in the database file afterwards.
+// and every order that was answered 000000 is in the database afterwards (the SQLite file, or the
+// PostgreSQL database in the PostgreSQL pass).
 
 t.test('every acknowledged order survives SIGKILL', async (t) => {
   const dir = tempDir(t);
-  const dbPath = join(dir, 'dtpay.sqlite');
-  const server = await startServer(t, dir, dbPath);
+  const db = await ownDatabase(t, dir);
+  const server = await startServer(t, dir, db.path, undefined, db.env);
   const [, mercNo, key] = await waitFor(server, /mercNo:\s+(M\d{15})\s+key:\s+(\S+)/);
 
   const acked = new Map<string, { orderId: string; fields: Record<string, string> }>();
@@ -49,18 +49,15 @@ t.test('every acknowledged order survives SIGKILL', async (t) => {
   t.equal(exit.signal, 'SIGKILL', 'the gateway was killed mid-burst');
   t.ok(acked.size >= killAfter, `${acked.size} orders were acknowledged before the kill`);
 
-  const db = new Database(dbPath, { readonly: true });
-  t.teardown(() => db.close());
-  const find = db.prepare('SELECT order_id, amount_fen FROM orders WHERE merc_no = ? AND merc_order_no = ?');
   let missing = 0;
   for (const [mercOrderNo, a] of acked) {
-    const row = find.get(mercNo, mercOrderNo) as { order_id: string; amount_fen: number } | undefined;
+    const row = await db.sql.get<{ order_id: string; amount_fen: number }>('SELECT order_id, amount_fen FROM orders WHERE merc_no = ? AND merc_order_no = ?', mercNo, mercOrderNo);
     if (!row || row.order_id !== a.orderId || row.amount_fen !== Number(a.fields.tradeAmt!.split('.')[0]) * 100) missing++;
   }
   t.equal(missing, 0, 'every acknowledged order is stored, with its orderId and amount');
 
-  // The gateway starts again on the same file, and a replay finds the stored order.
-  const again = await startServer(t, dir, dbPath);
+  // The gateway starts again on the same database, and a replay finds the stored order.
+  const again = await startServer(t, dir, db.path, undefined, db.env);
   const [first] = acked.values();
   const replay = await fetch(`${again.url}/api/pay`, {
     method: 'POST',

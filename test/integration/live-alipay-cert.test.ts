@@ -51,7 +51,7 @@ t.test('a live Alipay merchant in certificate mode: payment, callback, fund mess
   const trade = sim.trades.get(orderId)!;
   trade.notifyUrl = trade.notifyUrl!.replace('http://dtpay.test', gw.url);
   t.same(await sim.pay(orderId), ['success']);
-  t.equal(gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(orderId), 'p0000');
+  t.equal(await gw.sql.value('SELECT pay_status FROM orders WHERE order_id = ?', orderId), 'p0000');
   await rcv.waitFor((r) => r.length === 1);
   t.match(rcv.received[0]!.json, { orderId, payStatus: 'p0000' });
 
@@ -76,12 +76,12 @@ t.test('a live Alipay merchant in certificate mode: payment, callback, fund mess
   t.match(sent.params, { app_cert_sn: pki.app.sn, alipay_root_cert_sn: pki.rootSn });
   t.match(JSON.parse(sent.params.biz_content!), { out_biz_no: payoutId, trans_amount: '10.00', product_code: 'TRANS_ACCOUNT_NO_PWD' });
   t.equal(await sim.fund.settle(payoutId, 'SUCCESS'), 'success', 'the fund message verified with the loaded Alipay certificate and acknowledged');
-  t.equal(gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(payoutId), 'p0000');
+  t.equal(await gw.sql.value('SELECT pay_status FROM orders WHERE order_id = ?', payoutId), 'p0000');
   await rcv.waitFor((r) => r.length === 2);
   t.match(rcv.received[1]!.json, { orderId: payoutId, tradeType: '02', payStatus: 'p0000' });
 
   const send = (body: string) => fetch(route, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }).then((r) => r.text());
   t.equal(await send(sim.fund.messageBody(sim.fund.transfers.get(payoutId)!, {}, { badSignature: true })), 'fail', 'a forged one is not');
-  const alert = gw.gateway.db.prepare('SELECT kind, channel, merc_no AS mercNo FROM alerts ORDER BY id DESC LIMIT 1').get();
+  const alert = await gw.sql.get('SELECT kind, channel, merc_no AS "mercNo" FROM alerts ORDER BY id DESC LIMIT 1');
   t.match(alert, { kind: 'callback_rejected', channel: 'alipay', mercNo: live.mercNo });
 });

@@ -51,8 +51,8 @@ t.test('a live Alipay scan order: channel, payment, callback, notification, quer
   trade.notifyUrl = trade.notifyUrl!.replace('http://dtpay.test', gw.url);
   const acks = await sim.pay(orderId);
   t.same(acks, ['success'], 'the gateway acknowledged the notification as Alipay expects');
-  const status = () => gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(orderId);
-  t.equal(status(), 'p0000');
+  const status = () => gw.sql.value('SELECT pay_status FROM orders WHERE order_id = ?', orderId);
+  t.equal(await status(), 'p0000');
 
   await rcv.waitFor((r) => r.length === 1);
   const note = rcv.received[0]!.json;
@@ -76,16 +76,16 @@ t.test('a live Alipay scan order: channel, payment, callback, notification, quer
   });
   t.equal(await forged.text(), 'fail');
   const alerts = () =>
-    gw.gateway.db.prepare('SELECT kind, channel, order_id AS orderId, merc_no AS mercNo FROM alerts ORDER BY id').all() as Record<string, string | null>[];
-  t.match(alerts().at(-1), { kind: 'callback_rejected', channel: 'alipay', mercNo: live.mercNo }, 'flagged for the operator');
+    gw.sql.all<Record<string, string | null>>('SELECT kind, channel, order_id AS "orderId", merc_no AS "mercNo" FROM alerts ORDER BY id');
+  t.match((await alerts()).at(-1), { kind: 'callback_rejected', channel: 'alipay', mercNo: live.mercNo }, 'flagged for the operator');
 
   // A correctly signed notification with another amount is refused too, flagged, and never pays the order.
   const second = await post('/api/pay', payFields(live.mercNo, { notifyUrl: `${rcv.url}/n`, tradeAmt: '10.00' }));
   const secondTrade = sim.trades.get(second.body.orderId!)!;
   secondTrade.notifyUrl = secondTrade.notifyUrl!.replace('http://dtpay.test', gw.url);
   t.same(await sim.pay(second.body.orderId!, 'wrongAmount'), ['fail']);
-  t.equal(gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(second.body.orderId), 'p0001');
-  t.match(alerts().at(-1), { kind: 'callback_amount_mismatch', orderId: second.body.orderId, mercNo: live.mercNo });
+  t.equal(await gw.sql.value('SELECT pay_status FROM orders WHERE order_id = ?', second.body.orderId), 'p0001');
+  t.match((await alerts()).at(-1), { kind: 'callback_amount_mismatch', orderId: second.body.orderId, mercNo: live.mercNo });
   const other = await fetch(`${gw.url}/channel/alipay/notify/M000000000000000`, { method: 'POST', body: 'x=1' });
   t.equal(other.status, 404, 'a callback URL of no live merchant is not found');
 });

@@ -1,11 +1,14 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { generateKeyPairSync } from 'node:crypto';
 import { CLI, runNode } from '../cli-runner.js';
-import { payFields, startGateway } from '../helper.js';
+import { payFields, startGateway, type TestGateway } from '../helper.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
 import { createMerchant } from '../../src/services/merchants.js';
 import { storeLiveCredentials } from '../../src/services/live-credentials.js';
 import { buildAlipayCredentials } from '../../src/channels/alipay/credential-input.js';
+import { setMerchantPayouts } from '../../src/services/payout-settings.js';
+import type { NewMerchant } from '../../src/services/merchants.js';
+import type { TestBackend } from '../backend.js';
 
 // A live merchant whose Alipay credentials are in public-key mode (CONTRACT §4): payments work, but
 // an alipay payout answers 100006 naming certificate mode, nothing goes to Alipay, and the operator
@@ -13,13 +16,13 @@ import { buildAlipayCredentials } from '../../src/channels/alipay/credential-inp
 
 const MASTER_KEY = 'dGVzdC1tYXN0ZXIta2V5LWZvci1rZXktbW9kZS0wMDE=';
 
-t.test('alipay in key mode: payouts 100006 naming certificate mode; merchant payouts --enable warns', async (t) => {
+async function keyModeMerchant(t: Test, backend?: TestBackend): Promise<{ gw: TestGateway; live: NewMerchant; sim: AlipaySimulator }> {
   const appKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const appPrivatePem = appKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const appId = '2021000000000013';
   const sim = await AlipaySimulator.start(appId, appKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString());
   t.teardown(() => sim.close());
-  const gw = await startGateway(t, { MASTER_KEY, NOTIFY_ALLOW_PRIVATE: 'true' });
+  const gw = await startGateway(t, { MASTER_KEY, NOTIFY_ALLOW_PRIVATE: 'true' }, { backend });
   const live = await createMerchant(gw.gateway.services, 'Key mode shop', 'live');
   await storeLiveCredentials(
     gw.gateway.services.writer,
@@ -28,7 +31,13 @@ t.test('alipay in key mode: payouts 100006 naming certificate mode; merchant pay
     'alipay',
     buildAlipayCredentials({ appId, privateKey: appPrivatePem, alipayPublicKey: sim.alipayPublicKeyPem, gatewayUrl: sim.gatewayUrl }),
   );
+  return { gw, live, sim };
+}
 
+// The CLI serves SQLite only for now (src/cli/main.ts refuses DATABASE_URL for merchant commands),
+// so the operator's side runs on SQLite in both passes; the gateway's answers below run on both.
+t.test('alipay in key mode: merchant payouts --enable warns', async (t) => {
+  const { gw, live } = await keyModeMerchant(t, 'sqlite');
   const enable = await runNode(CLI, ['merchant', 'payouts', live.mercNo, '--enable', '--daily-limit', '1000.00', '--json'], gw.dir, {
     DATABASE_PATH: gw.config.DATABASE_PATH,
     MASTER_KEY,
@@ -37,6 +46,13 @@ t.test('alipay in key mode: payouts 100006 naming certificate mode; merchant pay
   t.match(JSON.parse(enable.stdout), { mercNo: live.mercNo, payouts: { enabled: true, dailyLimit: '1000.00' } }, 'turned on all the same');
   t.match(enable.stderr, /^dtpay: warning: alipay payouts \(tradeType 02\) answer 100006 until this is fixed: .*certificate mode/m, 'warned: key mode cannot pay out');
   t.match(enable.stderr, /--app-cert-file/, 'and told how to fix it');
+});
+
+t.test('alipay in key mode: payouts 100006 naming certificate mode', async (t) => {
+  const { gw, live, sim } = await keyModeMerchant(t);
+  // Turned on as `merchant payouts --enable --daily-limit 1000.00` turns them on.
+  const { reads, writer } = gw.gateway.services;
+  await setMerchantPayouts(reads, writer, { mercNo: live.mercNo, enable: true, dailyLimitFen: 100_000n, at: Date.now() });
 
   const payment = await gw.post('/api/pay', payFields(live.mercNo, { tradeAmt: '1.00' }), { key: live.key });
   t.equal(payment.body.respCode, '000000', `payments still work in key mode: ${payment.text}`);
@@ -54,5 +70,5 @@ t.test('alipay in key mode: payouts 100006 naming certificate mode; merchant pay
     t.notOk(a.body.orderId, 'no order made');
     t.equal(sim.requests.length, before, 'nothing sent to Alipay');
   }
-  t.equal(gw.gateway.db.prepare("SELECT count(*) FROM orders WHERE merc_no = ? AND trade_type <> '01'").pluck().get(live.mercNo), 0, 'no payout row');
+  t.equal(await gw.sql.value("SELECT count(*) FROM orders WHERE merc_no = ? AND trade_type <> '01'", live.mercNo), 0, 'no payout row');
 });

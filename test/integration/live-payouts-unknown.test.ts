@@ -57,7 +57,7 @@ function payoutFields(w: World, over: Record<string, string>): Record<string, st
   };
 }
 
-const status = (w: World, id: string) => w.gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(id);
+const status = (w: World, id: string) => w.gw.sql.value<string>('SELECT pay_status FROM orders WHERE order_id = ?', id);
 
 /** The unknown answer, then the watcher's rounds until the payout settles; returns the orderId. */
 async function unknownThenSettled(t: Test, w: World, fields: Record<string, string>, settleAtChannel: (orderId: string) => Promise<unknown>): Promise<string> {
@@ -66,17 +66,18 @@ async function unknownThenSettled(t: Test, w: World, fields: Record<string, stri
   t.equal(a.body.respCode, '200002', 'outcome unknown');
   const orderId = a.body.orderId!;
   t.match(orderId, /^\d{22}$/, 'the answer names the orderId to query');
-  t.ok(['p0001', 'p0002'].includes(String(status(w, orderId))), `kept open (${status(w, orderId)}): the channel may have it`);
+  const kept = await status(w, orderId);
+  t.ok(['p0001', 'p0002'].includes(String(kept)), `kept open (${kept}): the channel may have it`);
 
   const again = await w.gw.post('/api/pay', fields, { key: w.live.key });
   t.equal(again.body.orderId, orderId, 'sent again, the same request names the same payout');
 
   await settleAtChannel(orderId);
-  for (let i = 0; i < 4 && status(w, orderId) !== 'p0000'; i++) {
+  for (let i = 0; i < 4 && (await status(w, orderId)) !== 'p0000'; i++) {
     w.clock.advance(10_000);
     await w.gw.gateway.watcher.runOnce();
   }
-  t.equal(status(w, orderId), 'p0000', 'settled by the watcher\'s query');
+  t.equal(await status(w, orderId), 'p0000', 'settled by the watcher\'s query');
   const q = await w.gw.post('/api/query', { mercNo: w.live.mercNo, orderId }, { key: w.live.key });
   t.match(q.body, { respCode: '000000', payStatus: 'p0000', tradeType: '02' });
   try {
@@ -130,7 +131,7 @@ t.test('wxpay (lostAnswer): 200002, the payee confirms, settled by the bill quer
     // FINISHED notification is lost.
     w.clock.advance(10_000);
     await w.gw.gateway.watcher.runOnce();
-    t.equal(status(w, id), 'p0002', 'waiting for the payee');
+    t.equal(await status(w, id), 'p0002', 'waiting for the payee');
     sim.transfers.confirm(id);
     await sim.transfers.finish(id, 'SUCCESS', { lost: true });
   });

@@ -11,6 +11,7 @@ import { storeLiveCredentials } from '../../src/services/live-credentials.js';
 import type { LivePayway, CredentialsByPayway } from '../../src/channels/credentials.js';
 import { sign, stringToSign } from '../../src/domain/sign.js';
 import { payFields, until } from '../helper.js';
+import { ownDatabase } from '../own-database.js';
 import { startReceiver } from '../receiver.js';
 import { AlipaySimulator } from '../simulators/alipay.js';
 import { WxpaySimulator, generateWxpayKeys } from '../simulators/wxpay.js';
@@ -19,7 +20,8 @@ import { pemBody } from '../fixtures/channel-credentials.js';
 // DESIGN: never log a secret. A gateway logging at trace into a captured stream goes through
 // orders, queries, refunds, notifications, channel callbacks (good and forged), bad signatures and
 // live credentials (Alipay and WeChat Pay through their simulators); then no merchant key, no
-// string to sign, no channel private key, no MASTER_KEY and no APIv3 key may be in what it wrote.
+// string to sign, no channel private key, no MASTER_KEY and no APIv3 key may be in what it wrote;
+// on PostgreSQL (the second pass), nor the password in DATABASE_URL.
 
 const MASTER_KEY = 'bG9nLXJlZGFjdGlvbi10ZXN0LW1hc3Rlci1rZXktMDAwMQ==';
 
@@ -29,8 +31,21 @@ t.test('trace logs carry request ids and no secret', async (t) => {
 
   const dir = mkdtempSync(join(tmpdir(), 'dtpay-log-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const storage = await ownDatabase(t, dir, { masterKey: MASTER_KEY });
+  // The suite's clusters trust their local connections (test/pg-cluster.ts), so a password put in
+  // the URL is carried, never checked; a URL that brings its own password keeps it.
+  const DB_PASSWORD = 'pg-password-that-is-never-logged-0001';
+  let dbPassword: string | undefined;
+  if (storage.env.DATABASE_URL) {
+    const u = new URL(storage.env.DATABASE_URL);
+    if (!u.password) {
+      u.password = DB_PASSWORD;
+      dbPassword = DB_PASSWORD;
+      storage.env.DATABASE_URL = u.toString();
+    }
+  }
   const config = parseConfig({
-    DATABASE_PATH: join(dir, 'dtpay.sqlite'),
+    ...storage.env,
     PORT: '0',
     HOST: '127.0.0.1',
     PUBLIC_BASE_URL: 'http://dtpay.test',
@@ -174,6 +189,8 @@ t.test('trace logs carry request ids and no secret', async (t) => {
     ['the sandbox channel secret', sandboxSecret],
     ['the secret of the cashier links', cashierSecret],
   ];
+  if (config.DATABASE_URL) secrets.push(['DATABASE_URL', config.DATABASE_URL]);
+  if (dbPassword) secrets.push(['the password in DATABASE_URL', dbPassword]);
   for (const [name, pem] of [
     ['the Alipay application private key', alipayPrivatePem],
     ['the WeChat Pay merchant private key', wxKeys.merchant.privateKeyPem],

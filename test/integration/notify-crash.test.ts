@@ -1,16 +1,17 @@
 import t from 'tap';
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sign, type SignType } from '../../src/domain/sign.js';
 import { payFields, tempDir } from '../helper.js';
 import { startServer, waitFor, type Served } from '../processes.js';
 import { startReceiver, type Received } from '../receiver.js';
+import { ownDatabase } from '../own-database.js';
+import type { TestSql } from '../backend.js';
 
-// The notification outbox against the real server process: a SIGKILL in the middle of deliveries
-// loses nothing (every paid order is announced after the restart, at least once), and a SIGTERM
-// lets the attempts in flight finish and be recorded, starts no new one, and hands the rest to the
-// next start.
+// The notification outbox against the real server process, on the pass's backend (a SQLite file,
+// or a PostgreSQL database, where a killed process leaves its connections for the server to end):
+// a SIGKILL in the middle of deliveries loses nothing (every paid order is announced after the
+// restart, at least once), and a SIGTERM lets the attempts in flight finish and be recorded, starts
+// no new one, and hands the rest to the next start.
 
 type Fields = Record<string, string>;
 
@@ -93,17 +94,12 @@ interface AttemptRow {
   answer: string | null;
 }
 
-/** Reads the outbox of a stopped (or killed) gateway through a read-only connection. */
-function readOutbox(dbPath: string): { notifications: NotificationRow[]; attempts: AttemptRow[] } {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    return {
-      notifications: db.prepare('SELECT id, order_id, status, attempts, lease_owner, webhook_id FROM notifications ORDER BY id').all() as NotificationRow[],
-      attempts: db.prepare('SELECT notification_id, attempt, at, http_status, outcome, error, answer FROM notification_attempts ORDER BY id').all() as AttemptRow[],
-    };
-  } finally {
-    db.close();
-  }
+/** Reads the outbox of a stopped (or killed) gateway, from this process. */
+async function readOutbox(sql: TestSql): Promise<{ notifications: NotificationRow[]; attempts: AttemptRow[] }> {
+  return {
+    notifications: await sql.all<NotificationRow>('SELECT id, order_id, status, attempts, lease_owner, webhook_id FROM notifications ORDER BY id'),
+    attempts: await sql.all<AttemptRow>('SELECT notification_id, attempt, at, http_status, outcome, error, answer FROM notification_attempts ORDER BY id'),
+  };
 }
 
 function countBy<T>(items: readonly T[], key: (x: T) => string): Record<string, number> {
@@ -114,14 +110,14 @@ function countBy<T>(items: readonly T[], key: (x: T) => string): Record<string, 
 
 t.test('SIGKILL during a burst of deliveries: after the restart every paid order is announced and recorded delivered', async (t) => {
   const dir = tempDir(t);
-  const dbPath = join(dir, 'dtpay.sqlite');
+  const db = await ownDatabase(t, dir);
   // A slowish merchant, so that some attempts are in flight when the gateway dies.
   const receiver = await startReceiver(t, () => ({ status: 200, body: 'success', delayMs: 20 + Math.floor(Math.random() * 31) }));
   const notifyUrl = `${receiver.url}/notify`;
   // Leases of the killed process run out 2 × 1 s after their claim; a failed attempt (none is
   // expected) is retried after 1 s rather than 10.
   const env = { NOTIFY_TIMEOUT_MS: '1000', NOTIFY_RETRY_SCHEDULE: '1,1,1,1,1' };
-  const server = await startServer(t, dir, dbPath, undefined, env);
+  const server = await startServer(t, dir, db.path, undefined, { ...env, ...db.env });
   const { mercNo, key } = await firstMerchant(server);
 
   const total = 150;
@@ -150,7 +146,7 @@ t.test('SIGKILL during a burst of deliveries: after the restart every paid order
   t.equal(paid.size, total, 'every payment was acknowledged as p0000');
   t.equal((await server.exited).signal, 'SIGKILL', 'the gateway was killed');
 
-  const before = readOutbox(dbPath);
+  const before = await readOutbox(db.sql);
   const recordedBeforeKill = before.notifications.filter((n) => n.status === 'delivered').length;
   const leasedAtKill = before.notifications.filter((n) => n.status === 'pending' && n.lease_owner !== null).length;
   const untouchedAtKill = before.notifications.filter((n) => n.status === 'pending' && n.lease_owner === null).length;
@@ -162,7 +158,7 @@ t.test('SIGKILL during a burst of deliveries: after the restart every paid order
 
   // The same database, a new process: the unclaimed rows go at once, the leased ones when their lease runs out.
   const restarted = Date.now();
-  const again = await startServer(t, dir, dbPath, undefined, env);
+  const again = await startServer(t, dir, db.path, undefined, { ...env, ...db.env });
   await receiver.waitFor((r) => paidOrderIds(r).size === total, 15_000);
   t.comment(`every order announced ${Date.now() - restarted} ms after the restart began`);
 
@@ -206,7 +202,7 @@ t.test('SIGKILL during a burst of deliveries: after the restart every paid order
   t.comment(`${receiver.received.length} requests in all: ${duplicates} duplicate(s) of an announcement the killed process had sent`);
 
   // The database agrees: every order's (only) notification delivered, with the attempt to prove it.
-  const after = readOutbox(dbPath);
+  const after = await readOutbox(db.sql);
   t.equal(after.notifications.length, total, 'still one notification per order');
   t.same(countBy(after.notifications, (n) => n.status), { delivered: total }, 'every notification is delivered');
   t.ok(after.notifications.every((n) => n.lease_owner === null), 'no lease is left behind');
@@ -226,7 +222,7 @@ t.test('SIGKILL during a burst of deliveries: after the restart every paid order
 
 t.test('SIGTERM with attempts in flight: they finish and are recorded, no new one starts, the rest go on the next start', async (t) => {
   const dir = tempDir(t);
-  const dbPath = join(dir, 'dtpay.sqlite');
+  const db = await ownDatabase(t, dir);
   const delayMs = 1000;
   const receiver = await startReceiver(t, () => ({ status: 200, body: 'success', delayMs }));
   const notifyUrl = `${receiver.url}/notify`;
@@ -240,7 +236,7 @@ t.test('SIGTERM with attempts in flight: they finish and are recorded, no new on
     NOTIFY_RETRY_SCHEDULE: '1,1,1',
     SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
   };
-  const server = await startServer(t, dir, dbPath, undefined, env);
+  const server = await startServer(t, dir, db.path, undefined, { ...env, ...db.env });
   const { mercNo, key } = await firstMerchant(server);
 
   const total = 8;
@@ -269,7 +265,7 @@ t.test('SIGTERM with attempts in flight: they finish and are recorded, no new on
   t.equal(receiver.received.length, inFlight.length, 'nor after the exit');
 
   const inFlightIds = new Set(inFlight.map((r) => r.json.orderId!));
-  const { notifications, attempts } = readOutbox(dbPath);
+  const { notifications, attempts } = await readOutbox(db.sql);
   t.equal(notifications.length, total, 'one notification per paid order');
   const ofOrder = new Map(notifications.map((n) => [n.order_id, n]));
   const recorded = [...inFlightIds].filter((id) => {
@@ -293,7 +289,7 @@ t.test('SIGTERM with attempts in flight: they finish and are recorded, no new on
 
   // The next start delivers the rest at once, without waiting for a lease or a retry delay.
   // (A row left leased would wait for its lease: 2 × NOTIFY_TIMEOUT_MS = 6 s.)
-  const again = await startServer(t, dir, dbPath, undefined, env);
+  const again = await startServer(t, dir, db.path, undefined, { ...env, ...db.env });
   const serving = Date.now();
   await receiver.waitFor((r) => paidOrderIds(r).size === total, 10_000);
   const waited = Date.now() - serving;
@@ -301,13 +297,13 @@ t.test('SIGTERM with attempts in flight: they finish and are recorded, no new on
   t.equal(receiver.received.length, total, 'each order was announced exactly once in all');
   t.ok(receiver.received.every((r) => r.json.payStatus === 'p0000' && verifies(r, key)), 'all announced p0000, signed');
   await until(
-    () => readOutbox(dbPath).notifications.every((n) => n.status === 'delivered'),
+    async () => (await readOutbox(db.sql)).notifications.every((n) => n.status === 'delivered'),
     'the rest to be recorded delivered',
     5_000,
   );
   again.child.kill('SIGTERM');
   t.equal((await again.exited).code, 0, 'the restarted gateway stops cleanly');
-  const final = readOutbox(dbPath);
+  const final = await readOutbox(db.sql);
   t.same(countBy(final.notifications, (n) => n.status), { delivered: total }, 'every notification is delivered');
   t.same(countBy(final.attempts, (a) => a.outcome), { delivered: total }, 'one delivered attempt each');
 });

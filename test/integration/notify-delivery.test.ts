@@ -10,11 +10,9 @@ import type { AttemptRow, NotificationRow } from '../../src/db/rows.js';
 // 127.0.0.1. Schedules run on a fake clock; HTTP is real.
 
 const notifications = (gw: TestGateway, orderId: string) =>
-  gw.gateway.db.prepare('SELECT * FROM notifications WHERE order_id = ? ORDER BY id').all(orderId) as NotificationRow[];
+  gw.sql.all<NotificationRow>('SELECT * FROM notifications WHERE order_id = ? ORDER BY id', orderId);
 const attempts = (gw: TestGateway, orderId: string) =>
-  gw.gateway.db
-    .prepare('SELECT a.* FROM notification_attempts a JOIN notifications n ON n.id = a.notification_id WHERE n.order_id = ? ORDER BY a.id')
-    .all(orderId) as AttemptRow[];
+  gw.sql.all<AttemptRow>('SELECT a.* FROM notification_attempts a JOIN notifications n ON n.id = a.notification_id WHERE n.order_id = ? ORDER BY a.id', orderId);
 
 t.test('the retry schedule on a fake clock: attempts at 0, 10, 20, 30, 40, 50 s, then failed', async (t) => {
   const clock = new FakeClock();
@@ -25,7 +23,7 @@ t.test('the retry schedule on a fake clock: attempts at 0, 10, 20, 30, 40, 50 s,
   await sandboxPay(gw, orderId);
 
   for (let k = 1; k <= 6; k++) {
-    await until(() => attempts(gw, orderId).length === k, `attempt ${k} recorded`);
+    await until(async () => (await attempts(gw, orderId)).length === k, `attempt ${k} recorded`);
     t.equal(rcv.received.length, k, `attempt ${k} reached the receiver`);
     if (k < 6) {
       // Just short of the delay nothing happens; at the delay the next attempt goes.
@@ -35,7 +33,7 @@ t.test('the retry schedule on a fake clock: attempts at 0, 10, 20, 30, 40, 50 s,
       clock.advance(1);
     }
   }
-  const log = attempts(gw, orderId);
+  const log = await attempts(gw, orderId);
   t.same(
     log.map((a) => a.at - t0),
     [0, 10_000, 20_000, 30_000, 40_000, 50_000],
@@ -43,7 +41,7 @@ t.test('the retry schedule on a fake clock: attempts at 0, 10, 20, 30, 40, 50 s,
   );
   t.same(log.map((a) => a.outcome), ['retry', 'retry', 'retry', 'retry', 'retry', 'failed']);
   t.same(log.map((a) => a.http_status), [500, 500, 500, 500, 500, 500]);
-  const [n] = notifications(gw, orderId);
+  const [n] = await notifications(gw, orderId);
   t.equal(n!.status, 'failed');
   t.equal(n!.attempts, 6);
   t.equal(n!.due_at, null);
@@ -72,13 +70,13 @@ t.test('a custom schedule: NOTIFY_RETRY_SCHEDULE=1,5 means three attempts', asyn
   const orderId = await createOrder(gw, { notifyUrl: `${rcv.url}/n` });
   const t0 = clock.now();
   await sandboxPay(gw, orderId);
-  await until(() => attempts(gw, orderId).length === 1, 'first attempt');
+  await until(async () => (await attempts(gw, orderId)).length === 1, 'first attempt');
   clock.advance(1_000);
-  await until(() => attempts(gw, orderId).length === 2, 'second attempt');
+  await until(async () => (await attempts(gw, orderId)).length === 2, 'second attempt');
   clock.advance(5_000);
-  await until(() => attempts(gw, orderId).length === 3, 'third attempt');
-  t.same(attempts(gw, orderId).map((a) => a.at - t0), [0, 1_000, 6_000]);
-  t.equal(notifications(gw, orderId)[0]!.status, 'failed');
+  await until(async () => (await attempts(gw, orderId)).length === 3, 'third attempt');
+  t.same((await attempts(gw, orderId)).map((a) => a.at - t0), [0, 1_000, 6_000]);
+  t.equal((await notifications(gw, orderId))[0]!.status, 'failed');
 });
 
 t.test('what counts as delivered', async (t) => {
@@ -108,9 +106,9 @@ t.test('what counts as delivered', async (t) => {
   }
   for (const c of cases) {
     const id = orders.get(c.name)!;
-    await until(() => attempts(gw, id).length === 1, `attempt for ${c.name}`);
-    const [a] = attempts(gw, id);
-    const [n] = notifications(gw, id);
+    await until(async () => (await attempts(gw, id)).length === 1, `attempt for ${c.name}`);
+    const [a] = await attempts(gw, id);
+    const [n] = await notifications(gw, id);
     if (c.delivered) {
       t.equal(a!.outcome, 'delivered', `${c.name}: delivered`);
       t.equal(n!.status, 'delivered', `${c.name}: notification delivered`);
@@ -122,11 +120,11 @@ t.test('what counts as delivered', async (t) => {
     }
   }
   t.notOk(rcv.received.some((r) => r.path === '/elsewhere'), 'the redirect was not followed');
-  const big = attempts(gw, orders.get('too-large')!)[0]!;
+  const big = (await attempts(gw, orders.get('too-large')!))[0]!;
   t.equal(Buffer.byteLength(big.answer ?? ''), 256, 'the attempt log keeps the first 256 bytes of the answer');
-  const slow = attempts(gw, orders.get('too-slow')!)[0]!;
+  const slow = (await attempts(gw, orders.get('too-slow')!))[0]!;
   t.equal(slow.http_status, null, 'no status for an answer that came too late');
-  const five = attempts(gw, orders.get('http-500-success')!)[0]!;
+  const five = (await attempts(gw, orders.get('http-500-success')!))[0]!;
   t.equal(five.http_status, 500);
   t.equal(five.answer, 'success');
   t.ok(five.latency_ms >= 0);
@@ -167,7 +165,7 @@ t.test('the body and both signatures verify as a merchant would check them', asy
     t.ok(Object.values(body).every((v) => typeof v === 'string' && v !== ''), 'only non-empty strings');
     t.equal(sign(body, key, signType), body.signature, `${signType}: the body signature verifies (CONTRACT §2.1)`);
     t.notOk(responseVerifies({ ...body, tradeAmt: '12.35' }, key), 'and a changed body does not');
-    const n = notifications(gw, orderId)[0]!;
+    const n = (await notifications(gw, orderId))[0]!;
     t.equal(got.headers['webhook-id'], n.webhook_id);
     t.ok(
       verifyWebhook(got.headers as Record<string, string>, got.body, key, { now: Date.now() }),
@@ -177,7 +175,7 @@ t.test('the body and both signatures verify as a merchant would check them', asy
       verifyWebhook(got.headers as Record<string, string>, got.body.replace('p0000', 'p0004'), key, { now: Date.now() }),
       'and fails on a changed body',
     );
-    await until(() => notifications(gw, orderId)[0]!.status === 'delivered', 'delivered');
+    await until(async () => (await notifications(gw, orderId))[0]!.status === 'delivered', 'delivered');
   }
 });
 
@@ -193,7 +191,7 @@ t.test('a failed payment and a late payment are notified; query shows the notifi
   await sandboxPay(gw, orderId, 'fail');
   await rcv.waitFor((r) => r.length === 1);
   t.equal(rcv.received[0]!.json.payStatus, 'p0004', 'the failure is notified');
-  await until(() => notifications(gw, orderId)[0]!.status === 'delivered', 'first delivered');
+  await until(async () => (await notifications(gw, orderId))[0]!.status === 'delivered', 'first delivered');
   const q1 = await gw.post('/api/query', { mercNo, orderId });
   t.equal(q1.body.notifyStatus, 'delivered');
   t.equal(q1.body.notifyAttempts, '1');
@@ -204,7 +202,7 @@ t.test('a failed payment and a late payment are notified; query shows the notifi
   await rcv.waitFor((r) => r.length === 2);
   t.equal(rcv.received[1]!.json.payStatus, 'p0000');
   t.not(rcv.received[1]!.headers['webhook-id'], rcv.received[0]!.headers['webhook-id'], 'a new notification, a new webhook-id');
-  const opened = notifications(gw, orderId);
+  const opened = await notifications(gw, orderId);
   t.equal(opened.length, 2);
 });
 
@@ -214,11 +212,11 @@ t.test('a new state supersedes an undelivered notification of the old one', asyn
   const gw = await startGateway(t, {}, { clock });
   const orderId = await createOrder(gw, { notifyUrl: `${rcv.url}/n` });
   await sandboxPay(gw, orderId, 'fail');
-  await until(() => attempts(gw, orderId).length === 1, 'the p0004 attempt');
+  await until(async () => (await attempts(gw, orderId)).length === 1, 'the p0004 attempt');
   rcv.behave(() => ({ body: 'success' }));
   await sandboxPay(gw, orderId, 'success');
-  await until(() => notifications(gw, orderId)[1]?.status === 'delivered', 'the p0000 notification delivered');
-  const [old, current] = notifications(gw, orderId);
+  await until(async () => (await notifications(gw, orderId))[1]?.status === 'delivered', 'the p0000 notification delivered');
+  const [old, current] = await notifications(gw, orderId);
   t.equal(old!.status, 'superseded');
   t.equal(current!.status, 'delivered');
   clock.advance(60_000);
@@ -252,11 +250,11 @@ t.test('a hanging host does not delay another host', async (t) => {
     await sandboxPay(gw, id);
     fine.push(id);
   }
-  await until(() => fine.every((id) => notifications(gw, id)[0]?.status === 'delivered'), 'the healthy host served');
+  await until(async () => (await Promise.all(fine.map((id) => notifications(gw, id)))).every((ns) => ns[0]?.status === 'delivered'), 'the healthy host served');
   t.equal(healthy.received.length, 8, 'every notification to the healthy host was delivered');
   t.equal(hanging.received.length, 2, 'the hanging host holds no more than its per-host share');
   t.ok(
-    stuck.every((id) => attempts(gw, id).length === 0),
+    (await Promise.all(stuck.map((id) => attempts(gw, id)))).every((as) => as.length === 0),
     'while the hanging host has not yet answered (or timed out) a single attempt',
   );
 });
@@ -269,7 +267,7 @@ t.test('resend: API and its errors', async (t) => {
   const mercOrderNo = (await gw.post('/api/query', { mercNo, orderId })).body.mercOrderNo!;
   await sandboxPay(gw, orderId);
   await rcv.waitFor((r) => r.length === 1);
-  await until(() => notifications(gw, orderId)[0]!.status === 'delivered', 'delivered');
+  await until(async () => (await notifications(gw, orderId))[0]!.status === 'delivered', 'delivered');
 
   const a = await gw.post('/api/notify/resend', { mercNo, orderId });
   t.equal(a.status, 200);

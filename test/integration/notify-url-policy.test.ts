@@ -17,7 +17,7 @@ interface Live {
   sim: AlipaySimulator;
   merchant: NewMerchant;
   pay(notifyUrl: string, over?: Record<string, string>): Promise<Record<string, string>>;
-  orders(): number;
+  orders(): Promise<number>;
 }
 
 async function liveGateway(t: Test, env: Record<string, string> = {}): Promise<Live> {
@@ -39,7 +39,7 @@ async function liveGateway(t: Test, env: Record<string, string> = {}): Promise<L
     merchant,
     pay: async (notifyUrl, over = {}) =>
       (await gw.post('/api/pay', payFields(merchant.mercNo, { notifyUrl, ...over }), { key: merchant.key })).body,
-    orders: () => gw.gateway.db.prepare('SELECT count(*) FROM orders WHERE merc_no = ?').pluck().get(merchant.mercNo) as number,
+    orders: async () => (await gw.sql.value<number>('SELECT count(*) FROM orders WHERE merc_no = ?', merchant.mercNo))!,
   };
 }
 
@@ -71,14 +71,14 @@ t.test('live order: a notifyUrl that would never be contacted is refused with 10
     t.equal(a.respCode, '100001', `${url}: ${a.respDesc}`);
     t.match(a.respDesc, want, `${url}: names notifyUrl and the rule`);
   }
-  t.equal(live.orders(), 0, 'no order was stored for any of them');
+  t.equal(await live.orders(), 0, 'no order was stored for any of them');
   t.equal(live.sim.trades.size, 0, 'and none reached the channel');
 
   for (const url of ['https://shop.example.com/notify', 'http://8.8.8.8/notify', 'https://localhost.example.com/n', 'http://[2001:4860::1]/n']) {
     const a = await live.pay(url);
     t.equal(a.respCode, '000000', `${url} is accepted: ${a.respDesc}`);
   }
-  t.equal(live.orders(), 4);
+  t.equal(await live.orders(), 4);
 });
 
 t.test('live order: what the operator allows is accepted; metadata and link-local never are', async (t) => {
@@ -111,14 +111,14 @@ t.test('live refund: its own notifyUrl is held to the same rule', async (t) => {
 
   const refund = (mercRefundNo: string, notifyUrl: string) =>
     live.gw.post('/api/refund', { mercNo: live.merchant.mercNo, orderId: made.orderId!, mercRefundNo, refundAmt: '1.00', notifyUrl }, { key: live.merchant.key });
-  const refunds = () => live.gw.gateway.db.prepare('SELECT count(*) FROM refunds WHERE order_id = ?').pluck().get(made.orderId) as number;
+  const refunds = async () => (await live.gw.sql.value<number>('SELECT count(*) FROM refunds WHERE order_id = ?', made.orderId))!;
 
   for (const url of ['http://127.0.0.1/refunded', 'http://localhost/refunded', 'http://169.254.169.254/', 'http://[::ffff:192.168.1.1]/r']) {
-    const a = await refund(`R-${refunds()}-${url.length}`, url);
+    const a = await refund(`R-${await refunds()}-${url.length}`, url);
     t.equal(a.body.respCode, '100001', `${url}: ${a.body.respDesc}`);
     t.match(a.body.respDesc, /^notifyUrl: /);
   }
-  t.equal(refunds(), 0, 'no refund stored, no amount reserved');
+  t.equal(await refunds(), 0, 'no refund stored, no amount reserved');
   const ok = await refund('R-ok', 'https://shop.example.com/refunded');
   t.equal(ok.body.respCode, '000000', ok.text);
   const none = await refund('R-none', '');

@@ -7,14 +7,13 @@ import type { NotificationRow } from '../../src/db/rows.js';
 // CONTRACT §2.2–§2.5 for orders that do not go the happy way: query, close, expiry and
 // reconciliation with the (sandbox) channel, over HTTP against a real gateway.
 
-const status = (gw: TestGateway, id: string) =>
-  gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(id) as string;
-const notified = (gw: TestGateway, id: string) =>
-  (gw.gateway.db.prepare('SELECT * FROM notifications WHERE order_id = ? ORDER BY id').all(id) as NotificationRow[]).map(
+const status = async (gw: TestGateway, id: string) => (await gw.sql.value<string>('SELECT pay_status FROM orders WHERE order_id = ?', id))!;
+const notified = async (gw: TestGateway, id: string) =>
+  (await gw.sql.all<NotificationRow>('SELECT * FROM notifications WHERE order_id = ? ORDER BY id', id)).map(
     (n) => JSON.parse(n.fields_json).payStatus as string,
   );
-const events = (gw: TestGateway, id: string) =>
-  (gw.gateway.db.prepare('SELECT from_status, to_status FROM order_events WHERE order_id = ? ORDER BY id').all(id) as { from_status: string; to_status: string }[]).map(
+const events = async (gw: TestGateway, id: string) =>
+  (await gw.sql.all<{ from_status: string; to_status: string }>('SELECT from_status, to_status FROM order_events WHERE order_id = ? ORDER BY id', id)).map(
     (e) => `${e.from_status}→${e.to_status}`,
   );
 const sandboxPage = async (gw: TestGateway, id: string) => (await fetch(`${gw.url}/sandbox/pay/${id}`)).text();
@@ -48,8 +47,8 @@ t.test('close: an unpaid order → p0005, not notified; twice answers the same; 
   t.ok(responseVerifies(a.body, key));
   const again = await gw.post('/api/close', { mercNo, orderId: id });
   t.match(again.body, { respCode: '000000', payStatus: 'p0005' }, 'idempotent');
-  t.same(events(gw, id), ['p0001→p0002', 'p0002→p0005']);
-  t.same(notified(gw, id), [], 'a close the merchant asked for is not notified');
+  t.same(await events(gw, id), ['p0001→p0002', 'p0002→p0005']);
+  t.same(await notified(gw, id), [], 'a close the merchant asked for is not notified');
 
   const pay = await fetch(`${gw.url}/sandbox/pay/${id}`, {
     method: 'POST',
@@ -58,7 +57,7 @@ t.test('close: an unpaid order → p0005, not notified; twice answers the same; 
   });
   t.equal(pay.status, 409, 'the channel no longer takes the payment');
   t.match(await pay.text(), /closed/);
-  t.equal(status(gw, id), 'p0005');
+  t.equal(await status(gw, id), 'p0005');
   t.match(await sandboxPage(gw, id), /closed this order/);
   t.equal(rcv.received.length, 0);
 });
@@ -84,7 +83,7 @@ t.test('close finds a payment whose callback was lost: p0000 and 100007', async 
   const { mercNo } = gw.merchant;
   const id = await createOrder(gw, { tradeAmt: '0.93', notifyUrl: `${rcv.url}/n` });
   await sandboxPay(gw, id);
-  t.equal(status(gw, id), 'p0001', 'the callback never came');
+  t.equal(await status(gw, id), 'p0001', 'the callback never came');
   const a = await gw.post('/api/close', { mercNo, orderId: id });
   t.match(a.body, { respCode: '100007', payStatus: 'p0000' });
   await rcv.waitFor((r) => r.length === 1);
@@ -96,11 +95,11 @@ t.test('a lost callback is healed by the query the merchant makes', async (t) =>
   const { mercNo } = gw.merchant;
   const id = await createOrder(gw, { tradeAmt: '0.93' });
   await sandboxPay(gw, id);
-  t.equal(status(gw, id), 'p0001');
+  t.equal(await status(gw, id), 'p0001');
   const q = await gw.post('/api/query', { mercNo, orderId: id });
   t.equal(q.body.payStatus, 'p0000', 'the gateway asked the channel before answering');
   t.match(q.body.tradeEndTime, /^\d{14}$/);
-  t.same(notified(gw, id), ['p0000']);
+  t.same(await notified(gw, id), ['p0000']);
 });
 
 t.test('a lost callback is healed by reconciliation polling, on a fake clock', async (t) => {
@@ -110,11 +109,11 @@ t.test('a lost callback is healed by reconciliation polling, on a fake clock', a
   const id = await createOrder(gw, { tradeAmt: '0.93', notifyUrl: `${rcv.url}/n` });
   await sandboxPay(gw, id);
   await gw.gateway.watcher.runOnce();
-  t.equal(status(gw, id), 'p0001', 'not asked before its first check is due');
+  t.equal(await status(gw, id), 'p0001', 'not asked before its first check is due');
   clock.advance(5_000);
   await gw.gateway.watcher.runOnce();
-  t.equal(status(gw, id), 'p0000', 'asked 5 s after creation, and paid');
-  t.same(events(gw, id), ['p0001→p0000']);
+  t.equal(await status(gw, id), 'p0000', 'asked 5 s after creation, and paid');
+  t.same(await events(gw, id), ['p0001→p0000']);
   await rcv.waitFor((r) => r.length === 1);
 });
 
@@ -122,21 +121,21 @@ t.test('polling backs off and stops at expiry; an order nobody pays is asked a b
   const clock = new FakeClock();
   const gw = await startGateway(t, {}, { clock });
   const id = await createOrder(gw, { orderPeriod: '10' });
-  const checks = () => gw.gateway.db.prepare('SELECT checks, next_check_at FROM orders WHERE order_id = ?').get(id) as { checks: number; next_check_at: number | null };
+  const checks = async () => (await gw.sql.get<{ checks: number; next_check_at: number | null }>('SELECT checks, next_check_at FROM orders WHERE order_id = ?', id))!;
   const created = clock.now();
   const askedAt: number[] = [];
   for (let s = 0; s < 599; s++) {
     clock.advance(1_000);
-    const before = checks().checks;
+    const before = (await checks()).checks;
     await gw.gateway.watcher.runOnce();
-    if (checks().checks > before) askedAt.push((clock.now() - created) / 1000);
+    if ((await checks()).checks > before) askedAt.push((clock.now() - created) / 1000);
   }
   t.same(askedAt, [5, 15, 35, 65, 125, 245, 545], 'after 5, 10, 20, 30, 60, 120 and 300 s');
-  t.equal(checks().next_check_at, null, 'no check scheduled after the expiry');
-  t.equal(status(gw, id), 'p0001');
+  t.equal((await checks()).next_check_at, null, 'no check scheduled after the expiry');
+  t.equal(await status(gw, id), 'p0001');
   clock.advance(1_000);
   await gw.gateway.watcher.runOnce();
-  t.equal(status(gw, id), 'p0006', 'at 600 s the order expires');
+  t.equal(await status(gw, id), 'p0006', 'at 600 s the order expires');
 });
 
 t.test('an outcome unknown at creation (200002) is settled by asking the channel, never by sending again', async (t) => {
@@ -145,12 +144,12 @@ t.test('an outcome unknown at creation (200002) is settled by asking the channel
   const made = await gw.post('/api/pay', payFields(mercNo, { tradeAmt: '0.92' }));
   t.equal(made.body.respCode, '200002');
   const id = made.body.orderId!;
-  t.equal((gw.gateway.db.prepare('SELECT channel_state FROM orders WHERE order_id = ?').pluck().get(id)), 'unknown');
+  t.equal(await gw.sql.value('SELECT channel_state FROM orders WHERE order_id = ?', id), 'unknown');
   const q = await gw.post('/api/query', { mercNo, orderId: id });
   t.equal(q.body.payStatus, 'p0001');
-  t.equal(gw.gateway.db.prepare('SELECT channel_state FROM orders WHERE order_id = ?').pluck().get(id), 'accepted', 'the channel has it');
+  t.equal(await gw.sql.value('SELECT channel_state FROM orders WHERE order_id = ?', id), 'accepted', 'the channel has it');
   await sandboxPay(gw, id);
-  t.equal(status(gw, id), 'p0000');
+  t.equal(await status(gw, id), 'p0000');
 });
 
 t.test('expiry on a fake clock: p0006, notified, shown to the payer, no longer payable', async (t) => {
@@ -160,14 +159,14 @@ t.test('expiry on a fake clock: p0006, notified, shown to the payer, no longer p
   const id = await createOrder(gw, { orderPeriod: '1', notifyUrl: `${rcv.url}/n`, tradeTime: '20000101000000' });
   clock.advance(59_999);
   await gw.gateway.watcher.runOnce();
-  t.equal(status(gw, id), 'p0001', 'not before orderPeriod has run out (counted from creation, not tradeTime)');
+  t.equal(await status(gw, id), 'p0001', 'not before orderPeriod has run out (counted from creation, not tradeTime)');
   clock.advance(1);
   await gw.gateway.watcher.runOnce();
-  t.equal(status(gw, id), 'p0006');
+  t.equal(await status(gw, id), 'p0006');
   await rcv.waitFor((r) => r.length === 1);
   t.equal(rcv.received[0]!.json.payStatus, 'p0006', 'the expiry is notified');
   t.match(await sandboxPage(gw, id), /expired and can no longer be paid/);
-  const trade = (await gw.gateway.services.reads.sandboxTrade(id));
+  const trade = await gw.gateway.services.reads.sandboxTrade(id);
   t.equal(trade?.status, 'closed', 'the channel order was closed too');
   const q = await gw.post('/api/query', { mercNo: gw.merchant.mercNo, orderId: id });
   t.equal(q.body.payStatus, 'p0006');
@@ -183,8 +182,8 @@ t.test('expiry across a restart: an order that ran out while the gateway was dow
   const gw2 = await startGateway(t, {}, { clock, dir });
   // The first round runs as the gateway starts.
   clock.advance(0);
-  await until(() => status(gw2, id) === 'p0006', 'expired at start-up', 5_000);
-  t.same(notified(gw2, id), ['p0006']);
+  await until(async () => (await status(gw2, id)) === 'p0006', 'expired at start-up', 5_000);
+  t.same(await notified(gw2, id), ['p0006']);
 });
 
 t.test('pay and close racing, many times: one winner, and the notifications agree with it', async (t) => {
@@ -207,20 +206,21 @@ t.test('pay and close racing, many times: one winner, and the notifications agre
     let c: Awaited<ReturnType<typeof close>>;
     if (round % 2) [c] = await Promise.all([close(), pay()]);
     else [, c] = await Promise.all([pay(), close()]);
-    const final = status(gw, id);
+    const final = await status(gw, id);
     t.ok(final === 'p0000' || final === 'p0005', `round ${round}: ${final}`);
     if (final === 'p0000') {
       t.equal(c.body.respCode, '100007', 'the close lost: 100007');
-      t.same(notified(gw, id), ['p0000'], 'the payment is notified');
+      t.same(await notified(gw, id), ['p0000'], 'the payment is notified');
     } else {
       t.equal(c.body.respCode, '000000', 'the close won');
-      t.same(notified(gw, id), [], 'nothing to notify');
+      t.same(await notified(gw, id), [], 'nothing to notify');
     }
-    t.equal(events(gw, id).filter((e) => e.endsWith('p0000') || e.endsWith('p0005')).length, 1, 'exactly one final change');
+    t.equal((await events(gw, id)).filter((e) => e.endsWith('p0000') || e.endsWith('p0005')).length, 1, 'exactly one final change');
     outcomes.set(final, (outcomes.get(final) ?? 0) + 1);
   }
   t.comment(`winners: ${[...outcomes].map(([k, v]) => `${k}×${v}`).join(', ')}`);
-  const paid = ids.filter((id) => status(gw, id) === 'p0000');
+  const paid: string[] = [];
+  for (const id of ids) if ((await status(gw, id)) === 'p0000') paid.push(id);
   await rcv.waitFor((r) => new Set(r.map((x) => x.json.orderId)).size === paid.length);
   t.ok(rcv.received.every((r) => r.json.payStatus === 'p0000' && paid.includes(r.json.orderId!)), 'only paid orders were announced, as paid');
 });

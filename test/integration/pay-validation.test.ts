@@ -17,7 +17,7 @@ if (!(await gw.gateway.services.writer.run('setMerchantStatus', { mercNo: disabl
 }
 const live = await createMerchant(gw.gateway.services, 'Live shop, no channels', 'live');
 
-const orderCount = () => (gw.gateway.db.prepare('select count(*) c from orders').get() as { c: number }).c;
+const orderCount = async () => (await gw.sql.value<number>('select count(*) c from orders'))!;
 
 // ---------------------------------------------------------------------------------------------
 // Rows
@@ -287,7 +287,7 @@ async function runRow(row: Row): Promise<ApiAnswer> {
 t.test('table of inputs', async (t) => {
   for (const row of rows) {
     await t.test(row.name, async (t) => {
-      const before = orderCount();
+      const before = await orderCount();
       const res = await runRow(row);
       t.equal(res.status, row.status, 'HTTP status');
       t.equal(res.body.respCode, row.code, `respCode (${res.body.respDesc})`);
@@ -298,11 +298,11 @@ t.test('table of inputs', async (t) => {
       const requestSignType = row.set?.signType === 'HMAC-SHA256' ? 'HMAC-SHA256' : 'MD5';
       checkEnvelope(t, res, to, to ? requestSignType : undefined);
       if (row.code === '000000') {
-        t.equal(orderCount(), before + 1, 'one order written');
+        t.equal(await orderCount(), before + 1, 'one order written');
         t.match(res.body.orderId, /^\d{22}$/, 'orderId');
         t.match(res.body.tradeAmt, /^\d+\.\d\d$/, 'tradeAmt with two decimals');
       } else {
-        t.equal(orderCount(), before, 'no order written');
+        t.equal(await orderCount(), before, 'no order written');
       }
     });
   }
@@ -338,12 +338,12 @@ t.test('unsupported cell lists the supported ones', async (t) => {
 });
 
 t.test('several bad fields are all named', async (t) => {
-  const before = orderCount();
+  const before = await orderCount();
   const res = await gw.post('/api/pay', payFields(M.mercNo, { tradeAmt: '0', ip: 'x', termType: 'tv', zzz: '1' }));
   t.equal(res.status, 400);
   t.equal(res.body.respCode, '100001');
   for (const f of ['tradeAmt', 'ip', 'termType', 'zzz']) t.ok(names(res.body.respDesc ?? '', f, '100001'), `names ${f}: ${res.body.respDesc}`);
-  t.equal(orderCount(), before);
+  t.equal(await orderCount(), before);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -358,14 +358,14 @@ const FORM = 'application/x-www-form-urlencoded';
 
 t.test('form-encoded bodies', async (t) => {
   await t.test('a valid order → 200', async (t) => {
-    const before = orderCount();
+    const before = await orderCount();
     const fields = payFields(M.mercNo, { subject: '测试商品 A&B=C +%20', attach: 'k=v&x=y' });
     const res = await gw.raw('/api/pay', form(fields), FORM);
     t.equal(res.status, 200, res.text);
     t.equal(res.body.respCode, '000000');
     t.equal(res.body.mercOrderNo, fields.mercOrderNo);
     checkEnvelope(t, res, M, 'MD5');
-    t.equal(orderCount(), before + 1);
+    t.equal(await orderCount(), before + 1);
   });
 
   await t.test('with a charset parameter → 200', async (t) => {
@@ -375,18 +375,18 @@ t.test('form-encoded bodies', async (t) => {
   });
 
   await t.test('a bad field is named as in JSON', async (t) => {
-    const before = orderCount();
+    const before = await orderCount();
     const res = await gw.raw('/api/pay', form(payFields(M.mercNo, { orderPeriod: '43201' })), FORM);
     t.equal(res.status, 400);
     t.equal(res.body.respCode, '100001');
     t.ok(names(res.body.respDesc ?? '', 'orderPeriod', '100001'), String(res.body.respDesc));
     checkEnvelope(t, res, M, 'MD5');
-    t.equal(orderCount(), before);
+    t.equal(await orderCount(), before);
   });
 
   for (const dup of ['tradeAmt', 'mercNo', 'signature']) {
     await t.test(`${dup} given twice → 400 naming it`, async (t) => {
-      const before = orderCount();
+      const before = await orderCount();
       const fields = payFields(M.mercNo);
       const body = `${form(fields)}&${dup}=${encodeURIComponent(dup === 'tradeAmt' ? '99.99' : fields[dup] ?? 'x')}`;
       const res = await gw.raw('/api/pay', body, FORM);
@@ -395,19 +395,19 @@ t.test('form-encoded bodies', async (t) => {
       t.ok(names(res.body.respDesc ?? '', dup, '100001'), String(res.body.respDesc));
       t.match(res.body.respDesc, /more than once/);
       checkEnvelope(t, res, null);
-      t.equal(orderCount(), before);
+      t.equal(await orderCount(), before);
     });
   }
 
   for (const f of ['__proto__', 'constructor', 'hasOwnProperty']) {
     await t.test(`a form field named ${f} is an unknown field`, async (t) => {
-      const before = orderCount();
+      const before = await orderCount();
       const res = await gw.raw('/api/pay', form(payFields(M.mercNo, { [f]: 'x' })), FORM);
       t.equal(res.status, 400, res.text);
       t.equal(res.body.respCode, '100001');
       t.ok(names(res.body.respDesc ?? '', f, '100001'), String(res.body.respDesc));
       checkEnvelope(t, res, M, 'MD5');
-      t.equal(orderCount(), before);
+      t.equal(await orderCount(), before);
     });
   }
 
@@ -443,13 +443,13 @@ t.test('bodies that are not an order', async (t) => {
   ];
   for (const [name, body, ct, status, field] of cases) {
     await t.test(name, async (t) => {
-      const before = orderCount();
+      const before = await orderCount();
       const res = await gw.raw('/api/pay', body, ct);
       t.equal(res.status, status, res.text.slice(0, 200));
       t.equal(res.body.respCode, '100001');
       t.ok(names(res.body.respDesc ?? '', field, '100001'), String(res.body.respDesc));
       checkEnvelope(t, res, null);
-      t.equal(orderCount(), before);
+      t.equal(await orderCount(), before);
     });
   }
 });

@@ -66,8 +66,8 @@ const wx = (gw: TestGateway, over: Record<string, string> = {}) =>
     ...over,
   });
 
-const status = (gw: TestGateway, id: string) => gw.gateway.db.prepare('SELECT pay_status FROM orders WHERE order_id = ?').pluck().get(id);
-const noticeCount = (gw: TestGateway, id: string) => gw.gateway.db.prepare('SELECT count(*) FROM notifications WHERE order_id = ?').pluck().get(id);
+const status = (gw: TestGateway, id: string) => gw.sql.value('SELECT pay_status FROM orders WHERE order_id = ?', id);
+const noticeCount = (gw: TestGateway, id: string) => gw.sql.value('SELECT count(*) FROM notifications WHERE order_id = ?', id);
 
 const script = (over: Partial<Script> = {}): Script => ({
   transfer: { outcome: 'accepted', channelTradeNo: 'B1', payInfo: '{"mchId":"1","appId":"wx1","package":"p"}' },
@@ -102,12 +102,12 @@ t.test('a payee-confirmed payout wins over a cancel still CANCELING; a close tha
   const r = await cancelPayout(s, (await s.reads.order(id))!, 'merchant', noWait);
   t.equal(r.result, 'cancelling', 'the channel still says CANCELING after the wait');
   t.equal(sc.queries, 3, 'asked while waiting');
-  t.equal(status(gw, id), 'p0002');
+  t.equal(await status(gw, id), 'p0002');
   sc.query = { outcome: 'cancelled' };
   clock.advance(10_000);
   await gw.gateway.watcher.runOnce();
-  t.equal(status(gw, id), 'p0005', 'the watcher finished the close');
-  t.equal(noticeCount(gw, id), 0, 'a close the merchant asked for is not notified');
+  t.equal(await status(gw, id), 'p0005', 'the watcher finished the close');
+  t.equal(await noticeCount(gw, id), 0, 'a close the merchant asked for is not notified');
 
   sc.query = { outcome: 'cancelling' };
   const b = await gw.post('/api/pay', wx(gw));
@@ -116,8 +116,8 @@ t.test('a payee-confirmed payout wins over a cancel still CANCELING; a close tha
   sc.query = { outcome: 'succeeded', channelTradeNo: 'B1', paidAt: '20260101120000' };
   clock.advance(10_000);
   await gw.gateway.watcher.runOnce();
-  t.equal(status(gw, id2), 'p0000', 'the payee confirmed first: paid out');
-  t.equal(noticeCount(gw, id2), 1, 'and notified');
+  t.equal(await status(gw, id2), 'p0000', 'the payee confirmed first: paid out');
+  t.equal(await noticeCount(gw, id2), 1, 'and notified');
 });
 
 t.test('/api/close answers p0005 once a query reports the bill cancelled within the wait', async (t) => {
@@ -148,11 +148,11 @@ t.test('an unknown outcome is settled by queryTransfer with the same orderId, ne
   const id = a.body.orderId!;
   clock.advance(5_000);
   await gw.gateway.watcher.runOnce();
-  t.equal(status(gw, id), 'p0001', 'not found right away is not yet a failure: the payout may still be arriving');
+  t.equal(await status(gw, id), 'p0001', 'not found right away is not yet a failure: the payout may still be arriving');
   sc.query = { outcome: 'succeeded', channelTradeNo: 'B9' };
   clock.advance(10_000);
   await gw.gateway.watcher.runOnce();
-  t.equal(status(gw, id), 'p0000');
+  t.equal(await status(gw, id), 'p0000');
   const again = await gw.post('/api/pay', { ...wx(gw), mercOrderNo: (await gw.gateway.services.reads.order(id))!.merc_order_no });
   t.equal(again.body.orderId, id, 'the same mercOrderNo again is the same payout');
   t.equal(sc.transfers, 1, 'the channel was asked to transfer once');

@@ -37,9 +37,9 @@ function payout(gw: TestGateway, over: Record<string, string> = {}) {
 
 const send = (gw: TestGateway, fields: Record<string, string>) => gw.post('/api/pay', fields);
 const query = (gw: TestGateway, orderId: string) => gw.post('/api/query', { mercNo: gw.merchant.mercNo, orderId, signType: 'HMAC-SHA256' });
-const row = (gw: TestGateway, id: string) => gw.gateway.db.prepare('SELECT * FROM orders WHERE order_id = ?').get(id) as Record<string, unknown>;
-const notices = (gw: TestGateway, id: string) =>
-  (gw.gateway.db.prepare('SELECT fields_json FROM notifications WHERE order_id = ? ORDER BY id').pluck().all(id) as string[]).map(
+const row = async (gw: TestGateway, id: string) => (await gw.sql.get<Record<string, unknown>>('SELECT * FROM orders WHERE order_id = ?', id))!;
+const notices = async (gw: TestGateway, id: string) =>
+  (await gw.sql.values<string>('SELECT fields_json FROM notifications WHERE order_id = ? ORDER BY id', id)).map(
     (j) => JSON.parse(j) as Record<string, string>,
   );
 
@@ -51,7 +51,7 @@ t.test('payouts are off until the operator turns them on: 100006 whatever the si
     t.equal(a.body.respCode, '100006');
     t.match(a.body.respDesc, /payouts .* are off for this merchant.*merchant payouts MERCNO --enable/);
   }
-  t.equal(gw.gateway.db.prepare('SELECT count(*) FROM orders').pluck().get(), 0, 'nothing stored');
+  t.equal(await gw.sql.value('SELECT count(*) FROM orders'), 0, 'nothing stored');
 });
 
 t.test('the checks run in the contract order', async (t) => {
@@ -131,7 +131,7 @@ t.test('alipay and unionpay: p0002, paid out two seconds later; masked everywher
     t.notOk(a.text.includes(CARD) || a.text.includes(NAME), 'the answer never holds the clear payee');
     t.notOk('cashierUrl' in a.body || 'expireTime' in a.body, 'no cashier and no expiry for a payout nobody confirms');
     const id = a.body.orderId!;
-    const stored = row(gw, id);
+    const stored = await row(gw, id);
     t.notOk(JSON.stringify(stored, (_k, v) => (typeof v === 'bigint' ? String(v) : v)).includes(CARD), 'the clear card number is nowhere in the row');
     t.notOk(String(stored.request_json).includes(NAME));
     t.ok(Buffer.isBuffer(stored.payee_sealed) && !(stored.payee_sealed as Buffer).includes(Buffer.from(CARD)), 'sealed');
@@ -147,7 +147,7 @@ t.test('alipay and unionpay: p0002, paid out two seconds later; masked everywher
     t.match(q.body, { payStatus: 'p0000', payeeAccount: '6222***********0123', payeeName: '**明' });
     t.notOk('refundedAmt' in q.body, 'nothing to refund on a payout');
     t.match(q.body.tradeEndTime, /^\d{14}$/);
-    const n = notices(gw, id);
+    const n = await notices(gw, id);
     t.equal(n.length, 1, 'one notification, of p0000');
     t.match(n[0], { tradeType, payStatus: 'p0000', payeeAccount: '6222***********0123', payeeName: '**明' });
   }
@@ -184,7 +184,7 @@ t.test('wxpay: payInfo for the payee, confirmed on the sandbox page by a real fo
   t.equal(res.status, 200);
   t.match(await res.text(), /Payout received/);
   t.equal((await query(gw, id)).body.payStatus, 'p0000', 'applied from the channel callback');
-  const events = gw.gateway.db.prepare('SELECT source FROM order_events WHERE order_id = ? ORDER BY id').pluck().all(id);
+  const events = await gw.sql.values('SELECT source FROM order_events WHERE order_id = ? ORDER BY id', id);
   t.same(events, ['wxpay transfer answer', 'sandbox callback']);
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
   t.match(metrics, /payway="wxpay",scene="transfer",operation="transfer",outcome="accepted"/, 'payout calls are counted');
@@ -206,12 +206,12 @@ t.test('magic amounts: 0.91 refused, 0.92 unknown then settled by query, 0.94 fa
   t.match(lost.body, { respCode: '200002', payStatus: 'p0001' });
   t.match(lost.body.orderId, /^\d{22}$/);
   const lostId = lost.body.orderId!;
-  const transfers = () => gw.gateway.db.prepare('SELECT count(*) FROM sandbox_payouts WHERE order_id = ?').pluck().get(lostId);
+  const transfers = () => gw.sql.value('SELECT count(*) FROM sandbox_payouts WHERE order_id = ?', lostId);
   clock.advance(5_000);
   await gw.gateway.watcher.runOnce();
-  t.equal(row(gw, lostId).pay_status, 'p0000', 'the watcher asked the channel about the same orderId');
-  t.equal(transfers(), 1, 'and never sent it again');
-  t.match(notices(gw, lostId)[0], { payStatus: 'p0000', tradeType: '02' });
+  t.equal((await row(gw, lostId)).pay_status, 'p0000', 'the watcher asked the channel about the same orderId');
+  t.equal(await transfers(), 1, 'and never sent it again');
+  t.match((await notices(gw, lostId))[0], { payStatus: 'p0000', tradeType: '02' });
 
   const later = await send(gw, payout(gw, { tradeAmt: '0.94' }));
   t.match(later.body, { respCode: '000000', payStatus: 'p0002' });
@@ -219,7 +219,7 @@ t.test('magic amounts: 0.91 refused, 0.92 unknown then settled by query, 0.94 fa
   await gw.gateway.watcher.runOnce();
   const lq = await query(gw, later.body.orderId!);
   t.match(lq.body, { payStatus: 'p0004', failCode: 'SANDBOX_PAYOUT_FAILED' });
-  t.match(notices(gw, later.body.orderId!).at(-1), { payStatus: 'p0004', tradeType: '02' });
+  t.match((await notices(gw, later.body.orderId!)).at(-1), { payStatus: 'p0004', tradeType: '02' });
 });
 
 t.test('limits: per payout, the Beijing day, and amounts given back by payouts that end unpaid', async (t) => {
@@ -248,7 +248,7 @@ t.test('close: a wxpay payout before confirmation is cancelled (p0005, not notif
   const wx = await send(gw, payout(gw, { paywayCode: 'wxpay', payeeAccountType: 'WX_OPENID', payeeAccount: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o', payeeName: '' }));
   const close = await gw.post('/api/close', { mercNo: gw.merchant.mercNo, orderId: wx.body.orderId!, signType: 'MD5' });
   t.match(close.body, { respCode: '000000', payStatus: 'p0005' });
-  t.same(notices(gw, wx.body.orderId!), [], 'a close the merchant asked for is not notified');
+  t.same(await notices(gw, wx.body.orderId!), [], 'a close the merchant asked for is not notified');
   const confirm = await fetch(`${gw.url}/sandbox/pay/${wx.body.orderId}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -275,9 +275,9 @@ t.test('an unconfirmed wxpay payout past orderPeriod is cancelled by the watcher
   const id = wx.body.orderId!;
   clock.advance(61_000);
   await gw.gateway.watcher.runOnce();
-  t.equal(row(gw, id).pay_status, 'p0006');
-  t.equal(row(gw, id).cancel_reason, 'expiry');
-  t.match(notices(gw, id).at(-1), { payStatus: 'p0006', tradeType: '03' });
+  t.equal((await row(gw, id)).pay_status, 'p0006');
+  t.equal((await row(gw, id)).cancel_reason, 'expiry');
+  t.match((await notices(gw, id)).at(-1), { payStatus: 'p0006', tradeType: '03' });
   t.equal((await send(gw, payout(gw))).body.respCode, '000000', 'the expired payout gave its 10.00 back');
 });
 
@@ -288,18 +288,16 @@ t.test('concurrent payouts never pass the daily limit together', async (t) => {
   const codes = answers.map((a) => a.body.respCode);
   t.equal(codes.filter((c) => c === '000000').length, 10, 'exactly what the limit holds');
   t.equal(codes.filter((c) => c === '100007').length, 14, 'the others over it');
-  const counted = gw.gateway.db
-    .prepare("SELECT sum(amount_fen) FROM orders WHERE trade_type IN ('02','03') AND pay_status IN ('p0001','p0002','p0000')")
-    .pluck()
-    .get();
-  t.equal(counted, 1000);
+  // bigint: PostgreSQL's sum of a BIGINT column is a numeric
+  const counted = await gw.sql.bigint("SELECT sum(amount_fen) FROM orders WHERE trade_type IN ('02','03') AND pay_status IN ('p0001','p0002','p0000')");
+  t.equal(counted, 1000n);
 });
 
 t.test('a payout result from a channel callback is checked against the order like a payment', async (t) => {
   const gw = await startGateway(t);
   await enable(gw);
   const { signSandboxBody, SANDBOX_SIGNATURE_HEADER } = await import('../../src/channels/sandbox/driver.js');
-  const secret = gw.gateway.db.prepare("select value from settings where name='sandbox_secret'").pluck().get() as string;
+  const secret = (await gw.sql.value<string>("select value from settings where name='sandbox_secret'"))!;
   const callback = async (body: Record<string, string>) => {
     const raw = JSON.stringify({ kind: 'payout', ...body });
     const res = await fetch(`${gw.url}/channel/sandbox/notify`, {
@@ -311,18 +309,18 @@ t.test('a payout result from a channel callback is checked against the order lik
   };
   const a = await send(gw, payout(gw));
   const id = a.body.orderId!;
-  const tradeNo = row(gw, id).channel_trade_no as string;
+  const tradeNo = (await row(gw, id)).channel_trade_no as string;
   const wrong = await callback({ orderId: id, tradeNo, result: 'succeeded', amount: '1001', paidAt: '20260101120000' });
   t.same(wrong, { status: 400, text: 'fail' }, 'another amount is refused');
-  t.equal(row(gw, id).pay_status, 'p0002', 'and not applied');
-  t.equal(gw.gateway.db.prepare("SELECT count(*) FROM alerts WHERE kind = 'callback_amount_mismatch'").pluck().get(), 1, 'and flagged');
+  t.equal((await row(gw, id)).pay_status, 'p0002', 'and not applied');
+  t.equal(await gw.sql.value("SELECT count(*) FROM alerts WHERE kind = 'callback_amount_mismatch'"), 1, 'and flagged');
   const failed = await callback({ orderId: id, tradeNo, result: 'failed', amount: '1000', code: 'PAYEE_ACCOUNT_ABNORMAL', message: '收款账户异常' });
   t.same(failed, { status: 200, text: 'success' });
   const q = await query(gw, id);
   t.match(q.body, { payStatus: 'p0004', failCode: 'PAYEE_ACCOUNT_ABNORMAL', failReason: '收款账户异常' });
   const dup = await callback({ orderId: id, tradeNo, result: 'succeeded', amount: '1000', paidAt: '20260101120000' });
   t.equal(dup.status, 200, 'acknowledged');
-  t.equal(row(gw, id).pay_status, 'p0000', 'money the channel confirms wins, as for payments');
+  t.equal((await row(gw, id)).pay_status, 'p0000', 'money the channel confirms wins, as for payments');
 });
 
 t.test('a failed payment says why too: failCode and failReason in /api/query for any p0004', async (t) => {

@@ -94,11 +94,9 @@ t.test('eight concurrent refunds never exceed the paid amount', async (t) => {
     const refused = answers.filter((a) => a.body.respCode === '100007');
     t.equal(ok.length, 3, `round ${round}: three of 3.00 fit in 10.00`);
     t.equal(refused.length, 5, 'the other five are refused');
-    const reserved = gw.gateway.db
-      .prepare(`SELECT sum(amount_fen) FROM refunds WHERE order_id = ? AND refund_status IN ('r0001', 'r0000')`)
-      .pluck()
-      .get(orderId) as number;
-    t.equal(reserved, 900);
+    // bigint: PostgreSQL's sum of a BIGINT column is a numeric
+    const reserved = await gw.sql.bigint(`SELECT sum(amount_fen) FROM refunds WHERE order_id = ? AND refund_status IN ('r0001', 'r0000')`, orderId);
+    t.equal(reserved, 900n);
   }
 });
 
@@ -117,7 +115,7 @@ t.test('replay: the same refund again is the same refund; other parameters are a
   t.equal(other.status, 409);
   t.equal(other.body.respCode, '100004');
   t.match(other.body.respDesc, /: refundAmt differs from the first request$/, 'names the field that differs');
-  t.equal(gw.gateway.db.prepare('SELECT count(*) FROM refunds').pluck().get(), 1);
+  t.equal(await gw.sql.value('SELECT count(*) FROM refunds'), 1);
 });
 
 t.test('replay: the same amount spelt otherwise is the same refund; 100004 names each field that differs', async (t) => {
@@ -139,7 +137,7 @@ t.test('replay: the same amount spelt otherwise is the same refund; 100004 names
   t.match(reason.body.respDesc, /^mercRefundNo R-SPELT was already used with different parameters: refundReason differs from the first request$/);
   const two = await refund(gw, { orderId, mercRefundNo: 'R-SPELT', refundAmt: '1.51' });
   t.match(two.body.respDesc, /: refundAmt, refundReason differ from the first request$/, 'both named, one left out is a difference too');
-  t.equal(gw.gateway.db.prepare('SELECT count(*) FROM refunds').pluck().get(), 2);
+  t.equal(await gw.sql.value('SELECT count(*) FROM refunds'), 2);
 });
 
 t.test('refund notifications: signed, through the outbox, for refunds that end either way', async (t) => {

@@ -8,6 +8,7 @@ import { buildGateway } from '../../src/app.js';
 import { createMerchant } from '../../src/services/merchants.js';
 import { sign } from '../../src/domain/sign.js';
 import { payFields } from '../helper.js';
+import { ownDatabase } from '../own-database.js';
 
 // Issue 10, a newcomer's first hour: at LOG_LEVEL info, no log line per health check (/healthz,
 // /readyz, /metrics) nor per call the gateway makes to itself (the sandbox channel's API and
@@ -18,7 +19,9 @@ t.test('at info: real traffic is logged, probes and the gateway’s calls to its
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const dir = mkdtempSync(join(tmpdir(), 'dtpay-logs-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const config = parseConfig({ DATABASE_PATH: join(dir, 'dtpay.sqlite'), PUBLIC_BASE_URL: 'http://dtpay.test', LOG_LEVEL: 'info' });
+  // On the pass's backend: /readyz reads the database, on PostgreSQL over the network.
+  const storage = await ownDatabase(t, dir);
+  const config = parseConfig({ ...storage.env, PUBLIC_BASE_URL: 'http://dtpay.test', LOG_LEVEL: 'info' });
   const gateway = await buildGateway(config, { logger });
   t.teardown(() => gateway.close());
   const url = await gateway.app.listen({ port: 0, host: '127.0.0.1' });

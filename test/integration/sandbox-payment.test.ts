@@ -7,8 +7,7 @@ import { signSandboxBody, SANDBOX_SIGNATURE_HEADER } from '../../src/channels/sa
 
 const gw = await startGateway(t);
 const { mercNo, key } = gw.merchant;
-const db = gw.gateway.db;
-const secret = db.prepare("select value from settings where name='sandbox_secret'").pluck().get() as string;
+const secret = (await gw.sql.value<string>("select value from settings where name='sandbox_secret'"))!;
 
 interface Row {
   order_id: string;
@@ -27,10 +26,9 @@ interface Event {
   source: string;
 }
 
-const row = (id: string) => db.prepare('SELECT * FROM orders WHERE order_id = ?').get(id) as Row;
-const events = (id: string) =>
-  db.prepare('SELECT id, from_status, to_status, source FROM order_events WHERE order_id = ? ORDER BY id').all(id) as Event[];
-const transitions = (id: string) => events(id).map((e) => `${e.from_status}→${e.to_status}`);
+const row = async (id: string) => (await gw.sql.get<Row>('SELECT * FROM orders WHERE order_id = ?', id))!;
+const events = (id: string) => gw.sql.all<Event>('SELECT id, from_status, to_status, source FROM order_events WHERE order_id = ? ORDER BY id', id);
+const transitions = async (id: string) => (await events(id)).map((e) => `${e.from_status}→${e.to_status}`);
 
 async function newOrder(over: Record<string, string> = {}): Promise<string> {
   const a = await gw.post('/api/pay', payFields(mercNo, over));
@@ -75,15 +73,15 @@ const callbackBody = (id: string, over: Record<string, string> = {}) => ({
 });
 
 /** Nothing about the order changed: same row, same audit trail. */
-function unchanged(t: Test, id: string, before: { row: Row; events: Event[] }) {
-  t.same(row(id), before.row, 'order row unchanged');
-  t.same(events(id), before.events, 'no new order_events');
+async function unchanged(t: Test, id: string, before: { row: Row; events: Event[] }) {
+  t.same(await row(id), before.row, 'order row unchanged');
+  t.same(await events(id), before.events, 'no new order_events');
 }
-const snapshot = (id: string) => ({ row: row(id), events: events(id) });
+const snapshot = async (id: string) => ({ row: await row(id), events: await events(id) });
 
 t.test('the sandbox page: Pay and Fail buttons; opening it moves p0001 → p0002', async (t) => {
   const id = await newOrder();
-  t.equal(row(id).pay_status, 'p0001');
+  t.equal((await row(id)).pay_status, 'p0001');
   const res = await openPage(id);
   t.equal(res.status, 200);
   t.match(res.headers.get('content-type'), /^text\/html/);
@@ -93,13 +91,13 @@ t.test('the sandbox page: Pay and Fail buttons; opening it moves p0001 → p0002
   t.match(html, new RegExp(`<form[^>]*method="post"[^>]*action="/sandbox/pay/${id}"`), 'a form posting to the same page');
   t.match(html, /<button[^>]*name="result"[^>]*value="success"[^>]*>Pay<\/button>/, 'a Pay button');
   t.match(html, /<button[^>]*name="result"[^>]*value="fail"[^>]*>Fail<\/button>/, 'a Fail button');
-  t.equal(row(id).pay_status, 'p0002', 'opening the page moved the order to p0002');
-  t.same(transitions(id), ['p0001→p0002']);
+  t.equal((await row(id)).pay_status, 'p0002', 'opening the page moved the order to p0002');
+  t.same(await transitions(id), ['p0001→p0002']);
 
   const again = await openPage(id);
   t.equal(again.status, 200);
-  t.equal(row(id).pay_status, 'p0002', 'opening it again changes nothing');
-  t.same(transitions(id), ['p0001→p0002'], 'no second event');
+  t.equal((await row(id)).pay_status, 'p0002', 'opening it again changes nothing');
+  t.same(await transitions(id), ['p0001→p0002'], 'no second event');
 });
 
 t.test('Pay: p0002 → p0000 through the signed callback; a duplicate changes nothing', async (t) => {
@@ -110,24 +108,24 @@ t.test('Pay: p0002 → p0000 through the signed callback; a duplicate changes no
   t.match(paid.headers.get('content-type'), /application\/json/);
   t.equal(paid.body.payStatus, 'p0000');
   t.equal(paid.body.orderId, id);
-  const r = row(id);
+  const r = await row(id);
   t.equal(r.pay_status, 'p0000');
   t.match(r.trade_end_time, /^\d{14}$/, 'trade_end_time set (yyyyMMddHHmmss)');
   t.equal(r.bank_type, 'ALIPAYACCOUNT', 'bank_type set');
   t.equal(r.late_payment, 0);
-  t.same(transitions(id), ['p0001→p0002', 'p0002→p0000']);
-  t.match(events(id)[1]!.source, /sandbox callback/, 'applied by the channel callback path');
+  t.same(await transitions(id), ['p0001→p0002', 'p0002→p0000']);
+  t.match((await events(id))[1]!.source, /sandbox callback/, 'applied by the channel callback path');
 
-  const before = snapshot(id);
+  const before = await snapshot(id);
   const dup = await pay(id, 'success');
   t.equal(dup.status, 200);
   t.equal(dup.body.payStatus, 'p0000', 'still p0000');
-  unchanged(t, id, before);
+  await unchanged(t, id, before);
 
   const failAfterPaid = await pay(id, 'fail');
   t.equal(failAfterPaid.status, 200);
   t.equal(failAfterPaid.body.payStatus, 'p0000', 'a failure after success does not undo p0000');
-  unchanged(t, id, before);
+  await unchanged(t, id, before);
 });
 
 t.test('Fail: → p0004; a payment after that is a late payment → p0000', async (t) => {
@@ -135,22 +133,22 @@ t.test('Fail: → p0004; a payment after that is a late payment → p0000', asyn
   const failed = await pay(id, 'fail');
   t.equal(failed.status, 200);
   t.equal(failed.body.payStatus, 'p0004');
-  t.equal(row(id).pay_status, 'p0004');
-  t.equal(row(id).late_payment, 0);
-  t.same(transitions(id), ['p0001→p0004']);
+  t.equal((await row(id)).pay_status, 'p0004');
+  t.equal((await row(id)).late_payment, 0);
+  t.same(await transitions(id), ['p0001→p0004']);
 
-  const before = snapshot(id);
+  const before = await snapshot(id);
   t.equal((await pay(id, 'fail')).body.payStatus, 'p0004', 'a duplicate failure');
-  unchanged(t, id, before);
+  await unchanged(t, id, before);
 
   const late = await pay(id, 'success');
   t.equal(late.status, 200);
   t.equal(late.body.payStatus, 'p0000');
-  const r = row(id);
+  const r = await row(id);
   t.equal(r.pay_status, 'p0000', 'the money is real: p0000');
   t.equal(r.late_payment, 1, 'flagged as a late payment');
   t.equal(r.bank_type, 'OTHERS');
-  t.same(transitions(id), ['p0001→p0004', 'p0004→p0000']);
+  t.same(await transitions(id), ['p0001→p0004', 'p0004→p0000']);
 });
 
 t.test('a 16-digit amount pays exactly: the callback amount is compared as 64-bit fen', async (t) => {
@@ -158,16 +156,16 @@ t.test('a 16-digit amount pays exactly: the callback amount is compared as 64-bi
   const paid = await pay(id, 'success');
   t.equal(paid.status, 200);
   t.equal(paid.body.payStatus, 'p0000');
-  t.equal(row(id).pay_status, 'p0000');
+  t.equal((await row(id)).pay_status, 'p0000');
   // One fen less is a different amount, even where a double could not tell them apart.
   const other = await newOrder({ tradeAmt: '9999999999999999.99' });
-  const before = snapshot(other);
+  const before = await snapshot(other);
   const res = await notify(callbackBody(other, { amount: '999999999999999998' }));
   t.equal(res.text, 'fail', 'one fen short is rejected');
-  unchanged(t, other, before);
+  await unchanged(t, other, before);
   const exact = await notify(callbackBody(other, { amount: '999999999999999999' }));
   t.equal(exact.text, 'success');
-  t.equal(row(other).pay_status, 'p0000');
+  t.equal((await row(other)).pay_status, 'p0000');
 });
 
 t.test('Accept: text/html gets a result page', async (t) => {
@@ -179,7 +177,7 @@ t.test('Accept: text/html gets a result page', async (t) => {
   t.match(res.text, 'Payment complete');
   t.match(res.text, id);
   t.match(res.text, 'href="https://shop.example.com/done?x=1&amp;y=2"', 'a link back to returnUrl, escaped');
-  t.equal(row(id).pay_status, 'p0000');
+  t.equal((await row(id)).pay_status, 'p0000');
 
   const id2 = await newOrder();
   const failed = await pay(id2, 'fail', 'text/html');
@@ -190,7 +188,7 @@ t.test('Accept: text/html gets a result page', async (t) => {
 
 t.test('a bad result value is 400 and changes nothing', async (t) => {
   const id = await newOrder();
-  const before = snapshot(id);
+  const before = await snapshot(id);
   for (const result of ['', 'paid', 'SUCCESS', 'success ']) {
     const res = await pay(id, result);
     t.equal(res.status, 400, `result=${JSON.stringify(result)}`);
@@ -205,7 +203,7 @@ t.test('a bad result value is 400 and changes nothing', async (t) => {
   const html = await pay(id, 'maybe', 'text/html');
   t.equal(html.status, 400);
   t.match(html.headers.get('content-type'), /^text\/html/);
-  unchanged(t, id, before);
+  await unchanged(t, id, before);
 });
 
 t.test('an unknown order is 404', async (t) => {
@@ -227,22 +225,22 @@ t.test('magic amount 0.91: the channel refuses → 502 200001, p0004, nothing to
   t.match(id, /^\d{22}$/, 'the order exists and is named');
   t.equal(a.body.payStatus, 'p0004');
   t.notOk(a.body.codeUrl, 'no codeUrl for a refused order');
-  t.equal(row(id).pay_status, 'p0004');
-  t.equal(row(id).channel_state, 'refused');
+  t.equal((await row(id)).pay_status, 'p0004');
+  t.equal((await row(id)).channel_state, 'refused');
 
   const page = await openPage(id);
   t.equal(page.status, 200);
   const html = await page.text();
   t.match(html, /refused/);
   t.notMatch(html, 'value="success"', 'no Pay button');
-  t.equal(row(id).pay_status, 'p0004', 'opening the page changes nothing');
+  t.equal((await row(id)).pay_status, 'p0004', 'opening the page changes nothing');
 
-  const before = snapshot(id);
+  const before = await snapshot(id);
   const p = await pay(id, 'success');
   t.equal(p.status, 409, 'the sandbox refuses payment');
   t.match(p.body.error, /refused/);
   t.equal((await pay(id, 'success', 'text/html')).status, 409);
-  unchanged(t, id, before);
+  await unchanged(t, id, before);
 
   const replay = await gw.post('/api/pay', fields);
   t.equal(replay.status, 502, 'a replay gets the same answer');
@@ -259,9 +257,9 @@ t.test('magic amount 0.92: the channel times out → 504 200002, p0001 stored, r
   const id = a.body.orderId!;
   t.match(id, /^\d{22}$/);
   t.equal(a.body.payStatus, 'p0001');
-  t.equal(row(id).pay_status, 'p0001', 'stored as p0001');
-  t.equal(row(id).channel_state, 'unknown');
-  t.same(events(id), [], 'no state change');
+  t.equal((await row(id)).pay_status, 'p0001', 'stored as p0001');
+  t.equal((await row(id)).channel_state, 'unknown');
+  t.same(await events(id), [], 'no state change');
 
   const replay = await gw.post('/api/pay', fields);
   t.equal(replay.status, 504);
@@ -270,7 +268,7 @@ t.test('magic amount 0.92: the channel times out → 504 200002, p0001 stored, r
   t.equal(replay.body.orderId, id, 'same orderId');
   t.equal(replay.body.payStatus, 'p0001');
   t.ok(responseVerifies(replay.body, key));
-  t.equal(db.prepare('SELECT count(*) FROM orders WHERE merc_no = ? AND merc_order_no = ?').pluck().get(mercNo, fields.mercOrderNo), 1);
+  t.equal(await gw.sql.value('SELECT count(*) FROM orders WHERE merc_no = ? AND merc_order_no = ?', mercNo, fields.mercOrderNo), 1);
 
   const conflict = await gw.post('/api/pay', { ...fields, tradeAmt: '0.93' });
   t.equal(conflict.body.respCode, '100004', 'the stored 200002 order still guards its mercOrderNo');
@@ -283,25 +281,25 @@ t.test('the channel callback route', async (t) => {
     const res = await notify(body);
     t.equal(res.status, 200);
     t.equal(res.text, 'success');
-    const r = row(id);
+    const r = await row(id);
     t.equal(r.pay_status, 'p0000');
     t.equal(r.trade_end_time, '20240618130102');
     t.equal(r.bank_type, 'CMB_DEBIT');
-    t.same(transitions(id), ['p0001→p0000']);
+    t.same(await transitions(id), ['p0001→p0000']);
 
-    const before = snapshot(id);
+    const before = await snapshot(id);
     const dup = await notify(body);
     t.equal(dup.status, 200, 'a duplicate is acknowledged');
     t.equal(dup.text, 'success');
-    unchanged(t, id, before);
+    await unchanged(t, id, before);
     const failedLater = await notify(callbackBody(id, { result: 'failed' }));
     t.equal(failedLater.status, 200, 'a failure after success is acknowledged');
-    unchanged(t, id, before);
+    await unchanged(t, id, before);
   });
 
   t.test('a wrong signature is 400 fail and changes nothing', async (t) => {
     const id = await newOrder();
-    const before = snapshot(id);
+    const before = await snapshot(id);
     const body = callbackBody(id);
     const cases: [string, Parameters<typeof notify>[1]][] = [
       ['signed with another secret', { secret: 'not-the-sandbox-secret-0123456789abcdef' }],
@@ -319,25 +317,25 @@ t.test('the channel callback route', async (t) => {
     const raw = JSON.stringify(body);
     const tampered = await notify(raw.replace('"paid"', '"paId"'), { signature: signSandboxBody(raw, secret) });
     t.equal(tampered.status, 400, 'bytes changed after signing');
-    unchanged(t, id, before);
+    await unchanged(t, id, before);
   });
 
   t.test('an amount that does not match the order is rejected and changes nothing', async (t) => {
     const id = await newOrder();
     await openPage(id);
-    const before = snapshot(id);
+    const before = await snapshot(id);
     for (const amount of ['1233', '1235', '123400', '12', '0', '99999999999999999999']) {
       const res = await notify(callbackBody(id, { amount }));
       t.not(res.status, 200, `amount ${amount} fen is not acknowledged as applied`);
       t.equal(res.text, 'fail', `amount ${amount}`);
     }
-    unchanged(t, id, before);
-    t.equal(row(id).pay_status, 'p0002');
+    await unchanged(t, id, before);
+    t.equal((await row(id)).pay_status, 'p0002');
   });
 
   t.test('malformed but correctly signed bodies are rejected', async (t) => {
     const id = await newOrder();
-    const before = snapshot(id);
+    const before = await snapshot(id);
     const bodies: unknown[] = [
       'not json',
       '',
@@ -367,7 +365,7 @@ t.test('the channel callback route', async (t) => {
       t.equal(res.status, 400, `rejects ${JSON.stringify(b)}`);
       t.equal(res.text, 'fail');
     }
-    unchanged(t, id, before);
+    await unchanged(t, id, before);
   });
 
   t.test('a correctly signed callback for an unknown order is rejected', async (t) => {
@@ -378,12 +376,12 @@ t.test('the channel callback route', async (t) => {
 
   t.test('an unknown channel is 404', async (t) => {
     const id = await newOrder();
-    const before = snapshot(id);
+    const before = await snapshot(id);
     for (const channel of ['nosuch', 'alipay', 'SANDBOX']) {
       const res = await notify(callbackBody(id), { channel });
       t.equal(res.status, 404, channel);
     }
-    unchanged(t, id, before);
+    await unchanged(t, id, before);
   });
 });
 
@@ -392,9 +390,9 @@ t.test('the channel callback route', async (t) => {
  * p0001; exactly one change into a final state, unless a payment legitimately follows the
  * failure, which is then a single p0004→p0000 flagged as late.
  */
-function checkRaceInvariant(t: Test, id: string) {
-  const r = row(id);
-  const ev = events(id);
+async function checkRaceInvariant(t: Test, id: string) {
+  const r = await row(id);
+  const ev = await events(id);
   t.ok(r.pay_status === 'p0000' || r.pay_status === 'p0004', `final state ${r.pay_status}`);
   let at = 'p0001';
   for (const e of ev) {
@@ -436,8 +434,8 @@ t.test('racing Pay and Fail at one order: one winner, or a flagged late payment'
       if (results[i] === 'success') t.equal(a.body.payStatus, 'p0000', `round ${round}: a Pay answer is p0000`);
       else t.ok(['p0000', 'p0004'].includes(a.body.payStatus!), `round ${round}: a Fail answer is final`);
     });
-    seen.add(checkRaceInvariant(t, id));
-    t.equal(row(id).pay_status, 'p0000', 'with 10 payments racing, the order ends paid');
+    seen.add(await checkRaceInvariant(t, id));
+    t.equal((await row(id)).pay_status, 'p0000', 'with 10 payments racing, the order ends paid');
   }
   t.comment(`outcomes seen: ${[...seen].join(', ')}`);
 });
@@ -448,25 +446,25 @@ t.test('20 concurrent identical callbacks change the order once', async (t) => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => pay(id, result)));
     const want = result === 'success' ? 'p0000' : 'p0004';
     t.ok(answers.every((a) => a.status === 200 && a.body.payStatus === want), `all 20 ${result} answers are ${want}`);
-    t.equal(checkRaceInvariant(t, id), want);
-    t.same(transitions(id), [`p0001→${want}`], 'exactly one event');
+    t.equal(await checkRaceInvariant(t, id), want);
+    t.same(await transitions(id), [`p0001→${want}`], 'exactly one event');
   }
 });
 
 t.test('a callback naming another trade number is rejected and changes nothing', async (t) => {
   const id = await newOrder();
-  const before = snapshot(id);
+  const before = await snapshot(id);
   const res = await notify(callbackBody(id, { tradeNo: 'S0000000000000000000001' }));
   t.equal(res.status, 400);
   t.equal(res.text, 'fail');
-  unchanged(t, id, before);
+  await unchanged(t, id, before);
 });
 
 t.test('a HEAD request does not open the sandbox page', async (t) => {
   const id = await newOrder();
   const res = await fetch(`${gw.url}/sandbox/pay/${id}`, { method: 'HEAD' });
   t.not(res.status, 200, 'no HEAD twin of the page');
-  t.equal(row(id).pay_status, 'p0001', 'still submitted');
+  t.equal((await row(id)).pay_status, 'p0001', 'still submitted');
 });
 
 t.test('the hosted cashier page', async (t) => {
