@@ -1,6 +1,7 @@
 import pg from 'pg';
 import tap from 'tap';
 import type { Gateway } from '../src/app.js';
+import type { Db } from '../src/db/open.js';
 import { openPool, type Pool } from '../src/db/postgres/pool.js';
 import { migratePostgres } from '../src/db/postgres/migrate.js';
 import { pgCluster, type PgCluster } from './pg-cluster.js';
@@ -66,8 +67,9 @@ export function numberedPlaceholders(sql: string): string {
   return out;
 }
 
-export function sqliteSql(gateway: Gateway): TestSql {
-  const db = () => gateway.db;
+/** Rows of a gateway's SQLite database, or of a bare connection (a test's own storage). */
+export function sqliteSql(source: Gateway | Db): TestSql {
+  const db = (): Db => (isDb(source) ? source : source.db);
   return {
     backend: 'sqlite',
     all: async (sql, ...p) => db().prepare(sql).all(...p) as any[],
@@ -82,6 +84,8 @@ export function sqliteSql(gateway: Gateway): TestSql {
     close: async () => {},
   };
 }
+
+const isDb = (x: Gateway | Db): x is Db => typeof (x as Partial<Db>).prepare === 'function';
 
 export function postgresSql(url: string): TestSql {
   let pool: Pool | undefined;
