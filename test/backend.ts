@@ -7,7 +7,7 @@ import { migratePostgres } from '../src/db/postgres/migrate.js';
 import { pgCluster, type PgCluster } from './pg-cluster.js';
 
 // The backend the suite's gateways run on. `npm test` runs the suite twice: once on SQLite, then the
-// integration tests again with DTPAY_TEST_BACKEND=postgres (scripts/test-on-postgres.sh), where
+// integration tests (and the unit tests on testStorage) again with DTPAY_TEST_BACKEND=postgres (scripts/test-on-postgres.sh), where
 // every gateway `startGateway` starts gets a PostgreSQL database of its own. A test file that is
 // about one backend only carries the line `// Not repeated on PostgreSQL: <why>` and is left out of
 // the second pass.
