@@ -1,12 +1,13 @@
 import pg from 'pg';
 import tap from 'tap';
 import type { Gateway } from '../src/app.js';
+import type { Db } from '../src/db/open.js';
 import { openPool, type Pool } from '../src/db/postgres/pool.js';
 import { migratePostgres } from '../src/db/postgres/migrate.js';
 import { pgCluster, type PgCluster } from './pg-cluster.js';
 
 // The backend the suite's gateways run on. `npm test` runs the suite twice: once on SQLite, then the
-// integration tests again with DTPAY_TEST_BACKEND=postgres (scripts/test-on-postgres.sh), where
+// integration tests (and the unit tests on testStorage) again with DTPAY_TEST_BACKEND=postgres (scripts/test-on-postgres.sh), where
 // every gateway `startGateway` starts gets a PostgreSQL database of its own. A test file that is
 // about one backend only carries the line `// Not repeated on PostgreSQL: <why>` and is left out of
 // the second pass.
@@ -66,8 +67,9 @@ export function numberedPlaceholders(sql: string): string {
   return out;
 }
 
-export function sqliteSql(gateway: Pick<Gateway, 'db'>): TestSql {
-  const db = () => gateway.db;
+/** Rows of a gateway's SQLite database, or of a bare connection (a test's own storage). */
+export function sqliteSql(source: Pick<Gateway, 'db'> | Db): TestSql {
+  const db = (): Db => (isDb(source) ? source : source.db);
   return {
     backend: 'sqlite',
     all: async (sql, ...p) => db().prepare(sql).all(...p) as any[],
@@ -82,6 +84,8 @@ export function sqliteSql(gateway: Pick<Gateway, 'db'>): TestSql {
     close: async () => {},
   };
 }
+
+const isDb = (x: Pick<Gateway, 'db'> | Db): x is Db => typeof (x as Partial<Db>).prepare === 'function';
 
 export function postgresSql(url: string): TestSql {
   let pool: Pool | undefined;

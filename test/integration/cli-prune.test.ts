@@ -20,7 +20,7 @@ t.test('dtpay prune --before DATE removes what ended before DATE and says what i
   // On SQLite the file, on PostgreSQL a database of its own (DTPAY_TEST_BACKEND).
   const d = await testBackendDatabase(t, dbPath);
   const now = Date.now();
-  const h = await buildHistory({ writer: d.writer(), run: (sql, ...p) => d.sql.run(sql, ...p) }, now);
+  const h = await buildHistory({ writer: d.writer(), sql: d.sql }, now);
   await d.close();
   const cli = (args: string[]) => runNode(CLI, args, cwd, d.env);
   const before = day(now - 548 * DAY);

@@ -1,12 +1,8 @@
 import t from 'tap';
-import { join } from 'node:path';
-import { openDb } from '../../src/db/open.js';
-import { migrate } from '../../src/db/migrate.js';
-import { InlineWriter } from '../../src/db/writer.js';
 import { hashPassword, passwordProblem, verifyPassword } from '../../src/console/passwords.js';
 import { acceptTotp, newTotpSecret, openTotp, sealTotp, totpCode, totpUri } from '../../src/console/totp.js';
 import { roleAllows } from '../../src/console/operators.js';
-import { tempDir } from '../helper.js';
+import { testStorage } from '../fixtures/backends.js';
 
 t.test('passwords: at least 12 characters, scrypt, verified in constant time', async (t) => {
   t.equal(passwordProblem('elevenchars'), 'must be at least 12 characters');
@@ -54,10 +50,7 @@ t.test('roles: viewer < support < admin', async (t) => {
 });
 
 t.test('login limits: the 10th failure in 15 minutes locks for 15 minutes; nothing counts while locked; a clear resets', async (t) => {
-  const db = openDb(join(tempDir(t), 'l.sqlite'));
-  t.teardown(() => db.close());
-  migrate(db);
-  const w = new InlineWriter(db);
+  const w = (await testStorage(t)).storage.writer;
   const fail = (at: number) => w.run('recordLoginFailure', { key: 'email:a@b.c', at, limit: 10, windowMs: 900_000, lockMs: 900_000 });
   const t0 = 1_000_000;
   for (let i = 0; i < 9; i++) t.equal((await fail(t0 + i)).lockedUntil, null);
@@ -73,12 +66,8 @@ t.test('login limits: the 10th failure in 15 minutes locks for 15 minutes; nothi
 
 t.test('the session store: a row past its expiry is never handed back, and expired rows are forgotten', async (t) => {
   const { TableSessionStore } = await import('../../src/console/session-store.js');
-  const { prepareConsoleReads } = await import('../../src/console/console-reads.js');
-  const db = openDb(join(tempDir(t), 's.sqlite'));
-  t.teardown(() => db.close());
-  migrate(db);
-  const { asyncReads } = await import('../../src/db/sqlite-storage.js');
-  const store = new TableSessionStore(asyncReads(prepareConsoleReads(db)), new InlineWriter(db), 60_000);
+  const { storage, sql } = await testStorage(t);
+  const store = new TableSessionStore(storage.console, storage.writer, 60_000);
   const set = (sid: string, expires: Date) => new Promise<void>((resolve, reject) => store.set(sid, { cookie: { expires } }, (err) => (err ? reject(err) : resolve())));
   const get = (sid: string) => new Promise<unknown>((resolve, reject) => store.get(sid, (err, s) => (err ? reject(err) : resolve(s))));
   await set('live', new Date(Date.now() + 60_000));
@@ -87,7 +76,7 @@ t.test('the session store: a row past its expiry is never handed back, and expir
   t.equal(await get('old'), null, 'expired: not handed back');
   t.equal(await get('nope'), null);
   t.equal(await store.prune(), 1, 'the expired row is removed');
-  t.equal(db.prepare('SELECT count(*) FROM console_sessions').pluck().get(), 1);
+  t.equal(await sql.value('SELECT count(*) FROM console_sessions'), 1);
   await new Promise<void>((resolve) => store.destroy('live', () => resolve()));
   t.equal(await get('live'), null, 'destroyed');
 });

@@ -1,6 +1,5 @@
 import t, { type Test } from 'tap';
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { join } from 'node:path';
 import { CHANNEL_DEFAULT_URLS, channelCallbackUrl } from '../../src/channels/credentials.js';
 import { CredentialInputError } from '../../src/channels/credential-input.js';
 import { buildAlipayCredentials } from '../../src/channels/alipay/credential-input.js';
@@ -10,14 +9,10 @@ import { summarizeCredentials } from '../../src/channels/credential-summary.js';
 import { CredentialDecryptError, openCredentials, sealCredentials, type SealedCredentials } from '../../src/secrets/channel-credentials.js';
 import { masterKeyId } from '../../src/secrets/sealing.js';
 import type { AlipayCredentials, UnionpayCredentials, WxpayCredentials } from '../../src/channels/credentials.js';
-import { openDb } from '../../src/db/open.js';
-import { migrate } from '../../src/db/migrate.js';
-import { InlineWriter } from '../../src/db/writer.js';
-import { prepareCredentialReads } from '../../src/db/credential-reads.js';
-import { asyncReads } from '../../src/db/sqlite-storage.js';
+import type { ChannelCredentialRow } from '../../src/db/credential-reads.js';
 import { checkLiveCredentialsAtStartup, loadLiveCredentials, MasterKeyMissingError } from '../../src/services/live-credentials.js';
 import { channelFixtures, pemBody, rsaKeyPair, certificatePem, pfx } from '../fixtures/channel-credentials.js';
-import { tempDir } from '../helper.js';
+import { testStorage } from '../fixtures/backends.js';
 import { sealMerchantKey } from '../../src/secrets/merchant-keys.js';
 
 const KEY = 'q2C0cQ9kGf0mXo3l0oH2VbQ8cXw1Yd5TzA7uJm4nKpE='; // the shape `openssl rand -base64 32` prints
@@ -276,11 +271,8 @@ t.test('summaries carry no secret', async (t) => {
 });
 
 t.test('stored rows, the loader cache and the start-up check', async (t) => {
-  const dir = tempDir(t);
-  const db = openDb(join(dir, 'db.sqlite'));
-  t.teardown(() => db.close());
-  migrate(db);
-  const writer = new InlineWriter(db);
+  const { storage, sql, another } = await testStorage(t);
+  const writer = storage.writer;
   const now = Date.now();
   for (const [merc_no, mode] of [[M1, 'live'], [M2, 'sandbox']] as const) {
     await writer.run('insertMerchant', {
@@ -306,9 +298,13 @@ t.test('stored rows, the loader cache and the start-up check', async (t) => {
     });
   };
 
-  const stored = prepareCredentialReads(db);
-  const port = asyncReads(stored);
-  t.same(checkLiveCredentialsAtStartup(stored, { MASTER_KEY: undefined }), { checked: 0 }, 'no rows: nothing needed');
+  // The start-up check reads the stored rows once, before anything else runs (as openSecrets is given them).
+  const stored = async () => {
+    const rows: ChannelCredentialRow[] = await storage.credentials.allChannelCredentials();
+    return { allChannelCredentials: () => rows };
+  };
+  const port = storage.credentials;
+  t.same(checkLiveCredentialsAtStartup(await stored(), { MASTER_KEY: undefined }), { checked: 0 }, 'no rows: nothing needed');
   t.equal((await loadLiveCredentials(port, undefined, M1, 'alipay')), undefined, 'none stored');
 
   t.equal(await put(M1, 'alipay', alipay()), 'created');
@@ -318,14 +314,15 @@ t.test('stored rows, the loader cache and the start-up check', async (t) => {
   const first = (await loadLiveCredentials(port, KEY, M1, 'alipay'));
   t.equal(first?.appId, '2021000000000001');
   t.equal((await loadLiveCredentials(port, KEY, M1, 'alipay')), first, 'the second load is served from the cache');
-  const reads = prepareCredentialReads(db);
-  const stamp1 = reads.channelCredentials(M1, 'alipay')!.updated_at;
+  // A second reader of the same database (another instance, or the CLI), with a loader cache of its own.
+  const reads = another().credentials;
+  const stamp1 = (await reads.channelCredentials(M1, 'alipay'))!.updated_at;
 
   // A change made meanwhile (as by the CLI beside the server), even within the same millisecond.
   const changed = { ...alipay(), appId: '2021000000000002' };
   t.equal(await put(M1, 'alipay', changed), 'updated');
-  t.ok(reads.channelCredentials(M1, 'alipay')!.updated_at > stamp1, 'updated_at moved on');
-  t.equal((await loadLiveCredentials(asyncReads(reads), KEY, M1, 'alipay'))?.appId, '2021000000000002', 'the change takes effect');
+  t.ok((await reads.channelCredentials(M1, 'alipay'))!.updated_at > stamp1, 'updated_at moved on');
+  t.equal((await loadLiveCredentials(reads, KEY, M1, 'alipay'))?.appId, '2021000000000002', 'the change takes effect');
   t.equal((await loadLiveCredentials(port, KEY, M1, 'alipay'))?.appId, '2021000000000002', 'through the first reader too');
 
   await t.rejects(loadLiveCredentials(port, undefined, M1, 'alipay'), MasterKeyMissingError);
@@ -334,24 +331,29 @@ t.test('stored rows, the loader cache and the start-up check', async (t) => {
   await put(M1, 'wxpay', wxpay());
   await put(M1, 'unionpay', unionpay());
   t.same((await loadLiveCredentials(port, KEY, M1, 'unionpay')), unionpay(), 'typed credentials come back whole');
-  t.same(checkLiveCredentialsAtStartup(stored, { MASTER_KEY: KEY }), { checked: 3 });
-  t.throws(() => checkLiveCredentialsAtStartup(stored, { MASTER_KEY: undefined }), {
+  const three = await stored();
+  t.same(checkLiveCredentialsAtStartup(three, { MASTER_KEY: KEY }), { checked: 3 });
+  t.throws(() => checkLiveCredentialsAtStartup(three, { MASTER_KEY: undefined }), {
     name: 'MasterKeyMissingError',
     message: /MASTER_KEY is not set.*M100000000000001\/alipay.*openssl rand -base64 32/s,
   });
-  t.throws(() => checkLiveCredentialsAtStartup(stored, { MASTER_KEY: OTHER_KEY }), {
+  t.throws(() => checkLiveCredentialsAtStartup(three, { MASTER_KEY: OTHER_KEY }), {
     name: 'CredentialDecryptError',
     message: /MASTER_KEY does not decrypt the stored credentials \(3 of 3/,
   });
 
   // A row copied onto another payway fails the start-up check as tampered.
-  db.prepare(`UPDATE channel_credentials SET iv = (SELECT iv FROM channel_credentials WHERE payway = 'alipay'),
+  t.equal(
+    await sql.run(`UPDATE channel_credentials SET iv = (SELECT iv FROM channel_credentials WHERE payway = 'alipay'),
     tag = (SELECT tag FROM channel_credentials WHERE payway = 'alipay'),
-    ciphertext = (SELECT ciphertext FROM channel_credentials WHERE payway = 'alipay') WHERE payway = 'wxpay'`).run();
-  t.throws(() => checkLiveCredentialsAtStartup(stored, { MASTER_KEY: KEY }), { reason: 'tampered', message: /1 of 3.*M100000000000001\/wxpay/s });
+    ciphertext = (SELECT ciphertext FROM channel_credentials WHERE payway = 'alipay') WHERE payway = 'wxpay'`),
+    1,
+  );
+  const copied = await stored();
+  t.throws(() => checkLiveCredentialsAtStartup(copied, { MASTER_KEY: KEY }), { reason: 'tampered', message: /1 of 3.*M100000000000001\/wxpay/s });
 
   t.equal(await writer.run('removeChannelCredentials', { mercNo: M1, payway: 'wxpay' }), true);
   t.equal(await writer.run('removeChannelCredentials', { mercNo: M1, payway: 'wxpay' }), false, 'nothing left to remove');
   t.equal((await loadLiveCredentials(port, KEY, M1, 'wxpay')), undefined, 'removed');
-  t.same(checkLiveCredentialsAtStartup(stored, { MASTER_KEY: KEY }), { checked: 2 });
+  t.same(checkLiveCredentialsAtStartup(await stored(), { MASTER_KEY: KEY }), { checked: 2 });
 });

@@ -1,10 +1,9 @@
 import t from 'tap';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
-import { openDb, type Db } from '../../src/db/open.js';
+import { openDb } from '../../src/db/open.js';
 import { migrate } from '../../src/db/migrate.js';
-import { batchRunner, type OpCall } from '../../src/db/write-ops.js';
-import { prepareMetricReads } from '../../src/db/metric-reads.js';
+import { batchRunner, type OpCall, type OpOutcome } from '../../src/db/write-ops.js';
 import { ORDER_EVENTS, PAY_STATUSES } from '../../src/domain/order-states.js';
 import type { OrderRow } from '../../src/db/rows.js';
 import { tempDir } from '../helper.js';
@@ -12,13 +11,18 @@ import { orderRow, refundRow } from '../fixtures/orders.js';
 import { prng } from '../prng.js';
 import { sealMerchantKey } from '../../src/secrets/merchant-keys.js';
 import { TEST_MASTER_KEY } from '../fixtures/merchant-keys.js';
+import { testStorage } from '../fixtures/backends.js';
+import { sqliteSql, testBackend, type TestSql } from '../backend.js';
+import type { StoragePort } from '../../src/db/port.js';
 
 // status_counts (migrations/0009) must equal a full count of orders by pay_status and of
 // notifications by status after anything the gateway writes: creates (new, duplicate, refused),
 // every transition an event can make, resends, claims, attempts, releases, refunds and their
 // notifications, history retention, batches in which one operation fails and is rolled back alone, and rows written
 // or deleted by plain SQL. Random batches of such operations are run through the writer's own
-// batch runner and the counts compared after each batch.
+// batch runner and the counts compared after each batch. On PostgreSQL, where every operation is a
+// transaction of its own (PgWriter), a batch's operations go through the writer one after another,
+// and the counts are compared after each such batch.
 //
 // Every run prints its seed; DTPAY_PROP_SEED=<seed> replays the same sequence.
 
@@ -36,36 +40,55 @@ function zeros(): Record<string, number> {
   return out;
 }
 
-function fullCounts(db: Db): Record<string, number> {
+async function fullCounts(sql: TestSql): Promise<Record<string, number>> {
   const out = zeros();
-  for (const r of db.prepare('SELECT pay_status AS s, count(*) AS n FROM orders GROUP BY pay_status').all() as { s: string; n: number }[]) {
+  for (const r of await sql.all<{ s: string; n: number }>('SELECT pay_status AS s, count(*) AS n FROM orders GROUP BY pay_status')) {
     out[`orders/${r.s}`] = r.n;
   }
-  for (const r of db.prepare('SELECT status AS s, count(*) AS n FROM notifications GROUP BY status').all() as { s: string; n: number }[]) {
+  for (const r of await sql.all<{ s: string; n: number }>('SELECT status AS s, count(*) AS n FROM notifications GROUP BY status')) {
     out[`notifications/${r.s}`] = r.n;
   }
   return out;
 }
 
-function keptCounts(db: Db): Record<string, number> {
+async function keptCounts(sql: TestSql): Promise<Record<string, number>> {
   const out = zeros();
-  for (const r of db.prepare('SELECT entity, status, n FROM status_counts').all() as { entity: string; status: string; n: number }[]) {
+  for (const r of await sql.all<{ entity: string; status: string; n: number }>('SELECT entity, status, n FROM status_counts')) {
     out[`${r.entity}/${r.status}`] = r.n;
   }
   return out;
 }
 
-function setup(t: Parameters<typeof tempDir>[0]) {
-  const db = openDb(join(tempDir(t), 'c.sqlite'));
-  t.teardown(() => db.close());
-  migrate(db);
-  const run = batchRunner(db);
+/** Each operation's own transaction, in order: what a batch is on PostgreSQL. */
+const oneByOne = (storage: StoragePort) => async (calls: OpCall[]): Promise<OpOutcome[]> => {
+  const out: OpOutcome[] = [];
+  for (const c of calls) {
+    out.push(
+      await storage.writer.run(c.op as never, c.args as never).then(
+        (value): OpOutcome => ({ ok: true, value }),
+        (e: Error & { code?: string }): OpOutcome => ({ ok: false, message: e.message, code: e.code }),
+      ),
+    );
+  }
+  return out;
+};
+
+async function setup(t: Parameters<typeof tempDir>[0]) {
+  const { storage, sql, db } = await testStorage(t);
+  // SQLite: the writer thread's own batch runner, one transaction per batch with a savepoint per
+  // operation when one fails.
+  const sqliteRun = db && batchRunner(db);
+  const run = sqliteRun ? async (calls: OpCall[]) => sqliteRun(calls) : oneByOne(storage);
   const merchant = { merc_no: 'M100000000000001', name: 'Shop', mode: 'sandbox' as const, key_sealed: sealMerchantKey(TEST_MASTER_KEY, 'M100000000000001', 'k'.repeat(43)).toString('base64'), status: 'active' as const, created_at: 1, updated_at: 1 };
-  run([{ op: 'insertMerchant', args: merchant }]);
-  return { db, run, mercNo: merchant.merc_no };
+  const [made] = await run([{ op: 'insertMerchant', args: merchant }]);
+  if (!made?.ok) throw new Error(`the merchant was not stored: ${JSON.stringify(made)}`);
+  return { sql, storage, run, mercNo: merchant.merc_no };
 }
 
 t.test('the migration counts the rows already there, once', async (t) => {
+  // SQLite's migration 0009 added the counts to a schema that had rows; PostgreSQL's schema has had
+  // them from its first migration (migrations/postgres), on an empty database.
+  if (testBackend() !== 'sqlite') return t.pass('SQLite only: PostgreSQL has no migration that adds status_counts');
   const db = openDb(join(tempDir(t), 'm.sqlite'));
   t.teardown(() => db.close());
   // The schema as it was before 0009, with history in it.
@@ -91,27 +114,29 @@ t.test('the migration counts the rows already there, once', async (t) => {
   t.notOk(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'status_counts'").get(), 'no counts before 0009');
 
   migrate(db); // the shipped migrations: 0009 onwards
-  t.same(keptCounts(db), fullCounts(db));
-  t.equal(keptCounts(db)['orders/p0000'], 10);
-  t.equal(keptCounts(db)['notifications/pending'], 10);
+  const sql = sqliteSql(db);
+  t.same(await keptCounts(sql), await fullCounts(sql));
+  t.equal((await keptCounts(sql))['orders/p0000'], 10);
+  t.equal((await keptCounts(sql))['notifications/pending'], 10);
 });
 
 t.test('random batches of every write keep the counts equal to a full count', async (t) => {
-  const { db, run, mercNo } = setup(t);
+  const { sql, storage, run, mercNo } = await setup(t);
   const rng = prng(SEED);
+  // In a fixed order, so that a seed replays the same choices on either backend.
   const ids = {
-    orders: () => db.prepare('SELECT order_id FROM orders').pluck().all() as string[],
-    paid: () => db.prepare("SELECT order_id FROM orders WHERE pay_status = 'p0000'").pluck().all() as string[],
-    pending: () => db.prepare("SELECT id FROM notifications WHERE status = 'pending'").pluck().all() as number[],
-    leased: () => db.prepare("SELECT id, lease_owner AS owner, attempts FROM notifications WHERE status = 'pending' AND lease_owner IS NOT NULL").all() as { id: number; owner: string; attempts: number }[],
-    openRefunds: () => db.prepare("SELECT refund_id FROM refunds WHERE refund_status = 'r0001'").pluck().all() as string[],
-    refunds: () => db.prepare('SELECT refund_id FROM refunds').pluck().all() as string[],
+    orders: () => sql.values<string>('SELECT order_id FROM orders ORDER BY order_id'),
+    paid: () => sql.values<string>("SELECT order_id FROM orders WHERE pay_status = 'p0000' ORDER BY order_id"),
+    pending: () => sql.values<number>("SELECT id FROM notifications WHERE status = 'pending' ORDER BY id"),
+    leased: () => sql.all<{ id: number; owner: string; attempts: number }>("SELECT id, lease_owner AS owner, attempts FROM notifications WHERE status = 'pending' AND lease_owner IS NOT NULL ORDER BY id"),
+    openRefunds: () => sql.values<string>("SELECT refund_id FROM refunds WHERE refund_status = 'r0001' ORDER BY refund_id"),
+    refunds: () => sql.values<string>('SELECT refund_id FROM refunds ORDER BY refund_id'),
   };
   let clock = 10_000;
   const mercOrderNos: string[] = [];
 
   // One operation, chosen among those that apply to what is in the database now.
-  const nextCall = (): OpCall | undefined => {
+  const nextCall = async (): Promise<OpCall | undefined> => {
     clock += 1 + rng.int(1000);
     const at = clock;
     const kind = rng.weighted([
@@ -130,20 +155,20 @@ t.test('random batches of every write keep the counts equal to a full count', as
         return { op: 'insertOrder', args: orderRow(mercNo, at, { merc_order_no: rng.pick(mercOrderNos), pay_status: 'p0004', channel_state: 'refused' }) };
       }
       case 'event': {
-        const orders = ids.orders();
+        const orders = await ids.orders();
         if (!orders.length) return undefined;
         return { op: 'transitionOrder', args: { orderId: rng.pick(orders), event: rng.pick(ORDER_EVENTS), source: 'test', at } };
       }
       case 'resend': {
-        const orders = ids.orders();
+        const orders = await ids.orders();
         return orders.length ? { op: 'queueNotification', args: { orderId: rng.pick(orders), at, reason: 'resend' } } : undefined;
       }
       case 'claim': {
-        const pending = ids.pending();
+        const pending = await ids.pending();
         return pending.length ? { op: 'claimNotification', args: { id: rng.pick(pending), owner: rng.pick(['a', 'b']), now: at, leaseUntil: at + 5000 } } : undefined;
       }
       case 'attempt': {
-        const leased = ids.leased();
+        const leased = await ids.leased();
         if (!leased.length) return undefined;
         const n = rng.pick(leased);
         const outcome = rng.pick(['delivered', 'retry', 'failed'] as const);
@@ -153,23 +178,23 @@ t.test('random batches of every write keep the counts equal to a full count', as
         };
       }
       case 'release': {
-        const leased = ids.leased();
+        const leased = await ids.leased();
         if (!leased.length) return undefined;
         const n = rng.pick(leased);
         return { op: 'releaseNotification', args: { id: n.id, owner: n.owner } };
       }
       case 'refund': {
-        const paid = ids.paid();
+        const paid = await ids.paid();
         if (!paid.length) return undefined;
         return { op: 'insertRefund', args: refundRow({ order_id: rng.pick(paid), merc_no: mercNo }, BigInt(1 + rng.int(800)), at) };
       }
       case 'settleRefund': {
-        const open = ids.openRefunds();
+        const open = await ids.openRefunds();
         if (!open.length) return undefined;
         return { op: 'settleRefund', args: { refundId: rng.pick(open), status: rng.pick(['r0000', 'r0004'] as const), at, refundEndTime: '20260101120000' } };
       }
       case 'refundResend': {
-        const refunds = ids.refunds();
+        const refunds = await ids.refunds();
         return refunds.length ? { op: 'queueRefundNotification', args: { refundId: rng.pick(refunds), at, reason: 'resend' } } : undefined;
       }
       case 'prune':
@@ -190,61 +215,68 @@ t.test('random batches of every write keep the counts equal to a full count', as
     const calls: OpCall[] = [];
     const size = 1 + rng.int(8);
     for (let i = 0; i < size; i++) {
-      const c = nextCall();
+      const c = await nextCall();
       if (c) calls.push(c);
     }
     if (rng.chance(0.05)) {
       // A row written by plain SQL (a script, a restore) is counted too, and so is one deleted.
       const o = orderRow(mercNo, clock, { pay_status: rng.pick(PAY_STATUSES) });
-      db.prepare(`INSERT INTO orders (${Object.keys(o).join(', ')}) VALUES (${Object.keys(o).map((k) => '@' + k).join(', ')})`).run(o);
-      const lonely = db.prepare('SELECT order_id FROM orders WHERE order_id NOT IN (SELECT order_id FROM order_events) AND order_id NOT IN (SELECT order_id FROM notifications) AND order_id NOT IN (SELECT order_id FROM refunds) LIMIT 1').pluck().get();
-      if (lonely) db.prepare('DELETE FROM orders WHERE order_id = ?').run(lonely);
+      await sql.run(`INSERT INTO orders (${Object.keys(o).join(', ')}) VALUES (${Object.keys(o).map(() => '?').join(', ')})`, ...Object.values(o));
+      const lonely = await sql.value('SELECT order_id FROM orders WHERE order_id NOT IN (SELECT order_id FROM order_events) AND order_id NOT IN (SELECT order_id FROM notifications) AND order_id NOT IN (SELECT order_id FROM refunds) ORDER BY order_id LIMIT 1');
+      if (lonely) await sql.run('DELETE FROM orders WHERE order_id = ?', lonely);
     }
     if (!calls.length) continue;
-    const outcomes = run(calls);
+    const outcomes = await run(calls);
     batches++;
     failedOps += outcomes.filter((o) => !o.ok).length;
     outcomes.forEach((o, i) => {
       if (o.ok && calls[i]!.op === 'pruneOrders') pruned += (o.value as { orders: number }).orders;
     });
-    const kept = keptCounts(db);
-    const full = fullCounts(db);
+    const kept = await keptCounts(sql);
+    const full = await fullCounts(sql);
     if (JSON.stringify(kept) !== JSON.stringify(full)) {
       problems.push(`${RERUN}: after batch #${b} (${calls.map((c) => c.op).join(', ')}): kept ${JSON.stringify(kept)}, counted ${JSON.stringify(full)}`);
     }
   }
-  const reached = fullCounts(db);
-  const refundsMade = db.prepare('SELECT count(*) FROM refunds').pluck().get() as number;
+  const reached = await fullCounts(sql);
+  const refundsMade = (await sql.value('SELECT count(*) FROM refunds')) as number;
   // Whatever the random sequence pruned, retention of everything that may go is counted too.
-  const last = run([{ op: 'pruneOrders', args: { after: '', below: '9'.repeat(22), endedBefore: clock + 86_400_000, limit: 100_000, dryRun: false } }]);
+  const last = await run([{ op: 'pruneOrders', args: { after: '', below: '9'.repeat(22), endedBefore: clock + 86_400_000, limit: 100_000, dryRun: false } }]);
   if (last[0]!.ok) pruned += (last[0]!.value as { orders: number }).orders;
-  if (JSON.stringify(keptCounts(db)) !== JSON.stringify(fullCounts(db))) {
-    problems.push(`${RERUN}: after the final prune: kept ${JSON.stringify(keptCounts(db))}, counted ${JSON.stringify(fullCounts(db))}`);
+  const keptAtEnd = await keptCounts(sql);
+  const fullAtEnd = await fullCounts(sql);
+  if (JSON.stringify(keptAtEnd) !== JSON.stringify(fullAtEnd)) {
+    problems.push(`${RERUN}: after the final prune: kept ${JSON.stringify(keptAtEnd)}, counted ${JSON.stringify(fullAtEnd)}`);
   }
   t.same(problems, [], `${batches} random batches, ${RERUN}`);
   t.ok(failedOps > 0, `batches with a failing operation were among them (${failedOps} failed operations)`);
   t.ok(pruned > 0, `and history retention removed orders (${pruned})`);
-  const full = fullCounts(db);
+  const full = fullAtEnd;
   t.ok(reached['orders/p0000']! > 0 && reached['notifications/delivered']! > 0 && reached['notifications/superseded']! > 0, `the sequence reached the states that matter: ${JSON.stringify(reached)}`);
   t.ok(refundsMade > 0, 'and refunds');
 
   // What /metrics reads is these counts.
-  const metrics = prepareMetricReads(db);
-  t.equal(metrics.pendingNotifications(), full['notifications/pending']);
+  const metrics = storage.metrics;
+  t.equal(await metrics.pendingNotifications(), full['notifications/pending']);
   t.same(
-    Object.fromEntries(metrics.ordersByStatus().map((r) => [r.payStatus, r.n])),
+    Object.fromEntries((await metrics.ordersByStatus()).map((r) => [r.payStatus, r.n])),
     Object.fromEntries(PAY_STATUSES.map((s) => [s, full[`orders/${s}`]])),
   );
 });
 
 t.test('a batch that fails as a whole leaves the counts as they were', async (t) => {
-  const { db, run, mercNo } = setup(t);
-  run([{ op: 'insertOrder', args: orderRow(mercNo, 1000) }]);
-  const before = keptCounts(db);
-  db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON order_events BEGIN SELECT RAISE(ABORT, 'no events today'); END`);
-  const order = db.prepare('SELECT order_id FROM orders').pluck().get() as string;
-  const [outcome] = run([{ op: 'transitionOrder', args: { orderId: order, event: 'channel_paid', source: 'test', at: 2000 } }]);
+  const { sql, run, mercNo } = await setup(t);
+  await run([{ op: 'insertOrder', args: orderRow(mercNo, 1000) }]);
+  const before = await keptCounts(sql);
+  // A trigger that refuses every event row, in each backend's own dialect.
+  if (sql.backend === 'sqlite') await sql.run(`CREATE TRIGGER refuse BEFORE INSERT ON order_events BEGIN SELECT RAISE(ABORT, 'no events today'); END`);
+  else {
+    await sql.run(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no events today'; END $$`);
+    await sql.run('CREATE TRIGGER refuse BEFORE INSERT ON order_events FOR EACH ROW EXECUTE FUNCTION refuse()');
+  }
+  const order = (await sql.value('SELECT order_id FROM orders')) as string;
+  const [outcome] = await run([{ op: 'transitionOrder', args: { orderId: order, event: 'channel_paid', source: 'test', at: 2000 } }]);
   t.match(outcome, { ok: false, message: /no events today/ });
-  t.same(keptCounts(db), before, 'the status change and its count rolled back together');
-  t.same(keptCounts(db), fullCounts(db));
+  t.same(await keptCounts(sql), before, 'the status change and its count rolled back together');
+  t.same(await keptCounts(sql), await fullCounts(sql));
 });
