@@ -34,12 +34,10 @@ async function keyModeMerchant(t: Test, backend?: TestBackend): Promise<{ gw: Te
   return { gw, live, sim };
 }
 
-// The CLI serves SQLite only for now (src/cli/main.ts refuses DATABASE_URL for merchant commands),
-// so the operator's side runs on SQLite in both passes; the gateway's answers below run on both.
 t.test('alipay in key mode: merchant payouts --enable warns', async (t) => {
-  const { gw, live } = await keyModeMerchant(t, 'sqlite');
+  const { gw, live } = await keyModeMerchant(t);
   const enable = await runNode(CLI, ['merchant', 'payouts', live.mercNo, '--enable', '--daily-limit', '1000.00', '--json'], gw.dir, {
-    DATABASE_PATH: gw.config.DATABASE_PATH,
+    ...gw.storageEnv,
     MASTER_KEY,
   });
   t.equal(enable.code, 0, enable.stderr);

@@ -282,14 +282,12 @@ for (const [name, make, paidAt] of [
   });
 }
 
-// On SQLite in both passes: the CLI serves SQLite only for now (src/cli/main.ts refuses DATABASE_URL
-// for `reconcile`); the same reconciliation on PostgreSQL is the per-channel tests above.
 t.test('alipay through `dtpay reconcile --date … --json`, beside the running gateway', async (t) => {
-  const d = await setUpDay(t, alipay, nearest('12:00'), 'sqlite');
+  const d = await setUpDay(t, alipay, nearest('12:00'));
   const s = d.gw.gateway.services;
   const run = () =>
     runNode(CLI, ['reconcile', '--date', d.ch.date, '--merchant', d.live.mercNo, '--json'], d.gw.dir, {
-      DATABASE_PATH: join(d.gw.dir, 'dtpay.sqlite'),
+      ...d.gw.storageEnv,
       MASTER_KEY,
       CHANNEL_TIMEOUT_MS: '5000',
     });
