@@ -33,7 +33,7 @@ export interface TestGateway {
   /** reads (and, for a scenario's setup, writes) rows of this gateway's database on either backend */
   sql: TestSql;
   /**
-   * The variables that name this gateway's database (DATABASE_PATH, or DATABASE_URL and
+   * The variables that name this gateway's database (DATABASE_PATH with any MASTER_KEY the test gave, or DATABASE_URL and
    * MASTER_KEY): for a CLI command or another process that must work on the same data.
    */
   storageEnv: Record<string, string>;
@@ -103,7 +103,9 @@ export async function startGateway(
   // A test that names its own PostgreSQL database (DATABASE_URL) runs on it whatever the pass.
   const backend = opts.backend ?? (env.DATABASE_URL ? 'postgres' : testBackend());
   const storageEnv =
-    backend === 'postgres' ? await postgresEnv(dir, env) : { DATABASE_PATH: env.DATABASE_PATH ?? join(dir, 'dtpay.sqlite') };
+    backend === 'postgres'
+      ? await postgresEnv(dir, env)
+      : { DATABASE_PATH: env.DATABASE_PATH ?? join(dir, 'dtpay.sqlite'), ...(env.MASTER_KEY ? { MASTER_KEY: env.MASTER_KEY } : {}) };
   const config = parseConfig({
     PORT: String(port),
     HOST: '127.0.0.1',
