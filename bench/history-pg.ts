@@ -71,7 +71,9 @@ export async function buildPgHistory(url: string, merchant: Merchant, count: num
     progress(`  history: making ${deferred.length} indexes again, counting, VACUUM ANALYZE, CHECKPOINT`);
     for (const d of deferred) await c.query(d.def);
     await c.query('ALTER TABLE orders ENABLE TRIGGER USER; ALTER TABLE notifications ENABLE TRIGGER USER');
-    await c.query(`UPDATE status_counts s SET n = (SELECT count(*) FROM orders WHERE pay_status = s.status) WHERE entity = 'orders';
+    // The whole count in status_counts, none left in its shards (migrations/postgres/0018).
+    await c.query(`DELETE FROM status_count_shards;
+      UPDATE status_counts s SET n = (SELECT count(*) FROM orders WHERE pay_status = s.status) WHERE entity = 'orders';
       UPDATE status_counts s SET n = (SELECT count(*) FROM notifications WHERE status = s.status) WHERE entity = 'notifications'`);
     for (const table of TABLES) await c.query(`VACUUM (ANALYZE) ${table}`);
     try {

@@ -11,6 +11,8 @@ import { sealCredentials, openCredentials } from '../../src/secrets/channel-cred
 import { openMerchantKey } from '../../src/secrets/merchant-keys.js';
 import { sign, verify } from '../../src/domain/sign.js';
 import { sqliteTables } from '../../src/db/copy-to-postgres.js';
+import { migrationFiles } from '../../src/runtime/resources.js';
+import { postgresMetricReads } from '../../src/db/postgres/metric-reads.js';
 import { holdDatabase } from '../../src/db/process-lock.js';
 
 // Not repeated on PostgreSQL: it copies a SQLite gateway into PostgreSQL, so it needs one of each.
@@ -65,7 +67,7 @@ t.test('a stopped SQLite gateway copied into PostgreSQL, whole, with its secrets
   t.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
   t.equal(report.to, url, 'a URL without a password is shown as given');
-  t.equal(report.schemaVersion, '0016');
+  t.equal(report.schemaVersion, migrationFiles().map((f) => f.name.slice(0, 4)).sort().at(-1), 'the version the shipped migrations reach');
 
   const db = new Database(file, { readonly: true, fileMustExist: true });
   t.teardown(() => db.close());
@@ -96,6 +98,15 @@ t.test('a stopped SQLite gateway copied into PostgreSQL, whole, with its secrets
     VALUES ($1, 'p0001', 'p0001', 'test', NULL, 0) RETURNING id`, [orders[0]]);
   const max = db.prepare('SELECT max(id) FROM order_events').pluck().get() as bigint;
   t.ok(ids.rows[0].id > max, 'the id sequences go on after the copied ids');
+
+  // The copied counters go on counting on the target: what /metrics reads is the rows' count, after a change too.
+  const byStatus = async () =>
+    Object.fromEntries((await pool.query('SELECT pay_status, count(*)::int AS n FROM orders GROUP BY pay_status')).rows.map((r) => [r.pay_status, r.n]));
+  const counted = async () => Object.fromEntries((await postgresMetricReads(pool).ordersByStatus()).filter((r) => r.n !== 0).map((r) => [r.payStatus, r.n]));
+  t.same(await counted(), await byStatus(), 'the copied counts are the rows');
+  t.ok(Object.keys(await byStatus()).length > 1, 'orders in more than one status');
+  await pool.query(`UPDATE orders SET pay_status = 'p0005' WHERE order_id = $1`, [orders[0]]);
+  t.same(await counted(), await byStatus(), 'and stay so after a write on the target');
 
   // A second copy into the same (now used) database is refused, and changes nothing there.
   const before = (await pool.query('SELECT count(*)::int AS n FROM orders')).rows[0].n;

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import pg from 'pg';
-import type { Pool } from '../../src/db/postgres/pool.js';
+import type { Pool, PoolClient } from '../../src/db/postgres/pool.js';
+import { PG_OPS } from '../../src/db/postgres/ops/index.js';
 import type { OrderRow } from '../../src/db/rows.js';
 import type { InsertRefundResult } from '../../src/db/refund-ops.js';
 import type { InsertPayoutResult } from '../../src/db/payout-ops.js';
@@ -135,7 +136,8 @@ pgTest('a payment and an expiry of the same orders at once: the payment always w
   t.same(events, [], 'at most two changes per order');
   const pending = await rows(`SELECT order_id, count(*) AS n FROM notifications WHERE status = 'pending' GROUP BY order_id HAVING count(*) <> 1`);
   t.same(pending, [], 'one pending notification per order: the latest state');
-  t.same(await rows(`SELECT n FROM status_counts WHERE entity = 'orders' AND status = 'p0000'`), [{ n: '20' }]);
+  t.same(await rows(`SELECT (n + (SELECT coalesce(sum(n), 0) FROM status_count_shards WHERE entity = 'orders' AND status = 'p0000'))::int8 AS n
+    FROM status_counts WHERE entity = 'orders' AND status = 'p0000'`), [{ n: '20' }]);
 
   // Resends of one order at once: each supersedes the one before, and one stays pending.
   const resent = await Promise.all(Array.from({ length: 20 }, (_, i) => writer.run('queueNotification', { orderId: orders[0]!.order_id, at: 6_000 + i, reason: 'resend' })));
@@ -218,4 +220,46 @@ pgTest('close() waits for operations in flight and refuses new ones', async (t) 
   t.same(await rows('SELECT count(*) AS n FROM orders'), [{ n: '10' }]);
   await t.rejects(writer.run('insertOrder', order(1_000)), /closed/);
   t.equal(pool.waitingCount, 0);
+});
+
+pgTest('an order not yet committed on one connection holds up no order on another (no one counter row)', async (t) => {
+  const { pool, writer, rows } = await database(t, 10);
+  // Two connections that count into different shards (their backends' pids modulo 64).
+  const open: PoolClient[] = [];
+  t.teardown(() => open.forEach((c) => c.release()));
+  const pidOf = async (c: PoolClient) => Number((await c.query('SELECT pg_backend_pid() AS p')).rows[0].p);
+  let a: PoolClient | undefined;
+  let b: PoolClient | undefined;
+  let pidB = 0;
+  for (let i = 0; i < 8 && !b; i++) {
+    const c = await pool.connect();
+    open.push(c);
+    const pid = await pidOf(c);
+    if (!a) a = c;
+    else if (pid % 64 !== (await pidOf(a)) % 64) [b, pidB] = [c, pid];
+  }
+  if (!a || !b) {
+    t.fail('no two connections in different shards among 8');
+    return;
+  }
+  await a.query('BEGIN');
+  t.ok(await PG_OPS.insertOrder(a, order(1_000, { pay_status: 'p0001' })), 'stored, not committed');
+  // The same status on the other connection, in its own transaction: it must not wait for the first.
+  let settled = false;
+  const second = PG_OPS.insertOrder(b, order(1_000, { pay_status: 'p0001' })).finally(() => (settled = true));
+  let waited = false;
+  while (!settled && !waited) {
+    const r = await pool.query('SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1', [pidB]);
+    waited = r.rows[0]?.w === 'Lock';
+  }
+  await a.query('COMMIT');
+  t.notOk(waited, 'the second insert never waited for a lock');
+  t.ok(await second, 'the second order stored');
+  await writer.run('insertOrder', order(1_000, { pay_status: 'p0001' }));
+  t.same(
+    await rows(`SELECT (n + (SELECT coalesce(sum(n), 0) FROM status_count_shards WHERE entity = 'orders' AND status = 'p0001'))::int8 AS n
+      FROM status_counts WHERE entity = 'orders' AND status = 'p0001'`),
+    [{ n: '3' }],
+    'all three counted',
+  );
 });

@@ -2,10 +2,10 @@ import type { DatabaseError } from 'pg';
 import type { Pool, PoolClient } from './pool.js';
 import type { OpArgs, OpName, OpResult } from '../write-ops.js';
 import { WriteError, type Writer } from '../writer.js';
-import { PG_OPS } from './ops/index.js';
+import { ONE_STATEMENT, PG_OPS, type PgOpName } from './ops/index.js';
 
 // The PostgreSQL Writer (CONTRACT §7): each operation is its own transaction on a pooled
-// connection, at READ COMMITTED, committed with synchronous_commit on (openPool), so a promise
+// connection (one statement's own, for the operations of one statement: ONE_STATEMENT), at READ COMMITTED, committed with synchronous_commit on (openPool), so a promise
 // resolves only once its change is durable. Operations run concurrently, up to the pool's size,
 // with other instances' too; each operation makes its own decision safe (see ops/). Where the
 // database still has to cancel one transaction to let another go on (a deadlock, a serialization
@@ -59,7 +59,7 @@ export class PgWriter implements Writer {
     if (this.closed) return Promise.reject(new WriteError('database writer is closed'));
     const fn = (PG_OPS as unknown as Record<string, ((c: PoolClient, a: unknown) => Promise<unknown>) | undefined>)[op];
     if (typeof fn !== 'function') return Promise.reject(new WriteError(`unknown write operation ${String(op)}`));
-    const p = this.transact(fn, args) as Promise<OpResult<N>>;
+    const p = (ONE_STATEMENT.has(op as PgOpName) ? this.single(op, fn, args) : this.transact(fn, args)) as Promise<OpResult<N>>;
     this.inFlight.add(p);
     const done = () => this.inFlight.delete(p);
     p.then(done, done);
@@ -88,6 +88,45 @@ export class PgWriter implements Writer {
           // The connection is gone or unusable: the pool must not hand it out again.
           broken = rollbackErr as Error;
         }
+        const code = (err as { code?: string }).code;
+        if (code !== undefined && RETRYABLE.has(code) && run < MAX_RUNS) {
+          this.stats.retries++;
+          continue;
+        }
+        throw writeError(err);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  /**
+   * An operation of one statement, in that statement's own transaction (no BEGIN, no COMMIT): on
+   * a second statement it fails before sending it, as a flaw of the operation, not of the data.
+   */
+  private async single(op: string, fn: (c: PoolClient, a: unknown) => Promise<unknown>, args: unknown): Promise<unknown> {
+    for (let run = 1; ; run++) {
+      let client: PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw writeError(err);
+      }
+      let broken: Error | undefined;
+      let sent = 0;
+      const once = {
+        query: (...a: Parameters<PoolClient['query']>) => {
+          if (++sent > 1) throw new WriteError(`write operation ${op} sent a second statement outside a transaction`);
+          return (client.query as (...x: unknown[]) => unknown)(...a);
+        },
+      } as unknown as PoolClient;
+      try {
+        const value = await fn(once, args);
+        this.stats.commits++;
+        return value;
+      } catch (err) {
+        // Not an answer of the server (a connection lost, a flawed operation): the pool must not hand the connection out again.
+        if ((err as Partial<DatabaseError>).severity === undefined) broken = err as Error;
         const code = (err as { code?: string }).code;
         if (code !== undefined && RETRYABLE.has(code) && run < MAX_RUNS) {
           this.stats.retries++;

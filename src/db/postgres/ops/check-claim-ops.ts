@@ -1,6 +1,8 @@
 import type { PoolClient } from '../pool.js';
 import type { CheckClaimArgs, ClaimedOrderChecks } from '../../check-claim-ops.js';
-import { q } from './sql.js';
+// Planned with their values each time, as the watchers' "due by now" reads are: a named statement's
+// generic plan would not know how few rows are due.
+import { qEach as q } from './sql.js';
 
 // The order watcher's claims (src/db/check-claim-ops.ts says what a claim is) on PostgreSQL, where
 // several instances claim at once. Each statement picks the due rows from the same partial index

@@ -19,3 +19,18 @@ export type PgOpName = { [N in OpName]: WriteOps[N] extends (...a: never[]) => u
 export type PgOps = { [N in PgOpName]: (c: PoolClient, args: OpArgs<N>) => Promise<OpResult<N>> };
 
 export const PG_OPS: PgOps = { ...writeOps, ...refundOps, ...payoutOps, ...reconcileOps, ...pruneOps, ...consoleOps, ...leaseOps, ...checkClaimOps };
+
+/**
+ * The operations that send exactly one statement: PgWriter runs them without BEGIN and COMMIT, in
+ * the statement's own transaction, which is as atomic (its triggers and foreign-key checks
+ * included) and takes the same locks, for one round trip instead of three. The hottest ones:
+ * storing an order, and claiming, settling or releasing a notification.
+ */
+export const ONE_STATEMENT: ReadonlySet<PgOpName> = new Set<PgOpName>([
+  'insertOrder',
+  'claimNotification',
+  'recordAttempt',
+  'releaseNotification',
+  'recordCheck',
+  'markChannelAccepted',
+]);

@@ -1,7 +1,9 @@
 import type { PoolClient } from '../pool.js';
 import type { PruneBatchArgs, PruneBatchResult } from '../../prune-ops.js';
 import { ENDED_STATES } from '../../../domain/retention.js';
-import { num, q } from './sql.js';
+// Every statement here planned with its values: a batch's range and ids decide what is cheap, and a
+// batch runs seldom enough on any one connection that a kept plan would save nothing.
+import { num, qEach as q } from './sql.js';
 
 // The history retention batch of src/db/prune-ops.ts on PostgreSQL (see write-ops.ts here for how
 // the operations stay safe with several instances writing at once).

@@ -2,10 +2,16 @@ import type { PoolClient } from '../pool.js';
 
 // The operations write their SQL with @name parameters, as the SQLite ones do; this turns them into
 // PostgreSQL's $n once per statement text. An absent value binds as NULL.
+//
+// Each text also gets a statement name, so that a connection parses and plans it once and then
+// only binds and executes it, as the reads do (src/db/postgres/statements.ts): the texts are the
+// operations' constants, a bounded set. qEach leaves a statement unnamed, planned with its values
+// at every run, for a statement whose cheap plan depends on them (a range, a batch of ids).
 
 interface Compiled {
   text: string;
   names: string[];
+  name: string;
 }
 
 const compiled = new Map<string, Compiled>();
@@ -19,7 +25,7 @@ function compile(sql: string): Compiled {
       if (i < 0) i = names.push(name) - 1;
       return `$${i + 1}`;
     });
-    c = { text, names };
+    c = { text, names, name: `w_${compiled.size}` };
     compiled.set(sql, c);
   }
   return c;
@@ -31,16 +37,20 @@ export interface Result<R> {
   count: number;
 }
 
-export async function q<R = Record<string, unknown>>(c: PoolClient, sql: string, params: object = {}): Promise<Result<R>> {
-  const { text, names } = compile(sql);
+export async function q<R = Record<string, unknown>>(c: PoolClient, sql: string, params: object = {}, each = false): Promise<Result<R>> {
+  const { text, names, name } = compile(sql);
   const p = params as Record<string, unknown>;
   const values = names.map((n) => {
     if (!(n in p)) throw new Error(`no value for @${n}`);
     return p[n] ?? null;
   });
-  const r = await c.query(text, values);
+  const r = await c.query(each ? { text, values } : { name, text, values });
   return { rows: r.rows as R[], count: r.rowCount ?? 0 };
 }
+
+/** As q, planned with its values at every run (see above). */
+export const qEach = <R = Record<string, unknown>>(c: PoolClient, sql: string, params: object = {}): Promise<Result<R>> =>
+  q<R>(c, sql, params, true);
 
 /** The first row, or undefined. */
 export async function one<R = Record<string, unknown>>(c: PoolClient, sql: string, params: object = {}): Promise<R | undefined> {

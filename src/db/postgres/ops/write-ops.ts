@@ -153,21 +153,22 @@ export const writeOps = {
    * lease's holder: the update is conditional on lease_owner, rechecked on the locked row.
    */
   async recordAttempt(c: PoolClient, a: AttemptRecord): Promise<boolean> {
-    await q(
-      c,
-      `INSERT INTO notification_attempts (notification_id, attempt, due_at, at, http_status, latency_ms, outcome, error, answer)
-      VALUES (@id, @attempt, @dueAt, @at, @httpStatus, @latencyMs, @outcome, @error, @answer)`,
-      { id: a.id, attempt: a.attempt, dueAt: a.dueAt, at: a.at, httpStatus: a.httpStatus, latencyMs: a.latencyMs, outcome: a.outcome, error: a.error, answer: a.answer },
-    );
+    // One statement (see ONE_STATEMENT in ./index.ts): the attempt goes in whatever the update finds.
     const status = a.outcome === 'retry' ? 'pending' : a.outcome;
     const settled = await q(
       c,
-      `UPDATE notifications SET attempts = @attempt,
+      `WITH logged AS (
+        INSERT INTO notification_attempts (notification_id, attempt, due_at, at, http_status, latency_ms, outcome, error, answer)
+        VALUES (@id, @attempt, @dueAt, @at, @httpStatus, @latencyMs, @outcome, @error, @answer))
+      UPDATE notifications SET attempts = @attempt,
         status = CASE WHEN status = 'pending' THEN @status::text ELSE status END,
         due_at = CASE WHEN status = 'pending' AND @status::text = 'pending' THEN @nextDueAt::int8 ELSE NULL END,
         lease_owner = NULL, lease_until = NULL, updated_at = @at
       WHERE id = @id AND lease_owner = @owner`,
-      { id: a.id, owner: a.owner, attempt: a.attempt, status, nextDueAt: a.nextDueAt, at: a.at },
+      {
+        id: a.id, owner: a.owner, attempt: a.attempt, dueAt: a.dueAt, at: a.at, httpStatus: a.httpStatus, latencyMs: a.latencyMs,
+        outcome: a.outcome, error: a.error, answer: a.answer, status, nextDueAt: a.nextDueAt,
+      },
     );
     return settled.count === 1;
   },
