@@ -120,9 +120,10 @@ function recording(pool: Pool) {
   };
   // The write operations' client: statements as text and values (the watcher's claims).
   const client = {
-    query: (text: string, values: unknown[]) => {
-      seen.push({ text, values });
-      return pool.query(text, values);
+    query: (cfg: string | Seen, values?: unknown[]) => {
+      const st: Seen = typeof cfg === 'string' ? { text: cfg, values: values ?? [] } : cfg;
+      seen.push(st);
+      return pool.query(st);
     },
   } as unknown as PoolClient;
   const take = () => {
