@@ -12,7 +12,7 @@ import { freePort, startServer } from '../processes.js';
 // port> and BASE set to it: the stand-in endpoint, the merchant, the order, the payment, the
 // query and `order show`, through `npx dtpay` and curl in bash. Only the README's own lines run;
 // the one the README says to change (BASE=…) and the stand-in's port are the only edits.
-// Not repeated on PostgreSQL: the README's walk-through is the default setup as a newcomer runs it (SQLite in ./data, no DATABASE_URL), and its `npx dtpay` steps are commands that serve SQLite only.
+// Not repeated on PostgreSQL: the README's walk-through is the default setup as a newcomer runs it (SQLite in ./data, no DATABASE_URL), as the README shows it.
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const OUT = fileURLToPath(new URL('../../', import.meta.url));

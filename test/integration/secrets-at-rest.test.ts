@@ -13,7 +13,7 @@ import { cli } from '../cli-runner.js';
 
 // What a gateway keeps on disk is for its owner alone: the database files, the backups and the
 // MASTER_KEY file are 0600, and the secrets inside the database are sealed under MASTER_KEY.
-// Not repeated on PostgreSQL: file modes, MASTER_KEY_FILE (never generated on PostgreSQL) and upgrades of old SQLite files are SQLite's, and the CLI steps serve SQLite only; a MASTER_KEY that cannot open the sealed keys is master-key-refusal.test.ts, on both.
+// Not repeated on PostgreSQL: file modes, MASTER_KEY_FILE (never generated on PostgreSQL) and upgrades of old SQLite files are SQLite's; a MASTER_KEY that cannot open the sealed keys is master-key-refusal.test.ts, and a key rotated by the CLI beside a gateway is key-rotation.test.ts, both on both backends.
 
 interface Booted {
   gateway: Gateway;
