@@ -66,45 +66,56 @@ export class PgWriter implements Writer {
     return p;
   }
 
-  private async transact(fn: (c: PoolClient, a: unknown) => Promise<unknown>, args: unknown): Promise<unknown> {
-    for (let run = 1; ; run++) {
-      let client: PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        throw writeError(err);
-      }
-      let broken: Error | undefined;
-      try {
+  private transact(fn: (c: PoolClient, a: unknown) => Promise<unknown>, args: unknown): Promise<unknown> {
+    return this.attempts(
+      async (client) => {
         await client.query('BEGIN');
         const value = await fn(client, args);
         await client.query('COMMIT');
-        this.stats.commits++;
         return value;
-      } catch (err) {
+      },
+      async (client) => {
         try {
           await client.query('ROLLBACK');
+          return undefined;
         } catch (rollbackErr) {
           // The connection is gone or unusable: the pool must not hand it out again.
-          broken = rollbackErr as Error;
+          return rollbackErr as Error;
         }
-        const code = (err as { code?: string }).code;
-        if (code !== undefined && RETRYABLE.has(code) && run < MAX_RUNS) {
-          this.stats.retries++;
-          continue;
-        }
-        throw writeError(err);
-      } finally {
-        client.release(broken);
-      }
-    }
+      },
+    );
   }
 
   /**
    * An operation of one statement, in that statement's own transaction (no BEGIN, no COMMIT): on
    * a second statement it fails before sending it, as a flaw of the operation, not of the data.
    */
-  private async single(op: string, fn: (c: PoolClient, a: unknown) => Promise<unknown>, args: unknown): Promise<unknown> {
+  private single(op: string, fn: (c: PoolClient, a: unknown) => Promise<unknown>, args: unknown): Promise<unknown> {
+    return this.attempts(
+      (client) => {
+        let sent = 0;
+        const once = {
+          query: (...a: Parameters<PoolClient['query']>) => {
+            if (++sent > 1) throw new WriteError(`write operation ${op} sent a second statement outside a transaction`);
+            return (client.query as (...x: unknown[]) => unknown)(...a);
+          },
+        } as unknown as PoolClient;
+        return fn(once, args);
+      },
+      // Not an answer of the server (a connection lost, a flawed operation): the pool must not hand the connection out again.
+      async (_client, err) => ((err as Partial<DatabaseError>).severity === undefined ? (err as Error) : undefined),
+    );
+  }
+
+  /**
+   * Runs `body` on a pooled connection, again (up to MAX_RUNS) when PostgreSQL cancelled it for a
+   * deadlock or a serialization failure. `failed` cleans up after an error and answers why the
+   * connection must not be reused, if it must not.
+   */
+  private async attempts(
+    body: (client: PoolClient) => Promise<unknown>,
+    failed: (client: PoolClient, err: unknown) => Promise<Error | undefined>,
+  ): Promise<unknown> {
     for (let run = 1; ; run++) {
       let client: PoolClient;
       try {
@@ -113,20 +124,12 @@ export class PgWriter implements Writer {
         throw writeError(err);
       }
       let broken: Error | undefined;
-      let sent = 0;
-      const once = {
-        query: (...a: Parameters<PoolClient['query']>) => {
-          if (++sent > 1) throw new WriteError(`write operation ${op} sent a second statement outside a transaction`);
-          return (client.query as (...x: unknown[]) => unknown)(...a);
-        },
-      } as unknown as PoolClient;
       try {
-        const value = await fn(once, args);
+        const value = await body(client);
         this.stats.commits++;
         return value;
       } catch (err) {
-        // Not an answer of the server (a connection lost, a flawed operation): the pool must not hand the connection out again.
-        if ((err as Partial<DatabaseError>).severity === undefined) broken = err as Error;
+        broken = await failed(client, err);
         const code = (err as { code?: string }).code;
         if (code !== undefined && RETRYABLE.has(code) && run < MAX_RUNS) {
           this.stats.retries++;
