@@ -30,12 +30,6 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
   const notificationsAll = db.prepare('SELECT * FROM notifications ORDER BY id DESC LIMIT ?');
   const notificationsByStatus = db.prepare('SELECT * FROM notifications WHERE status = ? ORDER BY id DESC LIMIT ?');
   const notificationsOfOrder = db.prepare('SELECT * FROM notifications WHERE order_id = ? ORDER BY id');
-  // Open orders due a look at the channel, and open orders past their expiry: both range scans on
-  // partial indexes that hold open orders only.
-  const ordersToCheck = db.prepare(`SELECT order_id FROM orders INDEXED BY orders_open_check
-    WHERE pay_status IN ('p0001', 'p0002') AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`).pluck();
-  const overdueOrders = db.prepare(`SELECT order_id FROM orders INDEXED BY orders_open_expire
-    WHERE pay_status IN ('p0001', 'p0002') AND expire_at <= ? ORDER BY expire_at LIMIT ?`).pluck();
   const sandboxTrade = db.prepare('SELECT * FROM sandbox_trades WHERE order_id = ?').safeIntegers(true);
   const refund = db.prepare('SELECT * FROM refunds WHERE refund_id = ?').safeIntegers(true);
   const sandboxRefund = db.prepare('SELECT order_id, outcome, created_at, ends_at FROM sandbox_refunds WHERE refund_id = ?');
@@ -43,8 +37,6 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
   const refundedFen = db.prepare(`SELECT coalesce(sum(amount_fen), 0) FROM refunds WHERE order_id = ? AND refund_status = 'r0000'`)
     .pluck()
     .safeIntegers(true);
-  const refundsToCheck = db.prepare(`SELECT refund_id FROM refunds INDEXED BY refunds_open_check
-    WHERE refund_status = 'r0001' AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`).pluck();
   const latestRefundNotification = db.prepare(
     'SELECT status, attempts FROM notifications WHERE refund_id = ? ORDER BY id DESC LIMIT 1',
   );
@@ -107,11 +99,8 @@ export function prepareReads(db: Db, merchantKeys: MerchantKeys = lockedMerchant
     refundByMercNo: (mercNo: string, mercRefundNo: string) => refundRow(refundByMercNo.get(mercNo, mercRefundNo)),
     /** the sum of the order's successful refunds */
     refundedFen: (orderId: string) => refundedFen.get(orderId) as bigint,
-    refundsToCheck: (now: number, limit: number) => refundsToCheck.all(now, limit) as string[],
     latestRefundNotification: (refundId: string) =>
       latestRefundNotification.get(refundId) as { status: NotifyStatus; attempts: number } | undefined,
-    ordersToCheck: (now: number, limit: number) => ordersToCheck.all(now, limit) as string[],
-    overdueOrders: (now: number, limit: number) => overdueOrders.all(now, limit) as string[],
     sandboxTrade: (orderId: string) =>
       sandboxTrade.get(orderId) as { order_id: string; trade_no: string; amount_fen: bigint; status: 'paid' | 'failed' | 'closed'; paid_at: string | null; bank_type: string | null } | undefined,
     /** A merchant's payout switch and limits (fen; undefined: not set); undefined for an unknown merchant. */

@@ -37,12 +37,6 @@ const S = {
   notificationsByStatus: statement('notifications_by_status',
     `SELECT ${NOTIFICATION} FROM notifications WHERE status = $1 ORDER BY id DESC LIMIT $2`, { each: true }),
   notificationsOfOrder: statement('notifications_of_order', `SELECT ${NOTIFICATION} FROM notifications WHERE order_id = $1 ORDER BY id`),
-  // Ties of the time come in order_id order: SQLite's come in rowid order, which is the order the
-  // rows were inserted in, and the gateway inserts orders (and refunds) in the order of their ids.
-  ordersToCheck: statement('orders_to_check', `SELECT order_id FROM orders
-    WHERE pay_status IN ('p0001', 'p0002') AND next_check_at <= $1 ORDER BY next_check_at, order_id LIMIT $2`, { each: true }),
-  overdueOrders: statement('overdue_orders', `SELECT order_id FROM orders
-    WHERE pay_status IN ('p0001', 'p0002') AND expire_at <= $1 ORDER BY expire_at, order_id LIMIT $2`, { each: true }),
   sandboxTrade: statement('sandbox_trade', `SELECT ${SANDBOX_TRADE} FROM sandbox_trades WHERE order_id = $1`),
   refund: statement('refund', `SELECT ${REFUND} FROM refunds WHERE refund_id = $1`),
   sandboxRefund: statement('sandbox_refund', 'SELECT order_id, outcome, created_at, ends_at FROM sandbox_refunds WHERE refund_id = $1'),
@@ -50,8 +44,6 @@ const S = {
   // sum() of int8 is numeric on PostgreSQL; back to int8 (an overflow is an error on both backends).
   refundedFen: statement('refunded_fen',
     `SELECT coalesce(sum(amount_fen), 0)::int8 AS fen FROM refunds WHERE order_id = $1 AND refund_status = 'r0000'`),
-  refundsToCheck: statement('refunds_to_check', `SELECT refund_id FROM refunds
-    WHERE refund_status = 'r0001' AND next_check_at <= $1 ORDER BY next_check_at, refund_id LIMIT $2`, { each: true }),
   latestRefundNotification: statement('latest_refund_notification',
     'SELECT status, attempts FROM notifications WHERE refund_id = $1 ORDER BY id DESC LIMIT 1'),
   attempts: statement('attempts', `SELECT ${ATTEMPT} FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt, id`),
@@ -121,16 +113,10 @@ export function postgresReads(pool: Queryable, merchantKeys: MerchantKeys = lock
       return r && refundRow(r);
     },
     refundedFen: async (orderId: string) => (await first<{ fen: bigint }>(pool, S.refundedFen, [orderId]))?.fen ?? 0n,
-    refundsToCheck: async (now: number, limit: number) =>
-      (await rows<{ refund_id: string }>(pool, S.refundsToCheck, [now, limitOf(limit)])).map((r) => r.refund_id),
     latestRefundNotification: async (refundId: string) => {
       const r = await first(pool, S.latestRefundNotification, [refundId]);
       return r && plainRow<Status>(r);
     },
-    ordersToCheck: async (now: number, limit: number) =>
-      (await rows<{ order_id: string }>(pool, S.ordersToCheck, [now, limitOf(limit)])).map((r) => r.order_id),
-    overdueOrders: async (now: number, limit: number) =>
-      (await rows<{ order_id: string }>(pool, S.overdueOrders, [now, limitOf(limit)])).map((r) => r.order_id),
     sandboxTrade: async (orderId: string) =>
       (await first(pool, S.sandboxTrade, [orderId])) as
         | { order_id: string; trade_no: string; amount_fen: bigint; status: 'paid' | 'failed' | 'closed'; paid_at: string | null; bank_type: string | null }
