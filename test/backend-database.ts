@@ -9,7 +9,7 @@ import { InlineWriter } from '../src/db/writer.js';
 import { openPool } from '../src/db/postgres/pool.js';
 import { PgWriter } from '../src/db/postgres/writer.js';
 import pg from 'pg';
-import { gatewayDatabase, postgresSql, sqliteSql, testBackend, type TestBackend, type TestSql } from './backend.js';
+import { dropDatabase, gatewayDatabase, postgresSql, sqliteSql, testBackend, type TestBackend, type TestSql } from './backend.js';
 import { pgCluster } from './pg-cluster.js';
 
 // A database on the suite's backend (DTPAY_TEST_BACKEND) for tests that run the CLI without a
@@ -103,7 +103,7 @@ async function emptyDatabase(t: Teardown): Promise<string> {
     const client = new pg.Client({ connectionString: cluster.url });
     await client.connect();
     try {
-      await client.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
+      await dropDatabase(client, new URL(url).pathname.slice(1));
     } finally {
       await client.end();
     }

@@ -137,12 +137,33 @@ async function migratedTemplate(): Promise<{ cluster: PgCluster; name: string }>
     const client = new pg.Client({ connectionString: cluster.url });
     await client.connect();
     try {
-      for (const db of made.splice(0).reverse()) await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      for (const db of made.splice(0).reverse()) await dropDatabase(client, db);
     } finally {
       await client.end();
     }
   });
   return { cluster, name };
+}
+
+/**
+ * Drops a test's database. FORCE ends the sessions still on it, but waits only 5 s for them to go:
+ * on a loaded machine a closed gateway's backends can take longer to exit. That is no failure of
+ * the test (the suite's cluster is removed at the end), so the drop is tried a few times and then
+ * left.
+ */
+export async function dropDatabase(client: pg.Client, db: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      return;
+    } catch (err) {
+      if (attempt === 3) {
+        console.error(`# could not drop the test database ${db}: ${(err as Error).message}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
 }
 
 /** A new, migrated PostgreSQL database for one gateway; answers its URL. */
