@@ -33,11 +33,14 @@ export function preparePruneOps(db: Db) {
   const ended = ENDED_STATES.map((s) => `'${s}'`).join(', ');
   // A range of the primary key, and for each order the whole rule: ended long enough ago, its
   // outcome known at the channel, no pending notification (its own or a refund's), no refund in
-  // progress or ended after the cut-off.
+  // progress or ended after the cut-off, and not the owner of the newest notification: SQLite
+  // gives a new row the largest id plus one, so removing the newest would hand its id out again
+  // (a console link or a log line naming it would then name another). It goes in a later prune.
   const batch = db.prepare(`SELECT o.order_id AS orderId,
       (o.pay_status IN (${ended}) AND o.updated_at < @endedBefore AND o.channel_state <> 'unknown'
         AND NOT EXISTS (SELECT 1 FROM notifications n INDEXED BY notifications_order WHERE n.order_id = o.order_id AND n.status = 'pending')
         AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.order_id AND (r.refund_status = 'r0001' OR r.updated_at >= @endedBefore))
+        AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.id = (SELECT max(id) FROM notifications) AND n.order_id = o.order_id)
       ) AS prunable
     FROM orders o WHERE o.order_id > @after AND o.order_id < @below ORDER BY o.order_id LIMIT @limit`);
   const inList = 'IN (SELECT value FROM json_each(@ids))';

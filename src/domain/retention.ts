@@ -8,6 +8,8 @@ import { formatBeijing } from './time.js';
 // cut-off. The cut-off must lie at least REFUND_WINDOW_DAYS in the past: a paid order can be
 // refunded for a year (Alipay, WeChat Pay and UnionPay all accept refunds for about 12 months), and
 // a channel may still report a late payment of an order that failed or expired until then.
+// (The storage adapters add one rule of their own: the order owning the newest notification waits
+// for a later prune, so that no notification id is given out twice; src/db/prune-ops.ts.)
 
 export const REFUND_WINDOW_DAYS = 365;
 

@@ -88,6 +88,31 @@ t.test('a dry run counts the same and removes nothing; small batches give the sa
   t.match(real, { orders: dry.orders, notifications: dry.notifications, attempts: dry.attempts, refunds: dry.refunds, events: dry.events, kept: dry.kept });
 });
 
+t.test('an id is never given out twice: the order owning the newest notification waits for a later prune', async (t) => {
+  const { sql, h, w } = await setup(t);
+  // A merchant asks for an old paid order's notification again, and it is delivered: that order
+  // now owns the newest notification of all.
+  const resent = await w.run('queueNotification', { orderId: h.gone.paid, at: NOW, reason: 'resend' });
+  if (!resent) return t.fail('the resend was queued');
+  await w.run('claimNotification', { id: resent.id, owner: 'test', now: NOW, leaseUntil: NOW + 10_000 });
+  await w.run('recordAttempt', { id: resent.id, owner: 'test', attempt: 1, dueAt: NOW, at: NOW, httpStatus: 200, latencyMs: 5, outcome: 'delivered', answer: 'success' });
+  t.equal(await count(sql, 'SELECT max(id) FROM notifications'), resent.id, 'the newest notification');
+
+  const first = await pruneHistory(w, { before: BEFORE, now: NOW });
+  t.match(first, { orders: 4, kept: 7 }, 'the other four go');
+  t.ok(await exists(sql, h.gone.paid), 'the newest notification and its order stay');
+
+  const later = await w.run('queueNotification', { orderId: h.recent, at: NOW + 1, reason: 'resend' });
+  t.ok(later && later.id > resent.id, `a new notification takes a new id (${later?.id} after ${resent.id})`);
+  await w.run('claimNotification', { id: later!.id, owner: 'test', now: NOW + 1, leaseUntil: NOW + 10_000 });
+  await w.run('recordAttempt', { id: later!.id, owner: 'test', attempt: 1, dueAt: NOW + 1, at: NOW + 1, httpStatus: 200, latencyMs: 5, outcome: 'delivered', answer: 'success' });
+  const second = await pruneHistory(w, { before: BEFORE, now: NOW });
+  t.match(second, { orders: 1, notifications: 2 }, 'and then the old order goes, both its notifications with it');
+  t.notOk(await exists(sql, h.gone.paid));
+  const after = await w.run('queueNotification', { orderId: h.recent, at: NOW + 2, reason: 'resend' });
+  t.ok(after && after.id > later!.id, 'ids still only grow');
+});
+
 t.test('a cut-off within the refund window is refused before anything is read', async (t) => {
   const { sql, w } = await setup(t);
   const orders = await count(sql, 'SELECT count(*) FROM orders');

@@ -14,11 +14,13 @@ const RANGE = `SELECT order_id FROM orders WHERE order_id > @after AND order_id 
 
 // The whole rule for each order of the batch: ended long enough ago, its outcome known at the
 // channel, no pending notification (its own or a refund's), no refund in progress or ended after
-// the cut-off.
+// the cut-off, and not the owner of the newest notification. A sequence never gives an id twice;
+// the last rule is SQLite's (see src/db/prune-ops.ts), kept here so that both prune alike.
 const PRUNABLE = `SELECT o.order_id AS "orderId",
     (o.pay_status IN (${ended}) AND o.updated_at < @endedBefore AND o.channel_state <> 'unknown'
       AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.order_id = o.order_id AND n.status = 'pending')
       AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.order_id AND (r.refund_status = 'r0001' OR r.updated_at >= @endedBefore))
+      AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.id = (SELECT max(id) FROM notifications) AND n.order_id = o.order_id)
     ) AS prunable
   FROM orders o WHERE o.order_id = ANY(@ids::text[]) ORDER BY o.order_id`;
 
