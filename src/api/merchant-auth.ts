@@ -48,8 +48,11 @@ export async function authenticate(request: FastifyRequest, reads: Pick<StorageP
     if (!value.isWellFormed() || !WELL_FORMED.test(value)) {
       throw invalid(`${callerText(name)}: must be text without control characters, bidirectional overrides or broken Unicode`);
     }
-    // defineProperty, so that a field named __proto__ stays a field (and is rejected as unknown).
-    Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true });
+    // A field named __proto__ stays a field (and is rejected as unknown): assigned, it would set the
+    // prototype. Every other name is assigned, which keeps the object's fast shape: an object
+    // built by defineProperty reads several times slower in each step after this one.
+    if (name === '__proto__') Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true });
+    else fields[name] = value;
   }
   if (!fields.signature) throw invalid('signature: is required');
   // A signType we do not know is checked as MD5, the default: if that verifies, the merchant is

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { YUAN_PATTERN, yuanToFen } from '../domain/money.js';
 
 // Idempotency (CONTRACT §2.3): a mercOrderNo (or mercRefundNo) sent again with the same parameters
@@ -28,9 +28,19 @@ export function canonicalFields(req: Fields): Record<string, string> {
   return out;
 }
 
-/** A digest of what the request asks for (stored with the order, for the record). */
+/**
+ * A digest of what the request asks for (stored with the order, for the record): SHA-256 of the
+ * JSON of canonicalFields' [name, value] pairs, written out here without the intermediate object,
+ * since every order computes it.
+ */
 export function requestDigest(req: Fields): string {
-  return createHash('sha256').update(JSON.stringify(Object.entries(canonicalFields(req)))).digest('hex');
+  let json = '';
+  for (const name of Object.keys(req).sort()) {
+    const v = req[name];
+    if (v === undefined || v === '' || NOT_PART_OF_THE_REQUEST.has(name)) continue;
+    json += `${json === '' ? '' : ','}[${JSON.stringify(name)},${JSON.stringify(CANONICAL[name]?.(v) ?? v)}]`;
+  }
+  return hash('sha256', `[${json}]`, 'hex');
 }
 
 /** The names of the fields in which two requests ask for different things, sorted; none if they are the same. */
