@@ -5,8 +5,8 @@ import { orderFields } from '../fixtures/orders.js';
 import { prng } from '../prng.js';
 
 // What makes two requests the same (CONTRACT §2.3), and the digest stored with each order: it is
-// written out by hand for speed, so it is checked here against its definition, the SHA-256 of the
-// JSON of canonicalFields' [name, value] pairs.
+// computed from the pairs without canonicalFields' object, so it is checked here against its
+// definition, the SHA-256 of the JSON of canonicalFields' [name, value] pairs.
 
 const defined = (req: Record<string, string | undefined>) => createHash('sha256').update(JSON.stringify(Object.entries(canonicalFields(req)))).digest('hex');
 
